@@ -1,0 +1,60 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Describe writes, for `lobby check`, what lobby would do with this config.
+func (c *Config) Describe(w io.Writer) {
+	m := &c.Main
+	addr := "the first IPv4 address of " + m.Interface
+	if m.Address.IsValid() {
+		addr = m.Address.String()
+	}
+	fmt.Fprintf(w, "clients on %s; portal at %s port %d, always reachable as %s\n", m.Interface, addr, m.Port, m.Hostname)
+	if m.TLS() {
+		fmt.Fprintf(w, "HTTPS portal on port %d (%s, %s); DHCP option 114 and the captive API carry https://%s:%d/api/captive\n", m.TLSPort, m.TLSCert, m.TLSKey, m.Hostname, m.TLSPort)
+	}
+	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s\n", m.Auth, durationOrNone(m.SessionTimeout), durationOrNone(m.IdleTimeout))
+	fmt.Fprintf(w, "firewall backend: %s\n", m.Firewall)
+	if c.DHCP.Enabled {
+		pool := fmt.Sprintf("host numbers %d-%d of the subnet", c.DHCP.Start, c.DHCP.Start+c.DHCP.Limit-1)
+		if m.Subnet.IsValid() {
+			if first, last, err := c.Pool(); err == nil {
+				pool = fmt.Sprintf("%s-%s", first, last)
+			}
+		}
+		fmt.Fprintf(w, "DHCP: pool %s (%d addresses), lease %s, domain %q, %d static host(s)\n", pool, c.DHCP.Limit, FormatDuration(c.DHCP.LeaseTime), c.DHCP.Domain, len(c.Hosts))
+	} else {
+		fmt.Fprintln(w, "DHCP: off")
+	}
+	if c.DNS.Enabled {
+		up := "the nameservers of /etc/resolv.conf"
+		if len(c.DNS.Upstream) > 0 {
+			s := make([]string, len(c.DNS.Upstream))
+			for i, a := range c.DNS.Upstream {
+				s[i] = a.String()
+			}
+			up = strings.Join(s, ", ")
+		}
+		fmt.Fprintf(w, "DNS: hijacked until sign-in, then forwarded to %s with a %d-entry cache\n", up, c.DNS.CacheSize)
+	} else {
+		fmt.Fprintln(w, "DNS: off")
+	}
+	fmt.Fprintf(w, "trusted MACs: %d; blocked MACs: %d; walled garden: %d domain(s), %d address range(s); extra probes: %d\n",
+		len(m.TrustedMAC), len(m.BlockedMAC), len(m.AllowDomain), len(m.AllowAddress), len(m.ProbeRedirect))
+	fmt.Fprintf(w, "state in %s; control socket %s; log level %s\n", m.StateDir, m.Socket, strings.ToLower(m.LogLevel.String()))
+	if len(c.Interfaces) > 0 {
+		fmt.Fprintf(w, "%d 'config interface' section(s): used only when lobby runs as PID 1 (appliance)\n", len(c.Interfaces))
+	}
+}
+
+func durationOrNone(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return FormatDuration(d)
+}

@@ -1,0 +1,134 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+type memStore struct{ recs map[string]json.RawMessage }
+
+func (m *memStore) Records(string) map[string]json.RawMessage { return m.recs }
+func (m *memStore) Put(_, key string, v any) error {
+	b, err := json.Marshal(v)
+	m.recs[key] = b
+	return err
+}
+func (m *memStore) Delete(_, key string)       { delete(m.recs, key) }
+func (m *memStore) Sync(context.Context) error { return nil }
+
+// serve starts a Server on a socket in a temp dir and returns its path.
+func serve(t *testing.T) (string, *session.Table) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	table := session.New(session.Config{SessionTimeout: time.Hour}, &memStore{recs: map[string]json.RawMessage{}}, log)
+	s := &Server{Table: table, Version: "test", Started: time.Now(), Backend: func() string { return "none" }, Log: log}
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return path, table
+}
+
+func run(t *testing.T, sock string, args ...string) (string, string, int) {
+	var out, errOut bytes.Buffer
+	code := Command(append([]string{"-s", sock}, args...), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestCommand(t *testing.T) {
+	sock, table := serve(t)
+	mac, _ := net.ParseMAC("02:00:00:00:01:01")
+	tests := []struct {
+		args     []string
+		code     int
+		contains string
+	}{
+		{[]string{"status"}, 0, "0 authenticated"},
+		{[]string{"--json", "auth", "02:00:00:00:01:01", "10m"}, 0, `"state": "authenticated"`},
+		{[]string{"status"}, 0, "1 authenticated"},
+		{[]string{"--json", "status"}, 0, `"uptime_seconds"`},
+		{[]string{"clients"}, 0, "02:00:00:00:01:01"},
+		{[]string{"deauth", "10.77.0.5"}, 1, "no client holds 10.77.0.5"},
+		{[]string{"block", "10.77.0.5"}, 1, "not a MAC"},
+		{[]string{"frob"}, 2, "usage:"},
+		{[]string{"auth", "a", "b", "c"}, 2, "usage:"},
+		{[]string{}, 2, "usage:"},
+	}
+	for _, tt := range tests {
+		out, errOut, code := run(t, sock, tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.contains) {
+			t.Errorf("ctl %v: exit %d, want %d; want %q in:\n%s%s", tt.args, code, tt.code, tt.contains, out, errOut)
+		}
+	}
+	if s := table.StateOf(mac); s != session.Preauth && s != session.Authenticated {
+		t.Errorf("state %v", s)
+	}
+	var cs []Client
+	out, _, _ := run(t, sock, "--json", "clients")
+	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs) != 1 || cs[0].Expires == nil {
+		t.Errorf("clients --json: %v %s", err, out)
+	}
+	for _, key := range []string{"mac", "ip", "hostname", "state", "since", "expires", "bytes_up", "bytes_down"} {
+		if !strings.Contains(out, `"`+key+`"`) {
+			t.Errorf("clients --json lacks %q", key)
+		}
+	}
+}
+
+func TestListen(t *testing.T) {
+	sock, _ := serve(t)
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v", fi.Mode().Perm(), err)
+	}
+	if _, err := Listen(sock); err == nil || !strings.Contains(err.Error(), "another lobby") {
+		t.Errorf("second Listen on a live socket: %v", err)
+	}
+	// A socket file left by a dead daemon is replaced.
+	stale := filepath.Join(t.TempDir(), "stale.sock")
+	l, _ := net.Listen("unix", stale)
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	l2, err := Listen(stale)
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	l2.Close()
+	if _, _, code := run(t, filepath.Join(t.TempDir(), "none.sock"), "status"); code != ExitDaemon {
+		t.Errorf("no daemon: exit %d, want %d", code, ExitDaemon)
+	}
+}
+
+func TestBadRequest(t *testing.T) {
+	sock, _ := serve(t)
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("{nonsense\n"))
+	var r Response
+	if err := json.NewDecoder(c).Decode(&r); err != nil || r.OK || !strings.Contains(r.Error, "bad request") {
+		t.Errorf("response %+v, %v", r, err)
+	}
+}

@@ -1,0 +1,194 @@
+package ctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+// Server answers the control socket.
+type Server struct {
+	Table   *session.Table
+	Version string
+	Started time.Time
+	// Backend names the firewall backend in use, for `status`.
+	Backend func() string
+	Log     *slog.Logger
+}
+
+// Listen opens the control socket at path with mode 0600. A socket file left
+// by a crashed daemon is replaced; one that a live daemon answers on is not.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another lobby is running and answers on it; stop it first or set option socket", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket: removing stale %s: %w", path, err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w (set option socket to a writable path)", err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(true)
+	// Anyone who can talk to the socket can sign clients in: root only.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return l, nil
+}
+
+// Serve answers connections on l until ctx ends, then closes l and waits
+// for the requests in flight.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("control socket: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(ctx, conn)
+		}()
+	}
+}
+
+func (s *Server) handle(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var req Request
+	var resp Response
+	if err := json.NewDecoder(io.LimitReader(conn, 64<<10)).Decode(&req); err != nil {
+		resp.Error = "bad request: " + err.Error()
+	} else if result, err := s.do(ctx, req); err != nil {
+		resp.Error = err.Error()
+	} else {
+		resp.OK = true
+		resp.Result, _ = json.Marshal(result)
+	}
+	if !resp.OK {
+		s.Log.Debug("ctl request failed", "verb", req.Verb, "err", resp.Error)
+	}
+	json.NewEncoder(conn).Encode(resp)
+}
+
+func (s *Server) do(ctx context.Context, req Request) (any, error) {
+	known := false
+	for _, v := range verbs {
+		if v.name == req.Verb {
+			known = true
+			if len(req.Args) < v.min || len(req.Args) > v.max {
+				return nil, fmt.Errorf("usage: %s %s", v.name, v.args)
+			}
+		}
+	}
+	if !known {
+		return nil, fmt.Errorf("unknown verb %q", req.Verb)
+	}
+	t := s.Table
+	const reason = "ctl"
+	switch req.Verb {
+	case "status":
+		st := Status{
+			Version:       s.Version,
+			UptimeSeconds: int64(time.Since(s.Started).Seconds()),
+			Backend:       s.Backend(),
+			Clients:       map[string]int{},
+		}
+		for state, n := range t.Counts() {
+			st.Clients[state.String()] = n
+		}
+		return st, nil
+	case "clients":
+		cs := t.Clients()
+		out := make([]Client, len(cs))
+		for i, c := range cs {
+			out[i] = clientJSON(c)
+		}
+		return out, nil
+	case "auth":
+		mac, err := s.client(req.Args[0], true)
+		if err != nil {
+			return nil, err
+		}
+		var d time.Duration
+		if len(req.Args) == 2 {
+			if d, err = config.ParseDuration(req.Args[1]); err != nil || d == 0 {
+				return nil, fmt.Errorf("duration %q: want a positive duration like 2h", req.Args[1])
+			}
+		}
+		return result(t.Auth(ctx, mac, d, reason))
+	case "deauth":
+		mac, err := s.client(req.Args[0], false)
+		if err != nil {
+			return nil, err
+		}
+		return result(t.Deauth(ctx, mac, reason))
+	}
+	mac, err := config.ParseMAC(req.Args[0])
+	if err != nil {
+		return nil, fmt.Errorf("%q: %v", req.Args[0], err)
+	}
+	switch req.Verb {
+	case "block":
+		return result(t.SetBlocked(ctx, mac, true, reason))
+	case "unblock":
+		return result(t.SetBlocked(ctx, mac, false, reason))
+	case "trust":
+		return result(t.SetTrusted(ctx, mac, true, reason))
+	default: // untrust
+		return result(t.SetTrusted(ctx, mac, false, reason))
+	}
+}
+
+// client reads a MAC, or an IP held by a known client. A MAC never seen
+// before is accepted only where create is set (auth): an operator may sign
+// in a device before it joins.
+func (s *Server) client(arg string, create bool) (net.HardwareAddr, error) {
+	if mac, err := config.ParseMAC(arg); err == nil {
+		if _, ok := s.Table.Lookup(mac); !ok && !create {
+			return nil, fmt.Errorf("no client with MAC %s", mac)
+		}
+		return mac, nil
+	}
+	ip, err := netip.ParseAddr(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a MAC nor an IP address", arg)
+	}
+	c, ok := s.Table.LookupIP(ip)
+	if !ok {
+		return nil, fmt.Errorf("no client holds %s (it has no lease and has not been seen)", ip)
+	}
+	return c.MAC, nil
+}
+
+func result(c session.Client, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return clientJSON(c), nil
+}

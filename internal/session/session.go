@@ -1,0 +1,601 @@
+// Package session is the client table: the one owner of who is preauth,
+// authenticated, trusted or blocked. Other subsystems ask it (Lookup,
+// LookupIP) or are told by it (Watch); none of them keeps its own idea of a
+// client's state.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+)
+
+// State is what a client may do.
+type State int
+
+// The states of SPEC §3, in order of precedence from the lowest.
+const (
+	Preauth State = iota
+	Authenticated
+	Trusted
+	Blocked
+)
+
+var stateNames = [...]string{"preauth", "authenticated", "trusted", "blocked"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Client is a snapshot of one known client.
+type Client struct {
+	MAC      net.HardwareAddr
+	IP       netip.Addr
+	Hostname string
+	State    State
+	Since    time.Time // when State began
+	Expires  time.Time // end of the session; zero: no limit or not signed in
+	// BytesUp and BytesDown are what the firewall counted for this client.
+	BytesUp, BytesDown uint64
+	LastActive         time.Time
+}
+
+// Change tells a watcher that a client's state, address or counters moved.
+type Change struct {
+	Client Client
+	Old    State
+	// Reason is why, for logs: "ctl", "portal", "session timeout", …
+	Reason string
+}
+
+// Store is what the table needs of internal/store: durable records.
+type Store interface {
+	Records(kind string) map[string]json.RawMessage
+	Put(kind, key string, v any) error
+	Delete(kind, key string)
+	Sync(ctx context.Context) error
+}
+
+// Config holds the settings of the table that a reload may change.
+type Config struct {
+	SessionTimeout time.Duration // 0: none
+	IdleTimeout    time.Duration // 0: never
+	TrustedMAC     []net.HardwareAddr
+	BlockedMAC     []net.HardwareAddr
+}
+
+// Errors a caller may want to tell apart.
+var (
+	ErrUnknownClient = errors.New("no such client")
+	ErrConfigured    = errors.New("set by the config file")
+)
+
+// client is the table's own record. Its effective state is derived from
+// the flags, so that, for example, unblocking a client that was trusted
+// before makes it trusted again.
+type client struct {
+	mac      net.HardwareAddr
+	ip       netip.Addr
+	hostname string
+
+	authenticated bool
+	authSince     time.Time
+	expires       time.Time
+
+	trusted, blocked       bool // set with ctl
+	cfgTrusted, cfgBlocked bool // set by the config file
+
+	since              time.Time // when the effective state began
+	bytesUp, bytesDown uint64
+	lastActive         time.Time
+}
+
+func (c *client) state() State {
+	switch {
+	case c.blocked || c.cfgBlocked:
+		return Blocked
+	case c.trusted || c.cfgTrusted:
+		return Trusted
+	case c.authenticated:
+		return Authenticated
+	}
+	return Preauth
+}
+
+func (c *client) snapshot() Client {
+	s := Client{
+		MAC: c.mac, IP: c.ip, Hostname: c.hostname, State: c.state(), Since: c.since,
+		BytesUp: c.bytesUp, BytesDown: c.bytesDown, LastActive: c.lastActive,
+	}
+	if s.State == Authenticated {
+		s.Expires = c.expires
+	}
+	return s
+}
+
+// record is what the store keeps of a client: only what must survive a
+// restart. Leases are the DHCP server's; the IP and name here let a
+// signed-in client be found again before it renews.
+type record struct {
+	MAC           string    `json:"mac"`
+	IP            string    `json:"ip,omitempty"`
+	Hostname      string    `json:"hostname,omitempty"`
+	Authenticated bool      `json:"authenticated,omitempty"`
+	AuthSince     time.Time `json:"auth_since,omitzero"`
+	Expires       time.Time `json:"expires,omitzero"`
+	Trusted       bool      `json:"trusted,omitempty"`
+	Blocked       bool      `json:"blocked,omitempty"`
+	Since         time.Time `json:"since"`
+	BytesUp       uint64    `json:"bytes_up,omitempty"`
+	BytesDown     uint64    `json:"bytes_down,omitempty"`
+	LastActive    time.Time `json:"last_active,omitzero"`
+}
+
+const kind = "session"
+
+// Table is the client table. Its methods are safe for concurrent use.
+type Table struct {
+	log   *slog.Logger
+	store Store
+	now   func() time.Time
+
+	// writeMu serialises every change and the delivery of its Change, so
+	// watchers see changes in the order they happened. Watchers may read
+	// the table but must not change it.
+	writeMu  sync.Mutex
+	mu       sync.RWMutex // guards the fields below
+	cfg      Config
+	clients  map[string]*client // by string(MAC)
+	byIP     map[netip.Addr]*client
+	watchers []func(Change)
+	wake     chan struct{}
+}
+
+// New builds the table from the store's records and cfg.
+func New(cfg Config, st Store, log *slog.Logger) *Table {
+	t := &Table{
+		log: log, store: st, now: time.Now,
+		clients: map[string]*client{}, byIP: map[netip.Addr]*client{},
+		wake: make(chan struct{}, 1),
+	}
+	for key, raw := range st.Records(kind) {
+		var r record
+		mac, err := net.ParseMAC(key)
+		if err == nil {
+			err = json.Unmarshal(raw, &r)
+		}
+		if err != nil {
+			log.Warn("session: skipping a stored record that cannot be read", "key", key, "err", err)
+			continue
+		}
+		c := &client{
+			mac: mac, hostname: r.Hostname, authenticated: r.Authenticated, authSince: r.AuthSince,
+			expires: r.Expires, trusted: r.Trusted, blocked: r.Blocked, since: r.Since,
+			bytesUp: r.BytesUp, bytesDown: r.BytesDown, lastActive: r.LastActive,
+		}
+		if ip, err := netip.ParseAddr(r.IP); err == nil {
+			c.ip = ip
+			t.byIP[ip] = c
+		}
+		t.clients[string(mac)] = c
+	}
+	t.applyConfig(cfg)
+	return t
+}
+
+// Watch registers fn to be told of every change from now on. fn runs
+// synchronously, in order; it may read the table but not change it.
+func (t *Table) Watch(fn func(Change)) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.watchers = append(t.watchers, fn)
+}
+
+// Reload applies a new config: timeouts, and the trusted and blocked lists.
+func (t *Table) Reload(cfg Config) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	changes := t.applyConfig(cfg)
+	t.notify(changes)
+	t.kick()
+}
+
+func (t *Table) applyConfig(cfg Config) []Change {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg = cfg
+	now := t.now()
+	want := map[string][2]bool{}
+	for _, m := range cfg.TrustedMAC {
+		f := want[string(m)]
+		f[0] = true
+		want[string(m)] = f
+	}
+	for _, m := range cfg.BlockedMAC {
+		f := want[string(m)]
+		f[1] = true
+		want[string(m)] = f
+	}
+	for key := range want {
+		if t.clients[key] == nil {
+			t.clients[key] = &client{mac: net.HardwareAddr(key), since: now}
+		}
+	}
+	var changes []Change
+	for key, c := range t.clients {
+		old := c.state()
+		f := want[key]
+		c.cfgTrusted, c.cfgBlocked = f[0], f[1]
+		if c.cfgBlocked && c.authenticated {
+			c.authenticated = false // a blocked MAC stays out, even after sign-in
+		}
+		if s := c.state(); s != old {
+			c.since = now
+			changes = append(changes, Change{Client: c.snapshot(), Old: old, Reason: "config"})
+			t.persist(c)
+		}
+	}
+	return changes
+}
+
+// Run enforces session and idle timeouts until ctx ends.
+func (t *Table) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-t.wake:
+		}
+		next := t.expire()
+		d := time.Minute
+		if !next.IsZero() {
+			d = min(max(next.Sub(t.now()), 100*time.Millisecond), time.Minute)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(d)
+	}
+}
+
+// kick makes Run look at the deadlines again.
+func (t *Table) kick() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// expire signs out every client past its deadline and returns the next
+// deadline (zero: none).
+func (t *Table) expire() time.Time {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	now := t.now()
+	var changes []Change
+	var next time.Time
+	for _, c := range t.clients {
+		if !c.authenticated {
+			continue
+		}
+		reason := ""
+		deadline := c.expires
+		if !deadline.IsZero() && !now.Before(deadline) {
+			reason = "session timeout"
+		}
+		if idle := t.cfg.IdleTimeout; idle > 0 {
+			last := c.lastActive
+			if last.Before(c.authSince) {
+				last = c.authSince
+			}
+			if !now.Before(last.Add(idle)) && reason == "" {
+				reason = "idle timeout"
+			}
+			if deadline.IsZero() || last.Add(idle).Before(deadline) {
+				deadline = last.Add(idle)
+			}
+		}
+		if reason != "" {
+			old := c.state()
+			c.authenticated = false
+			if c.state() != old {
+				c.since = now
+			}
+			t.persist(c)
+			changes = append(changes, Change{Client: c.snapshot(), Old: old, Reason: reason})
+			continue
+		}
+		if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
+			next = deadline
+		}
+	}
+	t.mu.Unlock()
+	if len(changes) > 0 {
+		// A sign-out by timeout is not acknowledged to anyone, so it need
+		// not wait for the disk; the next commit carries it.
+		t.notify(changes)
+	}
+	return next
+}
+
+// notify tells the watchers; the caller holds writeMu but not mu.
+func (t *Table) notify(changes []Change) {
+	t.mu.RLock()
+	ws := t.watchers
+	t.mu.RUnlock()
+	for _, ch := range changes {
+		t.log.Info("client "+ch.Client.State.String(), "mac", ch.Client.MAC, "ip", ch.Client.IP, "was", ch.Old, "reason", ch.Reason)
+		for _, w := range ws {
+			w(ch)
+		}
+	}
+}
+
+// persist queues the client's record; the caller holds mu.
+func (t *Table) persist(c *client) {
+	key := c.mac.String()
+	if !c.authenticated && !c.trusted && !c.blocked {
+		t.store.Delete(kind, key)
+		return
+	}
+	r := record{
+		MAC: key, Hostname: c.hostname, Authenticated: c.authenticated, AuthSince: c.authSince,
+		Expires: c.expires, Trusted: c.trusted, Blocked: c.blocked, Since: c.since,
+		BytesUp: c.bytesUp, BytesDown: c.bytesDown, LastActive: c.lastActive,
+	}
+	if c.ip.IsValid() {
+		r.IP = c.ip.String()
+	}
+	if err := t.store.Put(kind, key, r); err != nil {
+		t.log.Error("session: cannot store client", "mac", key, "err", err)
+	}
+}
+
+// update runs fn on the client with mac (created if create is set), then
+// persists, waits for the disk when durable is set, and tells the watchers.
+func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durable bool, reason string, fn func(c *client) error) (Client, error) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	c := t.clients[string(mac)]
+	if c == nil {
+		if !create {
+			t.mu.Unlock()
+			return Client{}, fmt.Errorf("%w %s", ErrUnknownClient, mac)
+		}
+		c = &client{mac: append(net.HardwareAddr(nil), mac...), since: t.now()}
+		t.clients[string(mac)] = c
+	}
+	old := c.state()
+	if err := fn(c); err != nil {
+		t.mu.Unlock()
+		return c.snapshot(), err
+	}
+	if c.state() != old {
+		c.since = t.now()
+	}
+	if durable || c.authenticated || c.trusted || c.blocked {
+		t.persist(c)
+	}
+	snap := c.snapshot()
+	t.mu.Unlock()
+	if durable {
+		// Sign-ins and sign-outs are acknowledged to a person; they must be
+		// on disk before that, so a kill -9 right after loses nothing.
+		if err := t.store.Sync(ctx); err != nil {
+			return snap, fmt.Errorf("saving state: %w", err)
+		}
+	}
+	if snap.State != old {
+		t.notify([]Change{{Client: snap, Old: old, Reason: reason}})
+	}
+	t.kick()
+	return snap, nil
+}
+
+// Auth signs a client in for d (0: the configured session_timeout).
+func (t *Table) Auth(ctx context.Context, mac net.HardwareAddr, d time.Duration, reason string) (Client, error) {
+	return t.update(ctx, mac, true, true, reason, func(c *client) error {
+		if c.blocked || c.cfgBlocked {
+			return fmt.Errorf("%s is blocked", mac)
+		}
+		now := t.now()
+		if d == 0 {
+			d = t.cfg.SessionTimeout
+		}
+		c.authenticated = true
+		c.authSince = now
+		c.lastActive = now
+		c.expires = time.Time{}
+		if d > 0 {
+			c.expires = now.Add(d)
+		}
+		return nil
+	})
+}
+
+// Deauth signs a client out.
+func (t *Table) Deauth(ctx context.Context, mac net.HardwareAddr, reason string) (Client, error) {
+	return t.update(ctx, mac, false, true, reason, func(c *client) error {
+		if !c.authenticated {
+			return fmt.Errorf("%s is not signed in", mac)
+		}
+		c.authenticated = false
+		c.expires = time.Time{}
+		return nil
+	})
+}
+
+// SetTrusted trusts or untrusts a MAC at run time.
+func (t *Table) SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, reason string) (Client, error) {
+	return t.update(ctx, mac, on, true, reason, func(c *client) error {
+		if !on && c.cfgTrusted {
+			return fmt.Errorf("%s is trusted by the config file (list trusted_mac): %w", mac, ErrConfigured)
+		}
+		c.trusted = on
+		return nil
+	})
+}
+
+// SetBlocked blocks or unblocks a MAC at run time. Blocking signs it out.
+func (t *Table) SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, reason string) (Client, error) {
+	return t.update(ctx, mac, on, true, reason, func(c *client) error {
+		if !on && c.cfgBlocked {
+			return fmt.Errorf("%s is blocked by the config file (list blocked_mac): %w", mac, ErrConfigured)
+		}
+		c.blocked = on
+		if on {
+			c.authenticated = false
+			c.expires = time.Time{}
+		}
+		return nil
+	})
+}
+
+// Seen records that a client is on the LAN with ip (from a lease or the
+// neighbour table), and its hostname if known ("" keeps the old one).
+func (t *Table) Seen(mac net.HardwareAddr, ip netip.Addr, hostname string) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	c := t.clients[string(mac)]
+	if c == nil {
+		c = &client{mac: append(net.HardwareAddr(nil), mac...), since: t.now()}
+		t.clients[string(mac)] = c
+	}
+	changed := false
+	if ip.IsValid() && ip != c.ip {
+		if t.byIP[c.ip] == c {
+			delete(t.byIP, c.ip)
+		}
+		if other := t.byIP[ip]; other != nil && other != c {
+			other.ip = netip.Addr{} // the address moved to another MAC
+		}
+		c.ip = ip
+		t.byIP[ip] = c
+		changed = true
+	}
+	if hostname != "" && hostname != c.hostname {
+		c.hostname = hostname
+		changed = true
+	}
+	if changed && (c.authenticated || c.trusted || c.blocked) {
+		t.persist(c)
+	}
+	snap := c.snapshot()
+	t.mu.Unlock()
+	if changed {
+		// Watchers that key on addresses (the firewall's IP sets, the DNS
+		// resolver) must learn of the move.
+		t.notify([]Change{{Client: snap, Old: snap.State, Reason: "address"}})
+	}
+}
+
+// Account records the firewall's byte counters for a client. Counters that
+// grew mean traffic, which keeps an idle timeout away.
+func (t *Table) Account(mac net.HardwareAddr, up, down uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.clients[string(mac)]
+	if c == nil {
+		return
+	}
+	if up != c.bytesUp || down != c.bytesDown {
+		c.bytesUp, c.bytesDown = up, down
+		c.lastActive = t.now()
+		if c.authenticated {
+			t.persist(c) // lazily: counters are not worth an fsync
+		}
+	}
+}
+
+// Forget drops a preauth client that has left (its lease ended).
+// Clients with a state other than preauth are kept.
+func (t *Table) Forget(mac net.HardwareAddr) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.clients[string(mac)]
+	if c == nil || c.state() != Preauth || c.cfgTrusted || c.cfgBlocked {
+		return
+	}
+	if t.byIP[c.ip] == c {
+		delete(t.byIP, c.ip)
+	}
+	delete(t.clients, string(mac))
+}
+
+// Lookup returns the client with mac.
+func (t *Table) Lookup(mac net.HardwareAddr) (Client, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c := t.clients[string(mac)]
+	if c == nil {
+		return Client{}, false
+	}
+	return c.snapshot(), true
+}
+
+// LookupIP returns the client that holds ip.
+func (t *Table) LookupIP(ip netip.Addr) (Client, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c := t.byIP[ip.Unmap()]
+	if c == nil {
+		return Client{}, false
+	}
+	return c.snapshot(), true
+}
+
+// StateOf is the state of mac: preauth for a client never seen.
+func (t *Table) StateOf(mac net.HardwareAddr) State {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if c := t.clients[string(mac)]; c != nil {
+		return c.state()
+	}
+	return Preauth
+}
+
+// Clients returns every known client, ordered by MAC.
+func (t *Table) Clients() []Client {
+	t.mu.RLock()
+	out := make([]Client, 0, len(t.clients))
+	for _, c := range t.clients {
+		out = append(out, c.snapshot())
+	}
+	t.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return string(out[i].MAC) < string(out[j].MAC) })
+	return out
+}
+
+// Counts returns how many clients are in each state.
+func (t *Table) Counts() map[State]int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := map[State]int{Preauth: 0, Authenticated: 0, Trusted: 0, Blocked: 0}
+	for _, c := range t.clients {
+		n[c.state()]++
+	}
+	return n
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages that the lab, the end-to-end tests and the
+# demo use, when any is missing. Run as root; `make test` and `make demo`
+# call it, and so does CI.
+set -eu
+PKGS="make git ca-certificates xz-utils iproute2 nftables iptables conntrack curl
+dnsutils busybox isc-dhcp-client dhcpcd5"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing (run as root to install them)" >&2
+	exit 0
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
