@@ -284,3 +284,27 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// A client that set its address by hand is known through the neighbour
+// table: it shows in ctl clients and can be signed in by IP.
+func TestNeighbourTracking(t *testing.T) {
+	d := newDaemon(t)
+	d.start()
+	ns := clientNS(2)
+	mustNS(t, ns, "ip", "addr", "add", "10.77.0.202/24", "dev", "eth0")
+	t.Cleanup(func() { inNS(t, ns, "ip", "addr", "flush", "dev", "eth0") })
+	mustNS(t, ns, "busybox", "ping", "-c", "1", "-W", "2", "10.77.0.1")
+	deadline := time.Now().Add(5 * time.Second)
+	for d.clients()[clientMAC(2)].IP != "10.77.0.202" {
+		if time.Now().After(deadline) {
+			t.Fatalf("client 2 not seen with its address: %+v", d.clients())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, errOut, code := d.ctl("auth", "10.77.0.202"); code != 0 {
+		t.Fatalf("auth by IP: %s", errOut)
+	}
+	if s := d.clients()[clientMAC(2)].State; s != "authenticated" {
+		t.Errorf("state %q", s)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/ctl"
+	"github.com/lobby-fw/lobby/internal/neigh"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store"
 	"github.com/lobby-fw/lobby/internal/supervisor"
@@ -95,6 +96,12 @@ func daemon(path string, log *slog.Logger, level *slog.LevelVar) error {
 	}
 	defer st.Close()
 	table := session.New(tableConfig(cfg), st, log)
+	neighbours, err := neigh.New(cfg.Main.Interface, table, log)
+	if err != nil {
+		return err
+	}
+	defer neighbours.Close()
+	table.SetResolver(neighbours.Resolve)
 	ctlServer := &ctl.Server{
 		Table: table, Version: version, Started: time.Now(), Log: log,
 		Backend: func() string { return "none" },
@@ -110,6 +117,7 @@ func daemon(path string, log *slog.Logger, level *slog.LevelVar) error {
 			ready()
 			return table.Run(ctx)
 		}},
+		supervisor.Service{Name: "neighbours", Run: neighbours.Run},
 		supervisor.Service{Name: "ctl", Run: func(ctx context.Context, ready func()) error {
 			l, err := ctl.Listen(cfg.Main.Socket)
 			if err != nil {

@@ -63,7 +63,7 @@ ctl status
 say "guest 1 ($MAC1) joins: until DHCP lands it takes 10.77.0.101 by hand"
 $C1 ip addr add 10.77.0.101/24 dev eth0
 $C1 ip route add default via 10.77.0.1
-show $C1 ping -c1 -W1 10.77.0.1
+show $C1 busybox ping -c1 -W1 10.77.0.1
 
 say "the operator signs guest 1 in"
 ctl auth $MAC1

@@ -96,6 +96,7 @@ type client struct {
 	cfgTrusted, cfgBlocked bool // set by the config file
 
 	since              time.Time // when the effective state began
+	seen               time.Time // last sign of life: a lease, a neighbour entry
 	bytesUp, bytesDown uint64
 	lastActive         time.Time
 }
@@ -143,6 +144,11 @@ type record struct {
 
 const kind = "session"
 
+// forgetAfter is how long a preauth client may go unseen (no lease renewal,
+// no neighbour entry) before the table drops it. Phones that randomise
+// their MAC would otherwise grow the table without end.
+const forgetAfter = 24 * time.Hour
+
 // Table is the client table. Its methods are safe for concurrent use.
 type Table struct {
 	log   *slog.Logger
@@ -158,6 +164,7 @@ type Table struct {
 	clients  map[string]*client // by string(MAC)
 	byIP     map[netip.Addr]*client
 	watchers []func(Change)
+	resolve  func(netip.Addr) (net.HardwareAddr, bool)
 	wake     chan struct{}
 }
 
@@ -181,7 +188,7 @@ func New(cfg Config, st Store, log *slog.Logger) *Table {
 		c := &client{
 			mac: mac, hostname: r.Hostname, authenticated: r.Authenticated, authSince: r.AuthSince,
 			expires: r.Expires, trusted: r.Trusted, blocked: r.Blocked, since: r.Since,
-			bytesUp: r.BytesUp, bytesDown: r.BytesDown, lastActive: r.LastActive,
+			bytesUp: r.BytesUp, bytesDown: r.BytesDown, lastActive: r.LastActive, seen: t.now(),
 		}
 		if ip, err := netip.ParseAddr(r.IP); err == nil {
 			c.ip = ip
@@ -230,7 +237,7 @@ func (t *Table) applyConfig(cfg Config) []Change {
 	}
 	for key := range want {
 		if t.clients[key] == nil {
-			t.clients[key] = &client{mac: net.HardwareAddr(key), since: now}
+			t.clients[key] = &client{mac: net.HardwareAddr(key), since: now, seen: now}
 		}
 	}
 	var changes []Change
@@ -293,8 +300,14 @@ func (t *Table) expire() time.Time {
 	now := t.now()
 	var changes []Change
 	var next time.Time
-	for _, c := range t.clients {
+	for key, c := range t.clients {
 		if !c.authenticated {
+			if c.state() == Preauth && now.Sub(c.seen) > forgetAfter {
+				if t.byIP[c.ip] == c {
+					delete(t.byIP, c.ip)
+				}
+				delete(t.clients, key)
+			}
 			continue
 		}
 		reason := ""
@@ -382,7 +395,7 @@ func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durabl
 			t.mu.Unlock()
 			return Client{}, fmt.Errorf("%w %s", ErrUnknownClient, mac)
 		}
-		c = &client{mac: append(net.HardwareAddr(nil), mac...), since: t.now()}
+		c = &client{mac: append(net.HardwareAddr(nil), mac...), since: t.now(), seen: t.now()}
 		t.clients[string(mac)] = c
 	}
 	old := c.state()
@@ -482,6 +495,7 @@ func (t *Table) Seen(mac net.HardwareAddr, ip netip.Addr, hostname string) {
 		c = &client{mac: append(net.HardwareAddr(nil), mac...), since: t.now()}
 		t.clients[string(mac)] = c
 	}
+	c.seen = t.now()
 	changed := false
 	if ip.IsValid() && ip != c.ip {
 		if t.byIP[c.ip] == c {
@@ -556,15 +570,41 @@ func (t *Table) Lookup(mac net.HardwareAddr) (Client, bool) {
 	return c.snapshot(), true
 }
 
-// LookupIP returns the client that holds ip.
+// LookupIP returns the client that holds ip. An address the table has not
+// learnt yet (a client that set its address by hand) is looked up with the
+// resolver given to SetResolver, if any: the client is then returned with
+// its state by MAC, but not recorded here — recording is the job of
+// whoever follows the neighbour table, so that a watcher may call LookupIP.
 func (t *Table) LookupIP(ip netip.Addr) (Client, bool) {
+	ip = ip.Unmap()
 	t.mu.RLock()
-	defer t.mu.RUnlock()
-	c := t.byIP[ip.Unmap()]
-	if c == nil {
+	c, resolve := t.byIP[ip], t.resolve
+	if c != nil {
+		defer t.mu.RUnlock()
+		return c.snapshot(), true
+	}
+	t.mu.RUnlock()
+	if resolve == nil {
 		return Client{}, false
 	}
-	return c.snapshot(), true
+	mac, ok := resolve(ip)
+	if !ok {
+		return Client{}, false
+	}
+	snap, known := t.Lookup(mac)
+	if !known {
+		snap = Client{MAC: mac, State: Preauth}
+	}
+	snap.IP = ip
+	return snap, true
+}
+
+// SetResolver gives LookupIP a way to find the MAC of an address the table
+// does not know, such as a lookup in the kernel's neighbour table.
+func (t *Table) SetResolver(fn func(netip.Addr) (net.HardwareAddr, bool)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.resolve = fn
 }
 
 // StateOf is the state of mac: preauth for a client never seen.

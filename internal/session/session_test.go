@@ -268,3 +268,53 @@ func TestRunExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestResolver(t *testing.T) {
+	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	ip := netip.MustParseAddr("10.77.0.50")
+	if _, ok := tb.LookupIP(ip); ok {
+		t.Fatal("unknown IP found without a resolver")
+	}
+	calls := 0
+	tb.SetResolver(func(q netip.Addr) (net.HardwareAddr, bool) {
+		calls++
+		return a, q == ip
+	})
+	tb.Auth(context.Background(), a, 0, "t")
+	got, ok := tb.LookupIP(netip.MustParseAddr("::ffff:10.77.0.50"))
+	if !ok || got.State != Authenticated || got.IP != ip || got.MAC.String() != a.String() {
+		t.Errorf("resolved %+v, %v", got, ok)
+	}
+	if _, ok := tb.LookupIP(netip.MustParseAddr("10.77.0.51")); ok {
+		t.Error("resolver said no, LookupIP said yes")
+	}
+	tb.Seen(a, ip, "")
+	tb.LookupIP(ip)
+	if calls != 2 {
+		t.Errorf("resolver called %d times; a known IP must not need it", calls)
+	}
+}
+
+func TestForgetUnseen(t *testing.T) {
+	c := &clock{time.Unix(1e9, 0)}
+	tb := newTable(Config{}, newMemStore(), c)
+	tb.Seen(a, netip.MustParseAddr("10.77.0.5"), "")
+	tb.Seen(b, netip.MustParseAddr("10.77.0.6"), "")
+	tb.SetTrusted(context.Background(), b, true, "t")
+	c.add(forgetAfter / 2)
+	tb.expire()
+	if _, ok := tb.Lookup(a); !ok {
+		t.Fatal("a forgotten too early")
+	}
+	c.add(forgetAfter)
+	tb.expire()
+	if _, ok := tb.Lookup(a); ok {
+		t.Error("preauth a unseen for longer than forgetAfter is still known")
+	}
+	if _, ok := tb.LookupIP(netip.MustParseAddr("10.77.0.5")); ok {
+		t.Error("its address is still known")
+	}
+	if _, ok := tb.Lookup(b); !ok {
+		t.Error("trusted b was forgotten")
+	}
+}

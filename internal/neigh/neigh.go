@@ -1,0 +1,136 @@
+// Package neigh follows the kernel's neighbour table (ARP) on the LAN
+// interface, so that the client table knows the MAC behind every address:
+// also for clients that never used Lobby's DHCP server and set their
+// address by hand.
+package neigh
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Table is what the tracker tells: the session table.
+type Table interface {
+	Seen(mac net.HardwareAddr, ip netip.Addr, hostname string)
+}
+
+// Tracker follows the neighbour table of one interface.
+type Tracker struct {
+	ifindex int
+	table   Table
+	log     *slog.Logger
+	// The network namespace New ran in, and a netlink handle bound to it:
+	// goroutines may run on threads of other namespaces (tests do this).
+	ns     netns.NsHandle
+	handle *netlink.Handle
+}
+
+// New returns a tracker for the named interface of the calling thread's
+// network namespace. Close releases it.
+func New(iface string, table Table, log *slog.Logger) (*Tracker, error) {
+	ns, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("neighbours: %w", err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("neighbours: netlink: %w", err)
+	}
+	link, err := h.LinkByName(iface)
+	if err != nil {
+		h.Close()
+		ns.Close()
+		return nil, fmt.Errorf("neighbours: interface %s: %w", iface, err)
+	}
+	return &Tracker{ifindex: link.Attrs().Index, table: table, log: log, ns: ns, handle: h}, nil
+}
+
+// Close releases the tracker's netlink handle.
+func (t *Tracker) Close() {
+	t.handle.Close()
+	t.ns.Close()
+}
+
+// usable reports whether a neighbour entry names a live client: a
+// resolved IPv4 address with an Ethernet MAC.
+func (t *Tracker) usable(n *netlink.Neigh) (net.HardwareAddr, netip.Addr, bool) {
+	if n.LinkIndex != t.ifindex || n.Family != unix.AF_INET || len(n.HardwareAddr) != 6 {
+		return nil, netip.Addr{}, false
+	}
+	const live = unix.NUD_REACHABLE | unix.NUD_STALE | unix.NUD_DELAY | unix.NUD_PROBE | unix.NUD_PERMANENT
+	if n.State&live == 0 {
+		return nil, netip.Addr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return nil, netip.Addr{}, false
+	}
+	return n.HardwareAddr, ip.Unmap(), true
+}
+
+// Run reports every existing and new neighbour to the table until ctx ends.
+func (t *Tracker) Run(ctx context.Context, ready func()) error {
+	updates := make(chan netlink.NeighUpdate, 256)
+	done := make(chan struct{})
+	defer close(done)
+	failed := make(chan error, 1)
+	err := netlink.NeighSubscribeWithOptions(updates, done, netlink.NeighSubscribeOptions{
+		Namespace:    &t.ns,
+		ListExisting: true,
+		ErrorCallback: func(err error) {
+			select {
+			case failed <- err:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("neighbours: subscribe: %w", err)
+	}
+	ready()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-failed:
+			return fmt.Errorf("neighbours: netlink subscription: %w", err)
+		case u, ok := <-updates:
+			if !ok {
+				return fmt.Errorf("neighbours: netlink subscription closed")
+			}
+			if u.Type != unix.RTM_NEWNEIGH {
+				continue
+			}
+			if mac, ip, ok := t.usable(&u.Neigh); ok {
+				t.table.Seen(mac, ip, "")
+			}
+		}
+	}
+}
+
+// Resolve looks ip up in the kernel's neighbour table now: for an address
+// that the subscription has not reported yet.
+func (t *Tracker) Resolve(ip netip.Addr) (net.HardwareAddr, bool) {
+	if !ip.Is4() {
+		return nil, false
+	}
+	neighs, err := t.handle.NeighList(t.ifindex, unix.AF_INET)
+	if err != nil {
+		t.log.Debug("neighbours: list", "err", err)
+		return nil, false
+	}
+	for i := range neighs {
+		if mac, addr, ok := t.usable(&neighs[i]); ok && addr == ip {
+			return mac, true
+		}
+	}
+	return nil, false
+}

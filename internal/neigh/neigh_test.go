@@ -1,0 +1,115 @@
+package neigh
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+type seenTable struct {
+	mu   sync.Mutex
+	seen map[netip.Addr]string
+}
+
+func (s *seenTable) Seen(mac net.HardwareAddr, ip netip.Addr, _ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[ip] = mac.String()
+}
+
+func (s *seenTable) get(ip netip.Addr) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[ip]
+}
+
+// inFreshNetns runs the test in a new network namespace, as google/nftables'
+// system tests do: the kernel is the fixture.
+func inFreshNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := netns.New()
+	if err != nil {
+		t.Skipf("cannot create a network namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		netns.Set(orig)
+		ns.Close()
+		orig.Close()
+		runtime.UnlockOSThread()
+	})
+}
+
+func TestTracker(t *testing.T) {
+	inFreshNetns(t)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "lan0"}, PeerName: "peer0"}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	link, _ := netlink.LinkByName("lan0")
+	netlink.LinkSetUp(link)
+	addr, _ := netlink.ParseAddr("10.77.0.1/24")
+	netlink.AddrAdd(link, addr)
+	mac := func(s string) net.HardwareAddr { m, _ := net.ParseMAC(s); return m }
+	add := func(ip, m string) {
+		n := &netlink.Neigh{LinkIndex: link.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
+			IP: net.ParseIP(ip), HardwareAddr: mac(m)}
+		if err := netlink.NeighAdd(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("10.77.0.50", "02:00:00:00:01:01") // before the tracker starts: listed
+
+	table := &seenTable{seen: map[netip.Addr]string{}}
+	tr, err := New("lan0", table, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := New("nope0", table, nil); err == nil {
+		t.Error("New on a missing interface succeeded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	readyc := make(chan struct{})
+	go func() { done <- tr.Run(ctx, func() { close(readyc) }) }()
+	<-readyc
+	add("10.77.0.51", "02:00:00:00:01:02") // after: reported as it comes
+
+	want := map[string]string{"10.77.0.50": "02:00:00:00:01:01", "10.77.0.51": "02:00:00:00:01:02"}
+	deadline := time.Now().Add(5 * time.Second)
+	for ip, m := range want {
+		for table.get(netip.MustParseAddr(ip)) != m && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := table.get(netip.MustParseAddr(ip)); got != m {
+			t.Errorf("%s seen as %q, want %q", ip, got, m)
+		}
+	}
+	if m, ok := tr.Resolve(netip.MustParseAddr("10.77.0.51")); !ok || m.String() != want["10.77.0.51"] {
+		t.Errorf("Resolve = %v, %v", m, ok)
+	}
+	if _, ok := tr.Resolve(netip.MustParseAddr("10.77.0.99")); ok {
+		t.Error("Resolve found an address with no neighbour entry")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
