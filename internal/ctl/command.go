@@ -116,7 +116,7 @@ func printHuman(w io.Writer, verb string, res json.RawMessage) error {
 		if err := json.Unmarshal(res, &s); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "lobby %s, up %s, firewall %s\n", s.Version, config.FormatDuration(time.Duration(s.UptimeSeconds)*time.Second), s.Backend)
+		fmt.Fprintf(w, "lobby %s, up %s, firewall %s\n", s.Version, time.Duration(s.UptimeSeconds)*time.Second, s.Backend)
 		fmt.Fprintf(w, "clients: %d preauth, %d authenticated, %d trusted, %d blocked\n",
 			s.Clients["preauth"], s.Clients["authenticated"], s.Clients["trusted"], s.Clients["blocked"])
 		return nil

@@ -356,7 +356,11 @@ func (t *Table) notify(changes []Change) {
 	ws := t.watchers
 	t.mu.RUnlock()
 	for _, ch := range changes {
-		t.log.Info("client "+ch.Client.State.String(), "mac", ch.Client.MAC, "ip", ch.Client.IP, "was", ch.Old, "reason", ch.Reason)
+		level := slog.LevelInfo
+		if ch.Old == ch.Client.State {
+			level = slog.LevelDebug // an address or name moved; the state did not
+		}
+		t.log.Log(context.Background(), level, "client "+ch.Client.State.String(), "mac", ch.Client.MAC.String(), "ip", ch.Client.IP, "was", ch.Old.String(), "reason", ch.Reason)
 		for _, w := range ws {
 			w(ch)
 		}
