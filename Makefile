@@ -10,7 +10,7 @@ E2E     ?= .
 export CGO_ENABLED = 0
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help bench deps build cross size test unit fuzz e2e lint demo lab-up lab-down clean FORCE
+.PHONY: help bench deps build cross cross-test size test unit fuzz e2e lint demo lab-up lab-down clean FORCE
 
 help:
 	@echo "make build   build bin/lobby for this machine"
@@ -59,7 +59,12 @@ fuzz:
 e2e: deps
 	$(GO) test -tags e2e -count=1 -v -timeout 15m -run "$(E2E)" ./firmware
 
-test: deps lint unit fuzz e2e
+# The cross builds are static ELFs that run (under qemu-user), and the unit
+# tests pass on big-endian MIPS.
+cross-test: cross
+	scripts/cross-check.sh
+
+test: deps lint unit fuzz cross-test e2e
 
 demo: deps
 	scripts/demo.sh

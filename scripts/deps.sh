@@ -4,7 +4,7 @@
 # call it, and so does CI.
 set -eu
 PKGS="make git ca-certificates xz-utils iproute2 nftables iptables conntrack curl
-dnsutils busybox isc-dhcp-client dhcpcd5"
+dnsutils busybox isc-dhcp-client dhcpcd5 file qemu-user-static"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
