@@ -60,7 +60,7 @@ func checkShape(t *testing.T, f *File, checkPos func(string, Pos)) {
 	named := map[string]bool{}
 	for _, s := range f.Sections {
 		checkPos("section", s.Pos)
-		if !ValidType(s.Type) || (s.Name != "" && !ValidName(s.Name)) || named[s.Name] {
+		if !validType(s.Type) || (s.Name != "" && !validName(s.Name)) || named[s.Name] {
 			t.Fatalf("bad section %q %q", s.Type, s.Name)
 		}
 		if s.Name != "" {
@@ -69,7 +69,7 @@ func checkShape(t *testing.T, f *File, checkPos func(string, Pos)) {
 		opts := map[string]bool{}
 		for _, o := range s.Options {
 			checkPos("option", o.Pos)
-			if !ValidName(o.Name) || opts[o.Name] {
+			if !validName(o.Name) || opts[o.Name] {
 				t.Fatalf("bad option %q", o.Name)
 			}
 			opts[o.Name] = true

@@ -350,7 +350,7 @@ func (p *parser) stmtPackage(start int, hasArgs bool) error {
 	if name.text == "" {
 		return p.errAt(start, "missing package name")
 	}
-	if !ValidPackageName(name.text) {
+	if !validPackageName(name.text) {
 		return p.errAt(name.start, fmt.Sprintf("invalid character in package name %q", name.text))
 	}
 	if err := p.endOfStatement(); err != nil {
@@ -378,14 +378,14 @@ func (p *parser) stmtConfig(start int, hasArgs bool) error {
 	if typ.text == "" {
 		return p.errAt(start, "missing section type")
 	}
-	if !ValidType(typ.text) {
+	if !validType(typ.text) {
 		return p.errAt(typ.start, fmt.Sprintf("invalid character in section type %q", typ.text))
 	}
 	name, err := p.nextArg()
 	if err != nil {
 		return err
 	}
-	if name.text != "" && !ValidName(name.text) {
+	if name.text != "" && !validName(name.text) {
 		return p.errAt(name.start, fmt.Sprintf("invalid character in section name %q", name.text))
 	}
 	if err := p.endOfStatement(); err != nil {
@@ -429,7 +429,7 @@ func (p *parser) stmtOption(start int, hasArgs, list bool) error {
 	if name.text == "" {
 		return p.errAt(start, "missing "+kw+" name")
 	}
-	if !ValidName(name.text) {
+	if !validName(name.text) {
 		return p.errAt(name.start, fmt.Sprintf("invalid character in %s name %q", kw, name.text))
 	}
 	val, err := p.nextArg()

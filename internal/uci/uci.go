@@ -65,7 +65,6 @@
 package uci
 
 import (
-	"io"
 	"os"
 	"strconv"
 )
@@ -163,7 +162,7 @@ func ParseFile(path string) (*File, error) {
 
 // Option returns the option called name, or nil if the section has none.
 // It accepts a nil section so that lookups can be chained, as in
-// f.Lookup("portal", "main").Option("port").String().
+// f.Sections[0].Option("port").String().
 func (s *Section) Option(name string) *Option {
 	if s == nil {
 		return nil
@@ -176,35 +175,6 @@ func (s *Section) Option(name string) *Option {
 	return nil
 }
 
-// Lookup returns the named section with the given type and name, or nil.
-// Anonymous sections have no name and are never found; use SectionsOfType.
-func (f *File) Lookup(typ, name string) *Section {
-	if f == nil || name == "" {
-		return nil
-	}
-	for _, s := range f.Sections {
-		if s.Name == name && s.Type == typ {
-			return s
-		}
-	}
-	return nil
-}
-
-// SectionsOfType returns the sections of type typ in file order, the usual
-// way to visit anonymous sections such as firewall rules.
-func (f *File) SectionsOfType(typ string) []*Section {
-	if f == nil {
-		return nil
-	}
-	var out []*Section
-	for _, s := range f.Sections {
-		if s.Type == typ {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // String returns the first value's text, or "" if there is none or o is nil,
 // so that a plain option can be read in one expression.
 func (o *Option) String() string {
@@ -214,34 +184,21 @@ func (o *Option) String() string {
 	return o.Values[0].Text
 }
 
-// Strings returns the texts of all values (nil if o is nil), for callers that
-// do not need positions.
-func (o *Option) Strings() []string {
-	if o == nil {
-		return nil
-	}
-	out := make([]string, len(o.Values))
-	for i, v := range o.Values {
-		out[i] = v.Text
-	}
-	return out
-}
-
-// ValidName reports whether s may name a section or an option: libuci allows
+// validName reports whether s may name a section or an option: libuci allows
 // only [A-Za-z0-9_] there so that names can become shell variables.
-func ValidName(s string) bool {
+func validName(s string) bool {
 	return validStr(s, false)
 }
 
-// ValidPackageName reports whether s may name a package: like ValidName but
+// validPackageName reports whether s may name a package: like validName but
 // '-' is also allowed.
-func ValidPackageName(s string) bool {
+func validPackageName(s string) bool {
 	return validStr(s, true)
 }
 
-// ValidType reports whether s may be a section type: libuci allows any
+// validType reports whether s may be a section type: libuci allows any
 // printable ASCII character except space there.
-func ValidType(s string) bool {
+func validType(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -268,6 +225,3 @@ func validStr(s string, pkg bool) bool {
 	}
 	return true
 }
-
-// Compile-time check that File can be handed to io.Copy and friends.
-var _ io.WriterTo = (*File)(nil)

@@ -389,8 +389,8 @@ func TestNames(t *testing.T) {
 		{"é", false, false, false},
 		{"'#;", false, false, true},
 	} {
-		if ValidName(tc.s) != tc.name || ValidPackageName(tc.s) != tc.pkg || ValidType(tc.s) != tc.typ {
-			t.Errorf("%q: name %v pkg %v type %v", tc.s, ValidName(tc.s), ValidPackageName(tc.s), ValidType(tc.s))
+		if validName(tc.s) != tc.name || validPackageName(tc.s) != tc.pkg || validType(tc.s) != tc.typ {
+			t.Errorf("%q: name %v pkg %v type %v", tc.s, validName(tc.s), validPackageName(tc.s), validType(tc.s))
 		}
 	}
 }

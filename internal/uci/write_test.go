@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// WriteTo writes f in the layout "uci commit" gives /etc/config files, so
+// WriteTo (a test helper: the fuzz target checks that what Parse reads
+// survives a round trip) writes f in the layout "uci commit" gives /etc/config files, so
 // that Lobby can rewrite a configuration that libuci, and people, read back
 // unchanged:
 //
@@ -34,11 +35,11 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	var b bytes.Buffer
 	named := make(map[string]bool)
 	for i, s := range f.Sections {
-		if !ValidType(s.Type) {
+		if !validType(s.Type) {
 			return 0, fmt.Errorf("uci: section %d: invalid type %q", i, s.Type)
 		}
 		if s.Name != "" {
-			if !ValidName(s.Name) {
+			if !validName(s.Name) {
 				return 0, fmt.Errorf("uci: section %d: invalid name %q", i, s.Name)
 			}
 			if named[s.Name] {
@@ -80,7 +81,7 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 func checkOption(s *Section, o *Option, seen map[string]bool) error {
 	where := fmt.Sprintf("section %s %q: option %q", s.Type, s.Name, o.Name)
 	switch {
-	case !ValidName(o.Name):
+	case !validName(o.Name):
 		return fmt.Errorf("uci: %s: invalid name", where)
 	case seen[o.Name]:
 		return fmt.Errorf("uci: %s: appears twice", where)
