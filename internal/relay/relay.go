@@ -1,0 +1,340 @@
+// Package relay carries a signed-in client's connections to the portal
+// address on to the site the client meant.
+//
+// Browsers keep a DNS answer for up to a minute whatever its TTL, so right
+// after sign-in a client still sends some connections to the portal
+// address that the hijacking resolver gave it. The firewall steers a
+// signed-in client's TCP 80 and 443 to the portal address into this relay
+// (SPEC §3, "After sign-in"), which reads the name the client meant — the
+// HTTP Host header or the TLS server name (SNI) — resolves it through the
+// upstreams and splices the connection to the real site. The client never
+// sees "connection refused" because it signed in.
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+// Resolver finds a name's addresses through the upstream resolvers (not
+// through the hijacking answers a preauth client gets).
+type Resolver interface {
+	LookupAddrs(ctx context.Context, name string) ([]netip.Addr, error)
+}
+
+// Table tells the relay who is signed in.
+type Table interface {
+	LookupIP(ip netip.Addr) (session.Client, bool)
+}
+
+// Config says where the relay listens and what it must never reach.
+type Config struct {
+	// HTTP and TLS are the listen addresses for the steered TCP 80 and 443.
+	HTTP, TLS netip.AddrPort
+	// Forbidden reports addresses the relay must not connect to, so that a
+	// Host header cannot reach services that are not on the internet; nil
+	// means Forbid() with no prefixes.
+	Forbidden func(netip.Addr) bool
+	// MaxConns bounds the relayed connections at once; 0 means 512.
+	MaxConns int
+}
+
+// Relay is the post-sign-in relay.
+type Relay struct {
+	cfg      Config
+	table    Table
+	resolver Resolver
+	log      *slog.Logger
+	slots    chan struct{}
+	dialer   net.Dialer
+	// ports are the sites' ports when the Host header names none: 80 and
+	// 443 (tests change them).
+	httpPort, tlsPort uint16
+}
+
+// Timeouts: a client must send its request head or ClientHello promptly;
+// a relayed connection that carries nothing for idleTimeout is closed.
+const (
+	headTimeout = 10 * time.Second
+	dialTimeout = 10 * time.Second
+	idleTimeout = 5 * time.Minute
+	maxHead     = 16 << 10
+)
+
+// New returns a relay; Run starts it.
+func New(cfg Config, table Table, resolver Resolver, log *slog.Logger) *Relay {
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 512
+	}
+	if cfg.Forbidden == nil {
+		cfg.Forbidden = Forbid()
+	}
+	return &Relay{
+		cfg: cfg, table: table, resolver: resolver, log: log,
+		slots:    make(chan struct{}, cfg.MaxConns),
+		dialer:   net.Dialer{Timeout: dialTimeout},
+		httpPort: 80, tlsPort: 443,
+	}
+}
+
+// Forbid returns a Forbidden func that refuses loopback, unspecified,
+// multicast and link-local addresses and every address in prefixes (pass
+// the router's own addresses and the LAN).
+func Forbid(prefixes ...netip.Prefix) func(netip.Addr) bool {
+	return func(a netip.Addr) bool {
+		a = a.Unmap()
+		if a.IsLoopback() || a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalUnicast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return true
+		}
+		for _, p := range prefixes {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// Run listens on both ports until ctx ends.
+func (r *Relay) Run(ctx context.Context, ready func()) error {
+	var lc net.ListenConfig
+	httpL, err := lc.Listen(ctx, "tcp4", r.cfg.HTTP.String())
+	if err != nil {
+		return fmt.Errorf("relay: %w (another program uses port %d on %s?)", err, r.cfg.HTTP.Port(), r.cfg.HTTP.Addr())
+	}
+	tlsL, err := lc.Listen(ctx, "tcp4", r.cfg.TLS.String())
+	if err != nil {
+		httpL.Close()
+		return fmt.Errorf("relay: %w (another program uses port %d on %s?)", err, r.cfg.TLS.Port(), r.cfg.TLS.Addr())
+	}
+	ready()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	serve := func(l net.Listener, port uint16, sniff sniffer) {
+		defer wg.Done()
+		errc <- r.serve(ctx, l, port, sniff, &wg)
+	}
+	wg.Add(2)
+	go serve(httpL, r.httpPort, sniffHTTP)
+	go serve(tlsL, r.tlsPort, sniffTLS)
+	<-ctx.Done()
+	httpL.Close()
+	tlsL.Close()
+	wg.Wait()
+	for range 2 {
+		if err := <-errc; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sniffer reads the name a connection is for, and its port (0: the
+// protocol's usual one), without consuming anything.
+type sniffer func(*bufio.Reader) (host string, port uint16, err error)
+
+func (r *Relay) serve(ctx context.Context, l net.Listener, port uint16, sniff sniffer, wg *sync.WaitGroup) error {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("relay: accept: %w", err)
+		}
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			r.log.Warn("relay: too many connections, refusing one", "max", r.cfg.MaxConns)
+			c.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-r.slots }()
+			stop := context.AfterFunc(ctx, func() { c.Close() })
+			defer stop()
+			if err := r.relay(ctx, c.(*net.TCPConn), port, sniff); err != nil {
+				r.log.Debug("relay: connection not relayed", "client", c.RemoteAddr(), "err", err)
+			}
+		}()
+	}
+}
+
+// relay carries one connection to the site named in its first bytes.
+func (r *Relay) relay(ctx context.Context, c *net.TCPConn, defPort uint16, sniff sniffer) error {
+	defer c.Close()
+	src := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+	if cl, ok := r.table.LookupIP(src); !ok || (cl.State != session.Authenticated && cl.State != session.Trusted) {
+		return fmt.Errorf("%s is not signed in", src)
+	}
+	c.SetReadDeadline(time.Now().Add(headTimeout))
+	br := bufio.NewReaderSize(c, maxHead)
+	host, port, err := sniff(br)
+	if err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Time{})
+	if port == 0 {
+		port = defPort
+	}
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	addrs, err := r.resolver.LookupAddrs(ctx, host)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", host, err)
+	}
+	var up net.Conn
+	for _, a := range addrs {
+		if !a.Is4() || r.cfg.Forbidden(a) {
+			continue
+		}
+		if up, err = r.dialer.DialContext(ctx, "tcp4", netip.AddrPortFrom(a, port).String()); err == nil {
+			break
+		}
+	}
+	if up == nil {
+		return fmt.Errorf("no reachable address for %s (%v): %v", host, addrs, err)
+	}
+	defer up.Close()
+	r.log.Debug("relay: carrying", "client", src, "host", host, "to", up.RemoteAddr())
+	// The sniffed bytes are still in br; copying from br sends them first.
+	return splice(c, br, up.(*net.TCPConn))
+}
+
+// splice copies both ways until both sides are done, closing each write
+// half as its reader ends so that half-closed HTTP exchanges complete.
+func splice(client *net.TCPConn, clientR io.Reader, up *net.TCPConn) error {
+	errc := make(chan error, 2)
+	cp := func(dst *net.TCPConn, src io.Reader, srcConn *net.TCPConn) {
+		_, err := io.Copy(dst, idleReader{src, srcConn})
+		dst.CloseWrite()
+		errc <- err
+	}
+	go cp(up, clientR, client)
+	go cp(client, up, up)
+	err1, err2 := <-errc, <-errc
+	return errors.Join(err1, err2)
+}
+
+// idleReader extends a read deadline before each read, so that a relayed
+// connection dies after idleTimeout of silence and never lingers forever.
+type idleReader struct {
+	r io.Reader
+	c *net.TCPConn
+}
+
+func (i idleReader) Read(p []byte) (int, error) {
+	i.c.SetReadDeadline(time.Now().Add(idleTimeout))
+	return i.r.Read(p)
+}
+
+// sniffHTTP reads the request head without consuming it and returns the
+// Host it names. It peeks only at what has arrived, asking for one more
+// byte at a time, so a short request never waits for bytes that will not
+// come.
+func sniffHTTP(br *bufio.Reader) (string, uint16, error) {
+	for want := 1; ; {
+		if _, err := br.Peek(want); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				err = errors.New("request head too large")
+			}
+			return "", 0, fmt.Errorf("reading request: %w", err)
+		}
+		head, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+			req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head[:i+4])))
+			if err != nil {
+				return "", 0, fmt.Errorf("not an HTTP request: %w", err)
+			}
+			return hostPort(req.Host)
+		}
+		want = len(head) + 1
+	}
+}
+
+// hostPort splits a Host header into a name and a port (0 if none).
+func hostPort(hp string) (string, uint16, error) {
+	host, port := hp, uint16(0)
+	if h, p, err := net.SplitHostPort(hp); err == nil {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return "", 0, fmt.Errorf("bad port in %q", hp)
+		}
+		host, port = h, uint16(n)
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "" {
+		return "", 0, errors.New("no host named")
+	}
+	return host, port, nil
+}
+
+// sniffTLS reads the ClientHello without consuming it and returns its
+// server name. crypto/tls parses it: a handshake over a connection that
+// only replays the peeked bytes stops as soon as the hello is read.
+func sniffTLS(br *bufio.Reader) (string, uint16, error) {
+	hdr, err := br.Peek(5)
+	if err != nil {
+		return "", 0, fmt.Errorf("reading ClientHello: %w", err)
+	}
+	if hdr[0] != 0x16 { // TLS handshake record, RFC 8446 §5.1
+		return "", 0, errors.New("not a TLS handshake")
+	}
+	n := 5 + (int(hdr[3])<<8 | int(hdr[4]))
+	if n > maxHead {
+		return "", 0, errors.New("ClientHello too large")
+	}
+	rec, err := br.Peek(n)
+	if err != nil {
+		return "", 0, fmt.Errorf("reading ClientHello: %w", err)
+	}
+	var name string
+	errSeen := errors.New("seen")
+	err = tls.Server(&replayConn{r: bytes.NewReader(rec)}, &tls.Config{
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			name = hello.ServerName
+			return nil, errSeen
+		},
+	}).Handshake()
+	if name == "" {
+		return "", 0, fmt.Errorf("no server name (SNI) in the ClientHello: %v", err)
+	}
+	return hostPort(name)
+}
+
+// replayConn is a net.Conn that reads from r and discards writes, so that
+// crypto/tls can parse a ClientHello without answering anyone.
+type replayConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *replayConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
+func (c *replayConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *replayConn) Close() error                     { return nil }
+func (c *replayConn) SetDeadline(time.Time) error      { return nil }
+func (c *replayConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *replayConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *replayConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *replayConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }

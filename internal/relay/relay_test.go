@@ -1,0 +1,251 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+type fakeTable map[netip.Addr]session.State
+
+func (f fakeTable) LookupIP(ip netip.Addr) (session.Client, bool) {
+	s, ok := f[ip]
+	return session.Client{IP: ip, State: s}, ok
+}
+
+type fakeResolver map[string][]netip.Addr
+
+func (f fakeResolver) LookupAddrs(_ context.Context, name string) ([]netip.Addr, error) {
+	if a, ok := f[name]; ok {
+		return a, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+var lo = netip.MustParseAddr("127.0.0.1")
+
+// start runs a relay on loopback whose sites are also on loopback.
+func start(t *testing.T, table fakeTable, res fakeResolver, httpPort, tlsPort uint16, forbid func(netip.Addr) bool) *Relay {
+	t.Helper()
+	if forbid == nil {
+		forbid = func(netip.Addr) bool { return false }
+	}
+	free := func() netip.AddrPort {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).AddrPort()
+	}
+	r := New(Config{HTTP: free(), TLS: free(), Forbidden: forbid}, table, res, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.httpPort, r.tlsPort = httpPort, tlsPort
+	ctx, cancel := context.WithCancel(context.Background())
+	readyc, done := make(chan struct{}), make(chan error)
+	go func() { done <- r.Run(ctx, func() { close(readyc) }) }()
+	select {
+	case <-readyc:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+func port(t *testing.T, u string) uint16 {
+	ap, err := netip.ParseAddrPort(strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap.Port()
+}
+
+func origin(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "ORIGIN host=%s path=%s", r.Host, r.URL.Path)
+}
+
+func TestHTTP(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(origin))
+	defer site.Close()
+	r := start(t, fakeTable{lo: session.Authenticated}, fakeResolver{"example.com": {lo}}, port(t, site.URL), 0, nil)
+
+	tests := []struct {
+		name, request, want string
+	}{
+		{"host without port", "GET /a HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "ORIGIN host=example.com path=/a"},
+		{"unknown host", "GET / HTTP/1.1\r\nHost: nowhere.test\r\n\r\n", ""},
+		{"no host", "GET / HTTP/1.0\r\n\r\n", ""},
+		{"not http", "\x16\x03\x01\x00\x05hello\r\n\r\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp4", r.cfg.HTTP.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, tt.request)
+			got, _ := io.ReadAll(c)
+			if tt.want == "" && len(got) != 0 || !strings.Contains(string(got), tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	site := httptest.NewTLSServer(http.HandlerFunc(origin))
+	defer site.Close()
+	r := start(t, fakeTable{lo: session.Trusted}, fakeResolver{"secure.test": {lo}}, 0, port(t, site.URL), nil)
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return net.Dial("tcp4", r.cfg.TLS.String())
+		},
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+	}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://secure.test/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "ORIGIN host=secure.test path=/b") {
+		t.Errorf("got %q", body)
+	}
+}
+
+func TestRefused(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(origin))
+	defer site.Close()
+	req := "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+	tests := []struct {
+		name   string
+		table  fakeTable
+		forbid func(netip.Addr) bool
+	}{
+		{"preauth client", fakeTable{lo: session.Preauth}, nil},
+		{"blocked client", fakeTable{lo: session.Blocked}, nil},
+		{"unknown client", fakeTable{}, nil},
+		{"forbidden destination", fakeTable{lo: session.Authenticated}, Forbid()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := start(t, tt.table, fakeResolver{"example.com": {lo}}, port(t, site.URL), 0, tt.forbid)
+			c, err := net.Dial("tcp4", r.cfg.HTTP.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, req)
+			if got, _ := io.ReadAll(c); len(got) != 0 {
+				t.Errorf("relayed: %q", got)
+			}
+		})
+	}
+}
+
+func TestForbid(t *testing.T) {
+	f := Forbid(netip.MustParsePrefix("10.77.0.0/24"), netip.MustParsePrefix("192.0.2.1/32"))
+	for a, want := range map[string]bool{
+		"127.0.0.1": true, "0.0.0.0": true, "224.0.0.1": true, "169.254.1.1": true, "255.255.255.255": true,
+		"10.77.0.1": true, "10.77.0.99": true, "192.0.2.1": true, "::ffff:10.77.0.5": true,
+		"198.51.100.10": false, "192.0.2.2": false, "10.78.0.1": false,
+	} {
+		if got := f(netip.MustParseAddr(a)); got != want {
+			t.Errorf("Forbid(%s) = %v, want %v", a, got, want)
+		}
+	}
+}
+
+func TestSniff(t *testing.T) {
+	hello := clientHello(t, "Shop.Example.")
+	tests := []struct {
+		name  string
+		sniff sniffer
+		in    string
+		host  string
+		port  uint16
+		err   bool
+	}{
+		{"http", sniffHTTP, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\nbody", "a.test", 0, false},
+		{"http port", sniffHTTP, "POST /x HTTP/1.1\r\nHost: A.test:8080\r\n\r\n", "a.test", 8080, false},
+		{"http bad port", sniffHTTP, "GET / HTTP/1.1\r\nHost: a.test:99999\r\n\r\n", "", 0, true},
+		{"http cut short", sniffHTTP, "GET / HTTP/1.1\r\nHost: a.te", "", 0, true},
+		{"http huge", sniffHTTP, "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", maxHead) + "\r\n\r\n", "", 0, true},
+		{"tls", sniffTLS, hello, "shop.example", 0, false},
+		{"tls cut short", sniffTLS, hello[:20], "", 0, true},
+		{"tls no sni", sniffTLS, clientHello(t, ""), "", 0, true},
+		{"not tls", sniffTLS, "GET / HTTP/1.1\r\n\r\n", "", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			br := bufio.NewReaderSize(strings.NewReader(tt.in), maxHead)
+			host, port, err := tt.sniff(br)
+			if (err != nil) != tt.err || host != tt.host || port != tt.port {
+				t.Fatalf("got %q %d %v; want %q %d err=%v", host, port, err, tt.host, tt.port, tt.err)
+			}
+			if err == nil {
+				// Nothing was consumed: the site gets every byte.
+				rest, _ := io.ReadAll(br)
+				if string(rest) != tt.in {
+					t.Errorf("sniffing consumed input")
+				}
+			}
+		})
+	}
+}
+
+// clientHello records the first flight of a real crypto/tls client.
+func clientHello(t *testing.T, sni string) string {
+	t.Helper()
+	a, b := net.Pipe()
+	go func() {
+		tls.Client(a, &tls.Config{ServerName: sni, InsecureSkipVerify: true}).Handshake()
+		a.Close()
+	}()
+	buf := make([]byte, 4096)
+	n, _ := io.ReadAtLeast(b, buf, 5)
+	for n < 5+(int(buf[3])<<8|int(buf[4])) {
+		m, err := b.Read(buf[n:])
+		if err != nil {
+			break
+		}
+		n += m
+	}
+	b.Close()
+	return string(buf[:n])
+}
+
+func FuzzSniff(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
+	f.Add([]byte("\x16\x03\x01\x00\x10abcdefghijklmnop"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, sniff := range []sniffer{sniffHTTP, sniffTLS} {
+			host, _, err := sniff(bufio.NewReaderSize(strings.NewReader(string(in)), maxHead))
+			if err == nil && (host == "" || strings.ContainsAny(host, " \r\n/")) {
+				t.Errorf("sniffed an unusable host %q from %q", host, in)
+			}
+		}
+	})
+}
