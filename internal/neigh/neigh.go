@@ -39,7 +39,7 @@ func New(iface string, table Table, log *slog.Logger) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neighbours: %w", err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE) // route only: no xfrm module needed
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("neighbours: netlink: %w", err)

@@ -1,0 +1,306 @@
+// Package dns is Lobby's resolver (SPEC §3, DNS): UDP and TCP port 53 on
+// the portal address, and nowhere else, so it is never an open resolver on
+// the WAN side.
+//
+// Each query is answered by the asking client's state in the session table,
+// found by its source address:
+//
+//   - `hostname` resolves to the portal address for everyone;
+//   - preauth (and unknown addresses): names in the walled garden
+//     (allow_domain) are resolved for real and every address in their
+//     answer is opened in the firewall for the answer's TTL; every other A
+//     query gets the portal address with TTL 0 and every other type an
+//     empty answer (package hijack), so nothing leaks before sign-in;
+//   - authenticated and trusted: forwarded to the upstreams (package
+//     forward) through a cache (package cache);
+//   - blocked: REFUSED.
+//
+// The steps are packages of their own, each testable alone, composed here
+// in one function, answer.
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/dns/cache"
+	"github.com/lobby-fw/lobby/internal/dns/forward"
+	"github.com/lobby-fw/lobby/internal/dns/garden"
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+// Garden is what the resolver needs of the firewall: to let clients that
+// have not signed in reach addrs for ttl, because the resolver just gave
+// them out for a walled-garden name.
+type Garden interface {
+	AllowGarden(addrs []netip.Addr, ttl time.Duration) error
+}
+
+const (
+	// maxUDP is the largest UDP answer sent and the EDNS0 payload size
+	// advertised: the DNS flag day 2020 value, which avoids fragmentation.
+	maxUDP = 1232
+	// hostnameTTL is the TTL of the answer for option hostname.
+	hostnameTTL = 60
+	// maxPending bounds the queries waiting for the upstreams at once;
+	// past it new ones are dropped and their clients retry.
+	maxPending = 1024
+	// maxTCPConns bounds open TCP connections.
+	maxTCPConns = 128
+	// tcpIdle is how long a TCP connection may wait for its next query
+	// (RFC 7766 §6.2.3 wants it short on a busy server).
+	tcpIdle = 10 * time.Second
+	// resolvPoll is how often the resolv.conf files are checked for
+	// changes when they supply the upstreams.
+	resolvPoll = 5 * time.Second
+)
+
+// Server is the resolver. Create it with New; Run serves until its context
+// ends; Reload applies a new config.
+type Server struct {
+	log     *slog.Logger
+	table   *session.Table
+	opener  *garden.Opener
+	portal  netip.Addr
+	listen  netip.AddrPort
+	enabled bool
+	fwd     *forward.Forwarder
+	files   []string // resolv.conf files, in order of preference
+	now     func() time.Time
+
+	reloadMu sync.Mutex // serialises Reload and the resolv.conf watcher
+	set      atomic.Pointer[settings]
+	cache    atomic.Pointer[cache.Cache]
+	pending  chan struct{} // a slot per query waiting for the upstreams
+}
+
+// settings are what a reload may change; a new value replaces the old one
+// whole, so a query sees either.
+type settings struct {
+	hostname string // lowercase, fully qualified
+	domains  garden.Domains
+	// fromFiles is set when the upstreams come from resolv.conf files,
+	// whose state was stamp when they were read.
+	fromFiles bool
+	stamp     string
+}
+
+// New builds the resolver for cfg (already bound to its interface, so
+// cfg.Main.Address is set). garden may be nil: then walled-garden names
+// still resolve, but nothing is opened in the firewall.
+func New(cfg *config.Config, table *session.Table, g Garden, log *slog.Logger) (*Server, error) {
+	if !cfg.Main.Address.Is4() {
+		return nil, fmt.Errorf("dns: the portal address %v is not an IPv4 address (option address)", cfg.Main.Address)
+	}
+	s := &Server{
+		log:     log,
+		table:   table,
+		portal:  cfg.Main.Address,
+		listen:  netip.AddrPortFrom(cfg.Main.Address, 53),
+		enabled: cfg.DNS.Enabled,
+		fwd:     forward.New(forward.Config{}, nil),
+		files:   resolvFiles(),
+		now:     time.Now,
+		pending: make(chan struct{}, maxPending),
+		opener:  garden.NewOpener(g), // a nil g stays a nil interface
+	}
+	s.cache.Store(cache.New(cfg.DNS.CacheSize))
+	s.apply(cfg)
+	return s, nil
+}
+
+// Reload applies what a new config changes: the upstreams (re-reading
+// /etc/resolv.conf when the config lists none), hostname, allow_domain and
+// cache_size. The address and option enabled take a restart.
+func (s *Server) Reload(cfg *config.Config) {
+	if cfg.DNS.Enabled != s.enabled {
+		s.log.Warn("dns: option enabled in config dns takes effect at the next restart")
+	}
+	if size := cfg.DNS.CacheSize; size != s.cache.Load().Size() {
+		s.cache.Store(cache.New(size))
+	}
+	s.apply(cfg)
+}
+
+func (s *Server) apply(cfg *config.Config) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	ups, from := upstreams(cfg, s.files)
+	set := &settings{
+		hostname: dnsName(cfg.Main.Hostname),
+		domains:  garden.NewDomains(cfg.Main.AllowDomain),
+	}
+	if from != "config" {
+		set.fromFiles = true
+		set.stamp = filesStamp(s.files)
+	}
+	s.set.Store(set)
+	s.fwd.SetUpstreams(ups)
+	if len(ups) == 0 {
+		s.log.Warn("dns: no upstream nameserver: signed-in clients get SERVFAIL until there is one; set list upstream in config dns or a nameserver in "+from,
+			"cache_size", cfg.DNS.CacheSize)
+	} else {
+		s.log.Info("dns: upstreams", "upstreams", ups, "from", from, "cache_size", cfg.DNS.CacheSize)
+	}
+}
+
+// rereadFiles re-reads the resolv.conf files if they changed since the
+// upstreams were taken from them.
+func (s *Server) rereadFiles() {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cur := s.set.Load()
+	if !cur.fromFiles {
+		return
+	}
+	stamp := filesStamp(s.files)
+	if stamp == cur.stamp {
+		return
+	}
+	next := *cur
+	next.stamp = stamp
+	s.set.Store(&next)
+	// The config's upstream list is empty, or they would not come from
+	// the files; the other fields upstreams reads are only the address.
+	ups, from := upstreams(&config.Config{Main: config.Main{Address: s.portal}}, s.files)
+	if !slices.Equal(ups, s.fwd.Upstreams()) {
+		s.fwd.SetUpstreams(ups)
+		s.log.Info("dns: upstreams changed", "upstreams", ups, "from", from)
+	}
+}
+
+// Run serves DNS on the portal address until ctx ends. With option enabled
+// '0' it serves nothing and only waits.
+func (s *Server) Run(ctx context.Context, ready func()) error {
+	if !s.enabled {
+		s.log.Info("dns: disabled (option enabled '0' in config dns)")
+		ready()
+		<-ctx.Done()
+		return nil
+	}
+	// A socket and a reader per CPU: one on a single-core router.
+	readers := runtime.GOMAXPROCS(0)
+	udp, err := listenUDP(ctx, s.listen, readers)
+	if err != nil {
+		return listenError(err)
+	}
+	tcp, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(s.listen))
+	if err != nil {
+		for _, c := range udp {
+			c.Close()
+		}
+		return listenError(err)
+	}
+
+	l := &listeners{s: s, ctx: ctx, udp: udp, tcp: tcp, conns: map[net.Conn]struct{}{}}
+	failed := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case failed <- err:
+		default:
+		}
+	}
+	for _, c := range udp {
+		l.wg.Go(func() {
+			if err := l.serveUDP(c); err != nil {
+				fail(err)
+			}
+		})
+	}
+	l.wg.Go(func() {
+		if err := l.serveTCP(); err != nil {
+			fail(err)
+		}
+	})
+	l.wg.Go(func() { s.watchFiles(ctx) })
+	ready()
+	s.log.Info("dns: serving", "address", s.listen, "udp_sockets", readers)
+
+	select {
+	case <-ctx.Done():
+	case err = <-failed:
+	}
+	l.close()
+	l.wg.Wait()
+	return err
+}
+
+// watchFiles re-reads the resolv.conf files when they change, as dnsmasq
+// does: on OpenWrt netifd rewrites them when the WAN comes up.
+func (s *Server) watchFiles(ctx context.Context) {
+	t := time.NewTicker(resolvPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.rereadFiles()
+		}
+	}
+}
+
+// listenError says how to fix a failed listen on port 53.
+func listenError(err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%w — another DNS server holds port 53 on the portal address: stop it or move it off this interface (dnsmasq: port=0, or notinterface for the LAN), or set option enabled '0' in config dns", err)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%w — port 53 needs root or CAP_NET_BIND_SERVICE", err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("%w — the portal address is not on any interface: check option address and the interface's addresses", err)
+	}
+	return err
+}
+
+// listenUDP opens n UDP sockets on addr that share the port
+// (SO_REUSEPORT): one reader each, none waiting for another's socket, and
+// the kernel spreads the clients over them. A plain bind first makes sure
+// nobody else holds the port; once the group holds it, a plain bind by
+// anyone else fails, so no other program can join the group.
+func listenUDP(ctx context.Context, addr netip.AddrPort, n int) ([]*net.UDPConn, error) {
+	probe, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, err
+	}
+	probe.Close()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	var conns []*net.UDPConn
+	for range max(n, 1) {
+		pc, err := lc.ListenPacket(ctx, "udp4", addr.String())
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		c := pc.(*net.UDPConn)
+		// Room for bursts: a phone waking up sends a dozen queries at
+		// once, and so do a hundred of them when the Wi-Fi comes back.
+		c.SetReadBuffer(1 << 20)
+		c.SetWriteBuffer(1 << 20)
+		conns = append(conns, c)
+	}
+	return conns, nil
+}

@@ -1,0 +1,203 @@
+package dns
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// freePort returns a loopback address whose port is free for UDP and TCP.
+func freePort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	for range 10 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Skipf("no loopback UDP: %v", err)
+		}
+		addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+		ln, err := net.Listen("tcp", addr.String())
+		pc.Close()
+		if err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Skip("no free loopback port for UDP and TCP")
+	return netip.AddrPort{}
+}
+
+// run starts s.Run on addr and returns a function that stops it and
+// returns Run's error.
+func run(t *testing.T, s *Server, addr netip.AddrPort) func() error {
+	t.Helper()
+	s.listen = addr
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return within 5s of its context ending")
+			return nil
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func TestRunServesUDPAndTCP(t *testing.T) {
+	f := newFixture(t)
+	addr := freePort(t)
+	stop := run(t, f.s, addr)
+
+	for _, proto := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: proto, Timeout: 2 * time.Second}
+		// From 127.0.0.1, a local program: forwarded.
+		m, _, err := c.Exchange(question("www.example.org.", dns.TypeA), addr.String())
+		if err != nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		if len(m.Answer) != 1 || rdata(m.Answer[0]) != "A 198.51.100.10" {
+			t.Errorf("%s: answer %v", proto, m.Answer)
+		}
+	}
+
+	// Several queries on one TCP connection (RFC 7766 §6.2.1).
+	conn, err := (&dns.Client{Net: "tcp"}).Dial(addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"portal.lan.", "www.example.org.", "a.nx.test."} {
+		conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if err := conn.WriteMsg(question(name, dns.TypeA)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := conn.ReadMsg(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	conn.Close()
+
+	// Garbage over UDP gets FORMERR, and the server goes on.
+	uc, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	uc.Write([]byte{0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0x3f})
+	uc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 512)
+	n, err := uc.Read(buf)
+	if err != nil {
+		t.Fatalf("no answer to a malformed query: %v", err)
+	}
+	if n < 12 || buf[0] != 0xab || buf[1] != 0xcd || buf[3]&0xf != dns.RcodeFormatError {
+		t.Errorf("answer to a malformed query: % x; want FORMERR with ID abcd", buf[:n])
+	}
+
+	if err := stop(); err != nil {
+		t.Errorf("Run returned %v after its context ended; want nil", err)
+	}
+	// Both sockets are closed: the port can be taken again.
+	pc, err := net.ListenPacket("udp", addr.String())
+	if err != nil {
+		t.Errorf("UDP port still held after Run returned: %v", err)
+	} else {
+		pc.Close()
+	}
+	ln, err := net.Listen("tcp", addr.String())
+	if err != nil {
+		t.Errorf("TCP port still held after Run returned: %v", err)
+	} else {
+		ln.Close()
+	}
+}
+
+func TestRunStopsWithIdleTCPClient(t *testing.T) {
+	f := newFixture(t)
+	addr := freePort(t)
+	stop := run(t, f.s, addr)
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{0}) // half a length: the server waits for more
+	time.Sleep(20 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestRunPortTaken(t *testing.T) {
+	f := newFixture(t)
+	addr := freePort(t)
+	pc, err := net.ListenPacket("udp", addr.String())
+	if err != nil {
+		t.Skip(err)
+	}
+	defer pc.Close()
+	f.s.listen = addr
+	err = f.s.Run(context.Background(), func() { t.Error("ready called although the port is taken") })
+	if err == nil || !strings.Contains(err.Error(), "another DNS server") {
+		t.Errorf("Run with the port taken: %v; want an error that says what to do", err)
+	}
+}
+
+func TestRunDisabled(t *testing.T) {
+	cfg := testConfig()
+	cfg.DNS.Enabled = false
+	s, err := New(cfg, testTable(t), nil, newFixture(t).s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	stop := run(t, s, addr)
+	pc, err := net.ListenPacket("udp", addr.String())
+	if err != nil {
+		t.Errorf("disabled resolver holds its port: %v", err)
+	} else {
+		pc.Close()
+	}
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// The UDP sockets share their port among themselves only: a second
+// resolver (another lobby, a dnsmasq) cannot join them and take a share of
+// the queries.
+func TestRunSecondInstanceRefused(t *testing.T) {
+	f := newFixture(t)
+	addr := freePort(t)
+	run(t, f.s, addr)
+	g := newFixture(t)
+	g.s.listen = addr
+	err := g.s.Run(context.Background(), func() { t.Error("a second resolver started on a port in use") })
+	if err == nil || !strings.Contains(err.Error(), "another DNS server") {
+		t.Errorf("second Run: %v; want port in use", err)
+	}
+	if _, err := net.ListenPacket("udp", addr.String()); err == nil {
+		t.Error("a plain UDP socket could bind the resolver's port")
+	}
+}
