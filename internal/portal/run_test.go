@@ -1,0 +1,143 @@
+package portal
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback: %v", err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+// start runs the server until the test ends.
+func start(t *testing.T, s *Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run after stop: %v", err)
+		}
+	})
+}
+
+func TestRunTLSAndReload(t *testing.T) {
+	certFile, keyFile := writeCert(t, "portal.lan")
+	port, tlsPort := freePort(t), freePort(t)
+	f := newFixture(t, func(c *Config) {
+		c.Address, c.Port, c.TLSPort, c.TLSCert, c.TLSKey = netip.MustParseAddr("127.0.0.1"), port, tlsPort, certFile, keyFile
+	})
+	start(t, f.s)
+
+	res, err := http.Get("http://127.0.0.1:" + itoa(port) + "/api/captive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st captiveState
+	json.NewDecoder(res.Body).Decode(&st)
+	res.Body.Close()
+	if !st.Captive || st.UserPortalURL != "https://portal.lan:"+itoa(tlsPort)+"/" {
+		t.Errorf("over http: %+v", st)
+	}
+
+	// fetch gets / over HTTPS as portal.lan, trusting only certFile, and
+	// returns the certificate the server showed.
+	fetch := func(trust string) (*x509.Certificate, error) {
+		pool := x509.NewCertPool()
+		b, _ := os.ReadFile(trust)
+		pool.AppendCertsFromPEM(b)
+		c := &http.Client{Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "portal.lan"},
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", "127.0.0.1:"+itoa(tlsPort))
+			},
+		}, Timeout: 5 * time.Second}
+		res, err := c.Get("https://portal.lan:" + itoa(tlsPort) + "/")
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || !strings.Contains(string(body), `action="/login"`) {
+			t.Errorf("https /: %d\n%s", res.StatusCode, body)
+		}
+		return res.TLS.PeerCertificates[0], nil
+	}
+	first, err := fetch(certFile)
+	if err != nil {
+		t.Fatalf("https: %v", err)
+	}
+
+	// A new certificate in place, then a reload (what SIGHUP does): new
+	// connections get it.
+	newCert, newKey := writeCert(t, "portal.lan")
+	os.Rename(newCert, certFile)
+	os.Rename(newKey, keyFile)
+	f.s.reload()
+	second, err := fetch(certFile)
+	if err != nil {
+		t.Fatalf("https after reload: %v", err)
+	}
+	if first.SerialNumber.Cmp(second.SerialNumber) == 0 {
+		t.Error("reload kept the old certificate")
+	}
+	// A broken file keeps the running certificate.
+	os.WriteFile(certFile, []byte("garbage"), 0o644)
+	f.s.reload()
+	if f.s.cert.Load().Leaf.SerialNumber.Cmp(second.SerialNumber) != 0 {
+		t.Error("a broken certificate replaced the running one")
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer l.Close()
+	f := newFixture(t, func(c *Config) {
+		c.Address, c.Port = netip.MustParseAddr("127.0.0.1"), uint16(l.Addr().(*net.TCPAddr).Port)
+	})
+	err = f.s.Run(context.Background(), func() { t.Error("ready called") })
+	if err == nil || !strings.Contains(err.Error(), "another program serves port") || !strings.Contains(err.Error(), "option port") {
+		t.Errorf("port in use: %v", err)
+	}
+
+	for name, edit := range map[string]func(*Config){
+		"missing cert": func(c *Config) { c.TLSCert, c.TLSKey = "/nonexistent/cert.pem", "/nonexistent/key.pem" },
+		"no IPv4":      func(c *Config) { c.Address = netip.Addr{} },
+		"no table":     func(c *Config) { c.Table = nil },
+	} {
+		cfg := Config{Address: netip.MustParseAddr(portalAddr), Port: 2050, TLSPort: 8443, Hostname: "portal.lan", Table: f.table}
+		edit(&cfg)
+		if _, err := New(cfg); err == nil || !strings.HasPrefix(err.Error(), "portal: ") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func itoa(p uint16) string { return strconv.Itoa(int(p)) }
