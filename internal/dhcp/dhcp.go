@@ -1,0 +1,455 @@
+// Package dhcp is Lobby's DHCPv4 server (SPEC §3, DHCP): one server on the
+// LAN interface, bound to it so that it never answers on any other, handing
+// out the portal's address as router and DNS server.
+//
+// The protocol rules live in three places, each citing RFC 2131:
+//   - handle.go: what a request gets (§4.3: DISCOVER, REQUEST, DECLINE,
+//     RELEASE, INFORM);
+//   - reply.go: where a reply goes (§4.1: relay, NAK, unicast, broadcast,
+//     link-layer unicast);
+//   - pool.go: which address a client gets (§4.3.1: its own, the one it
+//     asks for, a never-used one, then the one expired longest ago).
+//
+// Leases are records of kind "lease" in the store, keyed by address, and
+// every DHCPACK that changes one waits until the store has it on disk, so
+// that kill -9 loses no lease. Waiting ACKs share one fsync (see committer).
+package dhcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"golang.org/x/net/ipv4"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/store"
+)
+
+// Tuning that the config file does not expose.
+const (
+	// offerHold is how long an offered address stays reserved for the
+	// client it was offered to. RFC 2131 §4.3.1 lets the server reserve
+	// it; a client that sends no REQUEST by then lost it to nobody in
+	// particular (the address only becomes reusable, oldest first).
+	offerHold = 30 * time.Second
+
+	// quarantine is how long a DECLINEd address is kept out of the pool
+	// (§4.3.3: the server "MUST mark the network address as not
+	// available"). Some device uses it without a lease; ten minutes, as
+	// dnsmasq does, keeps a busy pool from shrinking for good while the
+	// address goes back to the end of the reuse order afterwards.
+	quarantine = 10 * time.Minute
+
+	// sweepEvery is how often expired leases are looked for, so that the
+	// client table forgets clients that left. Leases last a minute at
+	// least (config), so this keeps a client at most 15s too long.
+	sweepEvery = 15 * time.Second
+
+	// commitQueue bounds the ACKs waiting for the disk; when it is full,
+	// workers wait, which makes the kernel's socket buffer the only queue.
+	// A few hundred cover several fsyncs' worth of ACKs at thousands a
+	// second.
+	commitQueue = 512
+
+	// exhaustedLogEvery limits the "pool exhausted" warning during a
+	// DISCOVER storm to one line a minute.
+	exhaustedLogEvery = time.Minute
+
+	// maxPacket is the read buffer: any DHCP message fits in an
+	// Ethernet frame, and a longer one is cut and then dropped as malformed.
+	maxPacket = 1500
+
+	// readBatch is how many requests a worker takes per system call
+	// (recvmmsg) when they are waiting.
+	readBatch = 16
+)
+
+// Kind is the store kind of the lease records.
+const Kind = "lease"
+
+// Store is what the server needs of internal/store.
+type Store interface {
+	Records(kind string) map[string]json.RawMessage
+	Put(kind, key string, v any) error
+	Delete(kind, key string)
+	Sync(ctx context.Context) error
+}
+
+// Stats counts what the server did with the packets it received.
+type Stats struct {
+	Received  uint64 // datagrams read from the socket
+	Malformed uint64 // not a DHCP request we can parse: dropped
+	Ignored   uint64 // well-formed but not for us (another server's, a foreign relay, a message type a server never gets)
+	Offers    uint64
+	Acks      uint64 // DHCPACKs to REQUESTs and INFORMs
+	Naks      uint64
+	Declines  uint64
+	Releases  uint64
+	Informs   uint64
+	Exhausted uint64 // DISCOVERs left unanswered because no address was free
+	Unsaved   uint64 // ACKs not sent because the store could not save the lease
+	SendErrs  uint64 // replies the kernel refused to send
+}
+
+type counters struct {
+	received, malformed, ignored, offers, acks, naks, declines, releases,
+	informs, exhausted, unsaved, sendErrs atomic.Uint64
+}
+
+// Server is the DHCP server of the LAN interface. Create it with New and
+// run it with Run.
+type Server struct {
+	log     *slog.Logger
+	table   *session.Table
+	store   Store
+	now     func() time.Time
+	enabled bool
+	iface   string
+	workers int // one per CPU: they block only on reading, which they take turns at
+	params  params
+
+	mu            sync.Mutex // guards pool and lastExhausted
+	pool          *pool
+	lastExhausted time.Time
+
+	stats counters
+}
+
+// params are the values every reply carries, fixed at start.
+type params struct {
+	server    netip.Addr // portal address: server identifier, router, DNS
+	subnet    netip.Prefix
+	mask      net.IPMask
+	domain    string
+	leaseTime time.Duration
+	captive   string // option 114 URI; "" without TLS
+}
+
+// New builds the DHCP server for cfg.Main.Interface and loads the leases
+// kept in st. It opens no socket; Run does. With `option enabled '0'` in
+// `config dhcp`, Run only waits.
+func New(cfg *config.Config, table *session.Table, st *store.Store, log *slog.Logger) (*Server, error) {
+	return newServer(cfg, table, st, log)
+}
+
+func newServer(cfg *config.Config, table *session.Table, st Store, log *slog.Logger) (*Server, error) {
+	if !cfg.Main.Address.Is4() || !cfg.Main.Subnet.IsValid() {
+		return nil, fmt.Errorf("dhcp: the portal address is not known yet (config not bound to interface %s)", cfg.Main.Interface)
+	}
+	s := &Server{
+		log:     log,
+		table:   table,
+		store:   st,
+		now:     time.Now,
+		enabled: cfg.DHCP.Enabled,
+		iface:   cfg.Main.Interface,
+		workers: min(max(runtime.GOMAXPROCS(0), 2), 8),
+		params: params{
+			server:    cfg.Main.Address,
+			subnet:    cfg.Main.Subnet,
+			mask:      net.CIDRMask(cfg.Main.Subnet.Bits(), 32),
+			domain:    cfg.DHCP.Domain,
+			leaseTime: cfg.DHCP.LeaseTime,
+		},
+	}
+	if cfg.Main.TLS() {
+		// SPEC §3 and RFC 8910 §2: the URI of the RFC 8908 API, https
+		// only, since clients ignore a plain-http one.
+		s.params.captive = fmt.Sprintf("https://%s:%d/api/captive", cfg.Main.Hostname, cfg.Main.TLSPort)
+	}
+	if !cfg.DHCP.Enabled {
+		return s, nil
+	}
+	first, last, err := cfg.Pool()
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: %w", err)
+	}
+	s.pool = newPool(first, last, cfg.Main.Address, cfg.Hosts, st)
+	s.load()
+	return s, nil
+}
+
+// load fills the pool from the store. A record that no longer fits the
+// config (the pool or a static host changed) is dropped with a warning.
+func (s *Server) load() {
+	for key, raw := range s.store.Records(Kind) {
+		var r record
+		err := json.Unmarshal(raw, &r)
+		if err == nil {
+			err = s.pool.restore(key, r)
+		}
+		if err != nil {
+			s.log.Warn("dhcp: dropping a stored lease", "address", key, "reason", err)
+			s.store.Delete(Kind, key)
+		}
+	}
+}
+
+// Stats returns the counters since New.
+func (s *Server) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		Received: c.received.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
+		Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(),
+		Declines: c.declines.Load(), Releases: c.releases.Load(), Informs: c.informs.Load(),
+		Exhausted: c.exhausted.Load(), Unsaved: c.unsaved.Load(), SendErrs: c.sendErrs.Load(),
+	}
+}
+
+// Run serves DHCP on the interface until ctx ends.
+func (s *Server) Run(ctx context.Context, ready func()) error {
+	if !s.enabled {
+		s.log.Info("dhcp: disabled (config dhcp: option enabled '0')")
+		ready()
+		<-ctx.Done()
+		return nil
+	}
+	c, err := listen(s.iface, s.params.server)
+	if err != nil {
+		return err
+	}
+	n := s.announce()
+	first, last := s.pool.bounds()
+	s.log.Info("dhcp: serving", "interface", s.iface, "pool", first.String()+"-"+last.String(),
+		"leases", n, "leasetime", s.params.leaseTime)
+	ready()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		runErr  error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { runErr = err })
+		cancel()
+	}
+	commits := make(chan reply, commitQueue)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		c.Close() // ends the workers' reads
+	}()
+	for range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.worker(ctx, c, commits); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.committer(ctx, c, commits)
+	}()
+	go func() {
+		defer wg.Done()
+		s.sweeper(ctx)
+	}()
+	wg.Wait()
+	st := s.Stats()
+	s.log.Info("dhcp: stopped", "received", st.Received, "acks", st.Acks, "malformed", st.Malformed, "ignored", st.Ignored)
+	return runErr
+}
+
+// announce tells the client table about every lease still running, since
+// the table keeps no preauth client across a restart, and returns how
+// many there are.
+func (s *Server) announce() int {
+	s.mu.Lock()
+	bound := s.pool.bindActive(s.now())
+	s.mu.Unlock()
+	for _, b := range bound {
+		s.table.Seen(b.mac, b.ip, b.hostname)
+	}
+	return len(bound)
+}
+
+// worker reads and answers requests until ctx ends or the socket fails.
+// The workers are the server's bounded pool: a burst waits in the
+// socket's buffer instead of growing goroutines. Under load a worker takes
+// up to readBatch requests per system call and sends the answers that need
+// not wait for the disk together.
+func (s *Server) worker(ctx context.Context, c *conn, commits chan<- reply) error {
+	ms := make([]ipv4.Message, readBatch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, maxPacket)}
+	}
+	now := make([]reply, 0, readBatch)
+	for {
+		n, err := c.readBatch(ms)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("read on %s: %w", s.iface, err)
+		}
+		now = now[:0]
+		for _, m := range ms[:n] {
+			s.stats.received.Add(1)
+			r := s.answer(m.Buffers[0][:m.N])
+			if r.bind == nil && r.forget == nil {
+				if r.payload != nil {
+					now = append(now, r)
+				}
+				continue
+			}
+			// What the client table must hear goes through the committer,
+			// in order: a RELEASE right after an ACK must not overtake it.
+			select {
+			case commits <- r:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		s.send(c, now)
+	}
+}
+
+// answer handles one datagram and readies the reply for the wire.
+func (s *Server) answer(b []byte) reply {
+	out := s.process(b)
+	r := reply{bind: out.bind, forget: out.forget}
+	if out.resp != nil {
+		r.dst = destination(out.req, out.resp)
+		r.payload = out.resp.ToBytes()
+		r.typ = out.resp.MessageType()
+		r.mac = out.req.ClientHWAddr
+	}
+	return r
+}
+
+// reply is an answer ready for the wire and what the client table must be
+// told with it. Only the bytes are kept, not the parsed messages, so that
+// a full commit queue holds little memory.
+type reply struct {
+	dst     route
+	payload []byte             // nil: no answer
+	bind    *binding           // an ACK whose lease must be saved before it goes out
+	forget  []net.HardwareAddr // clients whose lease ended
+	typ     dhcpv4.MessageType
+	mac     net.HardwareAddr
+}
+
+// committer sends the ACKs that wait for the store, a batch at a time:
+// every ACK queued while the previous Sync ran shares the next one, so the
+// number of fsyncs does not grow with the request rate. It also tells the
+// client table of leases that ended.
+func (s *Server) committer(ctx context.Context, c *conn, commits <-chan reply) {
+	batch := make([]reply, 0, commitQueue)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case first := <-commits:
+			batch = append(batch[:0], first)
+		}
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case r := <-commits:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if err := s.store.Sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The client retries; an ACK for a lease we could lose would
+			// let two clients hold one address after a crash.
+			s.stats.unsaved.Add(uint64(len(batch)))
+			s.log.Error("dhcp: cannot save leases; not acknowledging them", "leases", len(batch), "err", err)
+			continue
+		}
+		out := batch[:0]
+		for _, r := range batch {
+			for _, mac := range r.forget {
+				s.table.Forget(mac)
+			}
+			if r.bind != nil {
+				// The table learns the address before the client can use
+				// it, so the resolver and firewall know it at its first
+				// packet.
+				s.table.Seen(r.bind.mac, r.bind.ip, r.bind.hostname)
+			}
+			if r.payload != nil {
+				out = append(out, r)
+			}
+		}
+		s.send(c, out)
+		clear(batch[:cap(batch)]) // let the payloads go
+	}
+}
+
+// sweeper ends expired leases: the client table forgets their clients.
+func (s *Server) sweeper(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		s.pool.expire(s.now())
+		ended := s.pool.takeEnded()
+		s.mu.Unlock()
+		for _, mac := range ended {
+			s.log.Debug("dhcp: lease expired", "mac", mac.String())
+			s.table.Forget(mac)
+		}
+	}
+}
+
+// debug reports whether debug lines are logged, so that the busy path
+// builds their arguments only then.
+func (s *Server) debug() bool { return s.log.Enabled(context.Background(), slog.LevelDebug) }
+
+// process parses one datagram and decides the answer. It never panics on
+// bad input: a packet that cannot be parsed is counted and dropped.
+func (s *Server) process(b []byte) outcome {
+	req, err := dhcpv4.FromBytes(b)
+	if err == nil {
+		err = checkRequest(req)
+	}
+	if err != nil {
+		n := s.stats.malformed.Add(1)
+		s.log.Debug("dhcp: dropping malformed packet", "err", err, "bytes", len(b), "malformed", n)
+		return outcome{}
+	}
+	return s.handle(req)
+}
+
+// send puts replies on the wire.
+func (s *Server) send(c *conn, rs []reply) {
+	if len(rs) == 0 {
+		return
+	}
+	if s.debug() {
+		for _, r := range rs {
+			s.log.Debug("dhcp: reply", "type", r.typ.String(), "mac", r.mac.String(), "to", r.dst.String())
+		}
+	}
+	if failed, err := c.send(rs, s.params.server); err != nil {
+		s.stats.sendErrs.Add(uint64(failed))
+		s.log.Warn("dhcp: cannot send replies", "failed", failed, "err", err)
+	}
+}
