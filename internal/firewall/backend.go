@@ -1,0 +1,44 @@
+package firewall
+
+import (
+	"net/netip"
+	"time"
+)
+
+// backend is one way of making the kernel enforce the rules. Every method
+// is called with the Firewall's lock held, except counters.
+type backend interface {
+	name() string
+	// detail says how the backend keeps things, for the log.
+	detail() string
+	// build replaces whatever lobby has in the kernel (nothing, or what a
+	// crashed lobby left) with the ruleset, the members and the garden
+	// addresses: atomically where the backend can.
+	build(r ruleset, members []op, garden []gardenElem) error
+	// apply changes set memberships: one transaction where the backend can.
+	apply(ops []op) error
+	// allow adds walled-garden addresses for their ttl, or extends them.
+	allow(elems []gardenElem) error
+	// counters reads the byte counters: upload by string(MAC) and download
+	// by IPv4 address.
+	counters() (up map[string]uint64, down map[netip.Addr]uint64, err error)
+	// expire removes garden addresses past their time, for a backend whose
+	// kernel sets have no timeouts.
+	expire(now time.Time) error
+	// teardown removes everything lobby put in the kernel.
+	teardown() error
+}
+
+// ruleset is what the rules depend on.
+type ruleset struct {
+	iface  string         // option interface: where clients live
+	portal netip.Addr     // option address (IPv4)
+	ports  []uint16       // the portal's TCP ports on that address
+	garden []netip.Prefix // allow_address, without overlaps
+}
+
+// gardenElem is an address that the resolver opened for ttl.
+type gardenElem struct {
+	addr netip.Addr
+	ttl  time.Duration
+}

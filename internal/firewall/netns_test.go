@@ -1,0 +1,123 @@
+package firewall
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/vishvananda/netns"
+)
+
+// inNetNS moves the calling goroutine, locked to its thread, into a fresh
+// network namespace for the rest of the test, as google/nftables' nftest
+// does: the real kernel is the fixture, and nothing leaks into the host's
+// namespace. Commands the test runs (nft, iptables) inherit the thread's
+// namespace. It returns the namespace's fd; it skips without root.
+func inNetNS(t testing.TB) int {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a network namespace")
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("netns.Get: %v", err)
+	}
+	ns, err := netns.New()
+	if err != nil {
+		orig.Close()
+		runtime.UnlockOSThread()
+		t.Skipf("cannot create a network namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := netns.Set(orig); err != nil {
+			t.Errorf("back to the original namespace: %v", err)
+			return // leave the thread locked: the runtime discards it
+		}
+		ns.Close()
+		orig.Close()
+		runtime.UnlockOSThread()
+	})
+	return int(ns)
+}
+
+// run runs a command in the test's namespace and returns its output.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed", name)
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// memStore is an in-memory session store.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string]json.RawMessage
+}
+
+func (s *memStore) Records(string) map[string]json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]json.RawMessage{}
+	for k, v := range s.m {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *memStore) Put(_, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]json.RawMessage{}
+	}
+	s.m[key] = b
+	return nil
+}
+
+func (s *memStore) Delete(_, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+}
+
+func (s *memStore) Sync(context.Context) error { return nil }
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// testConfig is a config like the lab's.
+func testConfig(backend string, extra func(*config.Main)) *config.Config {
+	c := &config.Config{Main: config.Main{
+		Interface: "lan0", Address: netip.MustParseAddr("10.77.0.1"),
+		Subnet: netip.MustParsePrefix("10.77.0.0/24"), Port: 2050, TLSPort: 8443, Firewall: backend,
+	}}
+	if extra != nil {
+		extra(&c.Main)
+	}
+	return c
+}
+
+func newTable(t *testing.T, st *memStore, cfg *config.Config) *session.Table {
+	t.Helper()
+	return session.New(session.Config{TrustedMAC: cfg.Main.TrustedMAC, BlockedMAC: cfg.Main.BlockedMAC}, st, quietLog())
+}

@@ -1,0 +1,192 @@
+package firewall
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+// kind is one of the kernel-side memberships a client can have.
+type kind int
+
+const (
+	kindAuth    kind = iota // MAC in the authenticated set (counts upload)
+	kindTrusted             // MAC in the trusted set (counts upload)
+	kindBlocked             // MAC in the blocked set
+	kindDown4               // IPv4 address in the download-accounting set
+)
+
+func (k kind) String() string {
+	return [...]string{"auth", "trusted", "blocked", "down4"}[k]
+}
+
+// op adds a member to, or deletes it from, one of the backend's sets.
+type op struct {
+	add  bool
+	kind kind
+	mac  net.HardwareAddr // kindAuth, kindTrusted, kindBlocked
+	ip   netip.Addr       // kindDown4
+}
+
+// entry is what the kernel must know of a client.
+type entry struct {
+	state session.State
+	ip    netip.Addr // IPv4 only; the zero Addr when unknown
+}
+
+func entryOf(c session.Client) entry {
+	e := entry{state: c.State}
+	if ip := c.IP.Unmap(); ip.Is4() {
+		e.ip = ip
+	}
+	return e
+}
+
+// allowed reports whether a client in state s is let through.
+func allowed(s session.State) bool { return s == session.Authenticated || s == session.Trusted }
+
+// setOf is the MAC set that holds clients in state s.
+func setOf(s session.State) (kind, bool) {
+	switch s {
+	case session.Authenticated:
+		return kindAuth, true
+	case session.Trusted:
+		return kindTrusted, true
+	case session.Blocked:
+		return kindBlocked, true
+	}
+	return 0, false
+}
+
+// usage is one let-through client's byte totals, as reported to the table.
+type usage struct {
+	mac      net.HardwareAddr
+	up, down uint64
+}
+
+// state mirrors what the backend's sets hold, so that a change becomes the
+// smallest set of ops, and turns the kernel's counters into per-client
+// totals. It does no I/O: the rules of moving a client are tested as a
+// table.
+type state struct {
+	clients map[string]entry      // by string(MAC); preauth clients are absent
+	down    map[netip.Addr]string // accounting addresses → string(MAC) of the owner
+	usage   map[string]*usage     // let-through clients' totals
+	// The last counter reading of each kernel element: an element's counter
+	// starts at 0 when it is added, so totals grow by the difference.
+	lastUp   map[string]uint64
+	lastDown map[netip.Addr]uint64
+}
+
+func newState() state {
+	return state{
+		clients: map[string]entry{}, down: map[netip.Addr]string{}, usage: map[string]*usage{},
+		lastUp: map[string]uint64{}, lastDown: map[netip.Addr]uint64{},
+	}
+}
+
+// change records that mac should now be want and returns the ops that get
+// the kernel there: deletions first, then additions. up and down are the
+// client's byte totals so far (from the table), the base that its counters
+// add to when it is let through.
+func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
+	key := string(mac)
+	cur := s.clients[key]
+	var dels, adds []op
+	if cur.state != want.state {
+		if k, ok := setOf(cur.state); ok {
+			dels = append(dels, op{kind: k, mac: mac})
+			delete(s.lastUp, key)
+		}
+		if k, ok := setOf(want.state); ok {
+			adds = append(adds, op{add: true, kind: k, mac: mac})
+			s.lastUp[key] = 0
+		}
+	}
+
+	// The download-accounting set: one address per let-through client. An
+	// address that moved to another MAC (a new lease) changes owner
+	// without a kernel change.
+	var curIP, wantIP netip.Addr
+	if allowed(cur.state) && cur.ip.IsValid() && s.down[cur.ip] == key {
+		curIP = cur.ip
+	}
+	if allowed(want.state) && want.ip.Is4() {
+		wantIP = want.ip
+	}
+	if curIP != wantIP {
+		if curIP.IsValid() {
+			dels = append(dels, op{kind: kindDown4, ip: curIP})
+			delete(s.down, curIP)
+			delete(s.lastDown, curIP)
+		}
+		if wantIP.IsValid() {
+			if _, taken := s.down[wantIP]; !taken {
+				adds = append(adds, op{add: true, kind: kindDown4, ip: wantIP})
+				s.lastDown[wantIP] = 0
+			}
+			s.down[wantIP] = key
+		}
+	}
+
+	switch {
+	case !allowed(want.state):
+		delete(s.usage, key)
+	case s.usage[key] == nil:
+		s.usage[key] = &usage{mac: mac, up: up, down: down}
+	}
+	if want.state == session.Preauth {
+		delete(s.clients, key)
+	} else {
+		s.clients[key] = want
+	}
+	return append(dels, adds...)
+}
+
+// account adds kernel counter readings (upload by MAC, download by IPv4
+// address) to the clients' totals and returns the clients whose totals
+// moved.
+func (s *state) account(up map[string]uint64, down map[netip.Addr]uint64) []usage {
+	moved := map[string]bool{}
+	for key, n := range up {
+		u := s.usage[key]
+		last, ok := s.lastUp[key]
+		if u == nil || !ok {
+			continue // not (or no longer) ours to count
+		}
+		if d := grown(last, n); d > 0 {
+			u.up += d
+			moved[key] = true
+		}
+		s.lastUp[key] = n
+	}
+	for ip, n := range down {
+		key, owned := s.down[ip]
+		u := s.usage[key]
+		last, ok := s.lastDown[ip]
+		if !owned || u == nil || !ok {
+			continue
+		}
+		if d := grown(last, n); d > 0 {
+			u.down += d
+			moved[key] = true
+		}
+		s.lastDown[ip] = n
+	}
+	out := make([]usage, 0, len(moved))
+	for key := range moved {
+		out = append(out, *s.usage[key])
+	}
+	return out
+}
+
+// grown is how much a counter grew from last to now. A counter below its
+// last reading was recreated (a rebuild, or a delete and add in between)
+// and counts from zero.
+func grown(last, now uint64) uint64 {
+	if now < last {
+		return now
+	}
+	return now - last
+}
