@@ -4,13 +4,17 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  = -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# nethttpomithttp2: net/http without its bundled HTTP/2 (about 90 KB of xz on
+# MIPS); the portal serves HTTP/1.1 only. Build lobby with the same tags
+# everywhere (scripts/bench/*.sh, firmware/lab_test.go).
+GOTAGS   = nethttpomithttp2
 BOARDS   = $(basename $(notdir $(wildcard board/*.conf)))
 FUZZTIME ?= 5s
 E2E     ?= .
 export CGO_ENABLED = 0
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help bench deps build cross cross-test size test unit fuzz e2e lint demo lab-up lab-down clean FORCE
+.PHONY: help bench deps build cross cross-test size test unit fuzz e2e lint demo lab-up lab-down package firmware openwrt-test image boot-test clean FORCE
 
 help:
 	@echo "make build   build bin/lobby for this machine"
@@ -20,11 +24,15 @@ help:
 	@echo "make demo    bring up the lab and walk a client through the hotspot (root)"
 	@echo "make lint    gofmt and go vet"
 	@echo "make bench   benchmarks against the peers, figures in docs/ (root)"
+	@echo "make package OpenWrt .ipk per board: build/BOARD/lobby_VERSION_ARCH.ipk"
+	@echo "make firmware BOARD=… IB=…  sysupgrade image through OpenWrt's Image Builder"
+	@echo "make image [BOARD=appliance-…]  appliance image: kernel + initramfs (+ disk): build/image/BOARD"
+	@echo "make boot-test [BOARD=…]  boot the appliance images under qemu, a client through them (root)"
 
 build: bin/lobby
 
 bin/lobby: FORCE
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./firmware
+	$(GO) build -tags '$(GOTAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $@ ./firmware
 
 # One static binary per board profile; the profile's GO* variables pick the
 # target. The board name is stamped too, so `lobby version` tells them apart.
@@ -32,7 +40,7 @@ cross: $(BOARDS:%=build/%/lobby)
 
 build/%/lobby: FORCE
 	@set -a && . board/$*.conf && set +a && \
-	GOOS=linux $(GO) build -trimpath -ldflags '$(LDFLAGS) -X main.board=$*' -o $@ ./firmware && \
+	GOOS=linux $(GO) build -tags '$(GOTAGS)'$${TAGS:+,$$TAGS} -trimpath -ldflags '$(LDFLAGS) -X main.board=$*' -o $@ ./firmware && \
 	echo "built $@ ($$GOARCH$${GOMIPS:+ $$GOMIPS}$${GOARM:+ GOARM=$$GOARM})"
 
 size: cross
@@ -64,7 +72,39 @@ e2e: deps
 cross-test: cross
 	scripts/cross-check.sh
 
-test: deps lint unit fuzz cross-test e2e
+test: deps lint unit fuzz cross-test e2e openwrt-test
+
+# OpenWrt (docs/openwrt.md): an .ipk per board from the cross builds, and a
+# sysupgrade image through the board's Image Builder:
+#   make firmware BOARD=ath79 IB=/path/to/openwrt-imagebuilder-…
+# OpenWrt boards are the profiles with an OPENWRT_ARCH.
+OPENWRT_BOARDS = $(basename $(notdir $(shell grep -l '^OPENWRT_ARCH=' board/*.conf)))
+
+package: $(OPENWRT_BOARDS:%=build/%/lobby)
+	@for b in $(OPENWRT_BOARDS); do scripts/package.sh $$b || exit 1; done
+
+firmware:
+	@grep -qs '^OPENWRT_TARGET=' "board/$(BOARD).conf" || { echo "make firmware: set BOARD to one of: $(OPENWRT_BOARDS), and IB to its Image Builder" >&2; exit 2; }
+	@$(MAKE) --no-print-directory build/$(BOARD)/lobby
+	IB="$(IB)" scripts/firmware.sh $(BOARD)
+
+# The OpenWrt package's tests, and the .ipk of every board as make package
+# built it from the real cross builds.
+openwrt-test: package
+	LOBBY_BUILT=1 $(GO) test -count=1 ./openwrt/
+
+# The appliance image (docs/appliance.md): Debian's kernel and an initramfs
+# whose whole userland is lobby as PID 1; for x86-64 also a bootable disk.
+#   make image BOARD=appliance-x86_64   (appliance-armhf, appliance-mipsel)
+# Without BOARD, every appliance profile. boot-test boots each under qemu as
+# the router of a lab and walks a client through it (root, minutes).
+APPLIANCE_BOARDS = $(basename $(notdir $(wildcard board/appliance-*.conf)))
+
+image:
+	@for b in $(or $(BOARD),$(APPLIANCE_BOARDS)); do scripts/image.sh $$b || exit 1; done
+
+boot-test: deps image
+	scripts/boot-test.sh $(BOARD)
 
 demo: deps
 	scripts/demo.sh

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	lobbyBin = filepath.Join(dir, "lobby")
-	build := exec.Command("go", "build", "-o", lobbyBin, ".")
+	build := exec.Command("go", "build", "-tags", "nethttpomithttp2", "-o", lobbyBin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Printf("e2e: building lobby: %v\n%s", err, out)

@@ -20,6 +20,9 @@ var (
 )
 
 func main() {
+	if os.Getpid() == 1 {
+		pid1() // the appliance image: lobby is init (appliance.go, -tags appliance)
+	}
 	os.Exit(lobby(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -102,7 +102,7 @@ func TestUCIDefaultsFreshRouter(t *testing.T) {
 	if strings.Join(fwd, ",") != "wan" {
 		t.Errorf("guest forwards to %v, want wan only", fwd)
 	}
-	for _, want := range []struct{ proto, port string }{{"udp", "67"}, {"tcp udp", "53"}, {"tcp", "2050 8443"}} {
+	for _, want := range []struct{ proto, port string }{{"udp", "67"}, {"tcp udp", "53"}, {"tcp", "2050 8443 2051 2052"}} {
 		r := find(firewall, "rule", "src=guest", "proto="+want.proto, "dest_port="+want.port, "target=ACCEPT")
 		if r == nil {
 			t.Errorf("no rule accepting %s %s from guest", want.proto, want.port)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # make demo: bring up the lab, run lobby as the router, and walk a guest
-# through the hotspot, printing a transcript. Needs root.
-# It grows as the subsystems land; what it shows is what works today.
+# through the hotspot — lease, DNS hijack, 511, sign-in, the internet —
+# printing a transcript. Needs root.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces); try: sudo make demo" >&2; exit 1; }
@@ -11,6 +11,7 @@ LOBBY=$PWD/bin/lobby
 R="ip netns exec lobby-router"
 C1="ip netns exec lobby-c1"
 MAC1=02:00:00:00:01:01
+PORTAL=http://10.77.0.1:2050
 
 say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
@@ -28,7 +29,7 @@ start_lobby() {
 
 cleanup() {
 	[ -f $DIR/lobby.pid ] && kill "$(cat $DIR/lobby.pid)" 2>/dev/null || true
-	sleep 0.3
+	sleep 0.5
 	scripts/lab.sh down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -37,7 +38,7 @@ say "build lobby"
 make -s build
 show "$LOBBY" version
 
-say "bring up the lab: router, 3 guests, a fake internet"
+say "bring up the lab: a router, 3 guests, a fake internet"
 rm -rf $DIR && mkdir -p $DIR
 scripts/lab.sh up 3 >/dev/null
 show scripts/lab.sh status
@@ -48,6 +49,7 @@ config lobby 'main'
 	option state_dir '$DIR/state'
 	option socket '$DIR/lobby.sock'
 	option session_timeout '2h'
+	option venue_name 'Café Lobby'
 
 config dns 'dns'
 	list upstream '198.51.100.53'
@@ -60,22 +62,55 @@ say "lobby runs as the router"
 start_lobby
 ctl status
 
-say "guest 1 ($MAC1) joins: until DHCP lands it takes 10.77.0.101 by hand"
-$C1 ip addr add 10.77.0.101/24 dev eth0
-$C1 ip route add default via 10.77.0.1
-show $C1 busybox ping -c1 -W1 10.77.0.1
+say "guest 1 ($MAC1) joins and gets a lease (busybox udhcpc)"
+cat >$DIR/udhcpc.script <<'SCRIPT'
+#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr flush dev "$interface"
+ip addr add "$ip/${mask:-24}" dev "$interface"
+ip route replace default via "$router"
+echo "lease: ip=$ip router=$router dns=$dns lease=${lease}s"
+SCRIPT
+chmod +x $DIR/udhcpc.script
+show $C1 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s $DIR/udhcpc.script
 
-say "the operator signs guest 1 in"
-ctl auth $MAC1
+say "before sign-in, every name is the portal (DNS hijack)"
+show $C1 dig +short @10.77.0.1 example.com
+
+say "plain HTTP anywhere gets 511 Network Authentication Required"
+show $C1 curl -s -i --max-time 5 http://example.com/some/page
+say "Android's probe gets a 302 to the portal instead"
+show $C1 curl -s -o /dev/null -w '%{http_code} -> %{redirect_url}\n' --max-time 5 http://connectivitycheck.gstatic.com/generate_204
+say "HTTPS is refused at once"
+show $C1 curl -s -o /dev/null -w '%{http_code} %{errormsg}\n' --max-time 5 https://198.51.100.10/ || true
+
+say "the guest opens the portal and presses the button"
+redir=http://example.com/some/page
+page=$($C1 curl -s --max-time 5 -G --data-urlencode "redir=$redir" "$PORTAL/")
+printf '%s\n' "$page" | grep -o '<h1[^>]*>[^<]*</h1>' | sed 's/^/  /' || true
+token=$(printf '%s' "$page" | sed -n 's/.*name="token" value="\([^"]*\)".*/\1/p' | head -n1)
+show $C1 curl -s -o /dev/null -w '%{http_code} -> %{redirect_url}\n' --max-time 10 -H "Origin: $PORTAL" \
+	--data-urlencode "token=$token" --data-urlencode "redir=$redir" "$PORTAL/login"
 ctl clients
+
+say "signed in: real DNS answers and the real internet"
+show $C1 dig +short @10.77.0.1 example.com
+show $C1 sh -c "curl -s --max-time 5 $redir | grep -m1 LOBBY-ORIGIN-OK"
+say "a browser that kept the hijacked answer still lands on the site (the relay)"
+show $C1 sh -c "curl -s --max-time 5 -H 'Host: example.com' http://10.77.0.1/ | grep -m1 LOBBY-ORIGIN-OK"
 
 say "lobby is killed with kill -9 and started again"
-kill -9 "$(cat $DIR/lobby.pid)"; sleep 0.2
+kill -9 "$(cat $DIR/lobby.pid)"; sleep 0.3
 start_lobby
 ctl clients
+show $C1 sh -c "curl -s --max-time 5 http://198.51.100.10/ | grep -m1 LOBBY-ORIGIN-OK"
 echo "  the session and its time left survived the crash"
 
-say "sign out, then a clean stop"
+say "the operator signs the guest out: the portal is back"
 ctl deauth $MAC1
-kill -TERM "$(cat $DIR/lobby.pid)"; sleep 0.5
-show tail -n 3 $DIR/lobby.log
+show $C1 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://198.51.100.10/
+
+say "a clean stop removes every rule"
+kill -TERM "$(cat $DIR/lobby.pid)"; sleep 1
+show sh -c "$R nft list tables"
+show tail -n 2 $DIR/lobby.log

@@ -4,7 +4,13 @@
 # call it, and so does CI.
 set -eu
 PKGS="make git ca-certificates xz-utils iproute2 nftables iptables conntrack curl
-dnsutils busybox isc-dhcp-client dhcpcd5 file qemu-user-static"
+dnsutils busybox isc-dhcp-client dhcpcd5 iputils-ping ipset file qemu-user-static
+chromium fonts-dejavu-core nodejs
+kmod cpio e2fsprogs fdisk dosfstools mtools syslinux syslinux-common
+qemu-system-x86 qemu-system-arm qemu-system-mips"
+# npm drives the browser test's playwright-core. Debian packages it apart from
+# nodejs; other nodejs builds bundle it and conflict with Debian's package.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

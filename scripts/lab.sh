@@ -8,7 +8,8 @@
 #   scripts/lab.sh status   show the lab; exit 0 only if it is up and serving
 #
 # Topology:
-#   lobby-c1..N   eth0 (MAC 02:00:00:00:01:KK, up, no IPv4, accept_ra off)
+#   lobby-c1..N   eth0 (MAC 02:00:00:00:01:KK, up, no IPv4, accept_ra off),
+#                 resolv.conf (/etc/netns/NAME) naming 10.77.0.1
 #        |  veth
 #   lobby-router  lan1..N in bridge br-lan (10.77.0.1/24, fd77::1/64)
 #                 wan 192.0.2.1/24, 2001:db8:2::1/64, default routes to
@@ -23,6 +24,13 @@
 # Environment:
 #   LAB_PREFIX         namespace prefix (default lobby: lobby-router, …), so
 #                      that several labs can run side by side
+#   LAB_ROUTER         internal (default): the router namespace routes, as
+#                      above. external: the router is outside the lab (the
+#                      appliance VM of scripts/boot-test.sh): lobby-router
+#                      only switches, with br-lan (the clients' lan veths)
+#                      and br-wan (the wan veth) and no address, route or
+#                      nft table, for the router's taps to join; the
+#                      internet gets no route to the LAN (the router NATs)
 #   LAB_CLIENTS        number of clients (default 3; the N argument wins)
 #   LAB_DIR            pid file, binary, logs, CA (default /run/lobby-lab)
 #   LAB_WAIT           seconds `up` waits for the internet to answer (20)
@@ -54,6 +62,8 @@ REPO_ROOT=$(cd "$(dirname "$SCRIPT")/.." && pwd -P)
 LAB_DIR=${LAB_DIR:-/run/$LAB_PREFIX-lab}
 LAB_WAIT=${LAB_WAIT:-20}
 LAB_INTERNET_ARGS=${LAB_INTERNET_ARGS:-}
+LAB_ROUTER=${LAB_ROUTER:-internal}
+case $LAB_ROUTER in internal | external) ;; *) echo "lab: LAB_ROUTER must be internal or external" >&2; exit 2 ;; esac
 INTERNET_BIN=$LAB_DIR/internet
 INTERNET_PID=$LAB_DIR/internet.pid
 INTERNET_LOG=$LAB_DIR/internet.log
@@ -281,6 +291,7 @@ ns_delete() {
 		rm -f "/run/netns/$1" 2>/dev/null || true
 	}
 	! ns_listed "$1" || die "cannot delete namespace $1"
+	rm -rf "/etc/netns/$1"
 	say "deleted namespace $1"
 }
 
@@ -326,6 +337,13 @@ setup_router() {
 	ip -n "$r" link set dev br-lan address 02:00:00:00:00:01
 	nsysctl "$r" net.ipv6.conf.br-lan.accept_dad=0
 	ip -n "$r" link set dev br-lan up
+	if [ "$LAB_ROUTER" = external ]; then
+		# Only a switch: no address for the clients to find here.
+		nsysctl "$r" net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0 net.ipv6.conf.br-lan.disable_ipv6=1
+		ip -n "$r" addr flush dev br-lan
+		return
+	fi
+	nsysctl "$r" net.ipv6.conf.br-lan.disable_ipv6=0
 	ip -n "$r" addr replace 10.77.0.1/24 dev br-lan
 	ip -n "$r" -6 addr replace fd77::1/64 dev br-lan nodad
 }
@@ -351,16 +369,37 @@ setup_wan() {
 	nsysctl "$i" net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.accept_ra=0
 	ip -n "$r" link set dev wan up
 	ip -n "$i" link set dev eth0 up
-	ip -n "$r" addr replace 192.0.2.1/24 dev wan
-	ip -n "$r" -6 addr replace 2001:db8:2::1/64 dev wan nodad
 	ip -n "$i" addr replace 192.0.2.254/24 dev eth0
 	ip -n "$i" -6 addr replace 2001:db8:2::fe/64 dev eth0 nodad
+	if [ "$LAB_ROUTER" = external ]; then
+		# The wan veth joins br-wan, where the external router's uplink
+		# tap goes; the router gets its address by DHCP (boot-test.sh
+		# serves one in the internet namespace).
+		ip -n "$r" addr flush dev wan
+		link_exists "$r" br-wan || ip -n "$r" link add br-wan type bridge || die "cannot create bridge br-wan"
+		ip -n "$r" link set dev br-wan type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+		nsysctl "$r" net.ipv6.conf.br-wan.disable_ipv6=1
+		ip -n "$r" link set dev wan master br-wan
+		ip -n "$r" link set dev br-wan up
+		ip -n "$i" -6 route del fd77::/64 2>/dev/null || true
+		return
+	fi
+	if link_exists "$r" br-wan; then
+		ip -n "$r" link set dev wan nomaster
+		ip -n "$r" link del br-wan
+	fi
+	ip -n "$r" addr replace 192.0.2.1/24 dev wan
+	ip -n "$r" -6 addr replace 2001:db8:2::1/64 dev wan nodad
 	ip -n "$r" route replace default via 192.0.2.254 dev wan
 	ip -n "$r" -6 route replace default via 2001:db8:2::fe dev wan
 	ip -n "$i" -6 route replace fd77::/64 via 2001:db8:2::1 dev eth0
 }
 
 setup_nft() {
+	if [ "$LAB_ROUTER" = external ]; then
+		ip netns exec "$NS_ROUTER" nft delete table ip lab 2>/dev/null || true
+		return
+	fi
 	# One transaction: create-if-missing, delete, recreate. Only the lab's
 	# own table is touched; the product's tables (inet lobby) are not.
 	ip netns exec "$NS_ROUTER" nft -f - <<'EOF' || die "loading nft table ip lab failed"
@@ -386,6 +425,12 @@ setup_client() {
 	nsysctl "$c" net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.accept_ra=0
 	ip -n "$NS_ROUTER" link set dev "lan$k" master br-lan up
 	ip -n "$c" link set dev eth0 up
+	# The resolver a DHCP client of the router would be given; `ip netns
+	# exec` shows this file as the namespace's /etc/resolv.conf, so programs
+	# in the client (curl, browsers, dhclient's script) never touch the
+	# host's.
+	mkdir -p "/etc/netns/$c"
+	echo "nameserver 10.77.0.1" >"/etc/netns/$c/resolv.conf"
 	# Converge to the documented state: no global address or route left
 	# over from an earlier test (DHCP or static).
 	ip -n "$c" addr flush dev eth0 scope global
@@ -469,7 +514,9 @@ wait_internet() {
 			rm -f "$INTERNET_PID" "$INTERNET_STAMP"
 			die "the internet program (pid $pid) exited; log above and in $INTERNET_LOG"
 		fi
-		probe "$NS_ROUTER" && return 0
+		# With an external router nothing in the lab routes yet: the
+		# internet is probed from inside.
+		if [ "$LAB_ROUTER" = external ]; then probe "$NS_INET" && return 0; else probe "$NS_ROUTER" && return 0; fi
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			last_run_log >&2
 			if probe "$NS_INET"; then
@@ -552,7 +599,7 @@ cmd_status() {
 		ip -n "$ns" -br addr show 2>/dev/null | awk 'NF > 2' | sed 's/^/  addr  /' || true
 		ip -n "$ns" route show 2>/dev/null | sed 's/^/  route /' || true
 		ip -n "$ns" -6 route show 2>/dev/null | grep -v '^fe80::\|^multicast\|^ff00::' | sed 's/^/  route /' || true
-		if [ "$ns" = "$NS_ROUTER" ]; then
+		if [ "$ns" = "$NS_ROUTER" ] && [ "$LAB_ROUTER" = internal ]; then
 			if ip netns exec "$ns" nft list table ip lab >/dev/null 2>&1; then
 				echo "  nft   table ip lab: present"
 			else

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/lobby-fw/lobby/internal/uci"
 )
@@ -34,6 +36,9 @@ type Config struct {
 
 // Main is the `config lobby` section.
 type Main struct {
+	// Enabled is false with option enabled '0': OpenWrt's init script then
+	// starts nothing.
+	Enabled        bool
 	Interface      string
 	Address        netip.Addr // zero: the interface's first IPv4, filled in by Bind
 	Subnet         netip.Prefix
@@ -54,6 +59,9 @@ type Main struct {
 	TLSCert        string
 	TLSKey         string
 	TLSPort        uint16
+	VenueName      string // the venue's name on the portal pages
+	Terms          string // terms of use on the sign-in page; paragraphs split by blank lines
+	TemplateDir    string // the operator's own portal templates; "": the built-in ones
 
 	pos, addrPos uci.Pos // of the section and of option address, for Bind
 }
@@ -93,6 +101,12 @@ type Interface struct {
 	Gateway netip.Addr
 	DNS     []netip.Addr
 }
+
+// RelayPorts are the ports of the portal address on which the post-sign-in
+// relay listens: the firewall steers a signed-in client's TCP 80 and 443 to
+// the portal address there (SPEC §3, "After sign-in"). They follow the
+// portal port, so one option moves all of them.
+func (m *Main) RelayPorts() (http, tls uint16) { return m.Port + 1, m.Port + 2 }
 
 // TLS reports whether the portal also serves HTTPS.
 func (m *Main) TLS() bool { return m.TLSCert != "" && m.TLSKey != "" }
@@ -153,6 +167,7 @@ func Load(path string) (*Config, Problems, error) {
 func Parse(f *uci.File) (*Config, Problems) {
 	c := &Config{
 		Main: Main{
+			Enabled:        true,
 			Port:           2050,
 			Hostname:       "portal.lan",
 			StateDir:       "/tmp/lobby",
@@ -163,6 +178,8 @@ func Parse(f *uci.File) (*Config, Problems) {
 			IdleTimeout:    time.Hour,
 			LogLevel:       slog.LevelInfo,
 			TLSPort:        8443,
+			VenueName:      "Guest Wi-Fi",
+			Terms:          DefaultTerms,
 		},
 		DHCP: DHCP{Enabled: true, Start: 100, Limit: 150, LeaseTime: 12 * time.Hour, Domain: "lan"},
 		DNS:  DNS{Enabled: true, CacheSize: 4096},
@@ -502,6 +519,7 @@ func validHostname(s string) bool {
 
 func (d *decoder) main(m *Main) {
 	m.pos = d.sec.Pos
+	d.boolean("enabled", &m.Enabled)
 	d.str("interface", &m.Interface)
 	if o := d.sec.Option("address"); o != nil {
 		m.addrPos = o.Pos
@@ -587,6 +605,54 @@ func (d *decoder) main(m *Main) {
 	}
 	if m.Port == m.TLSPort && m.TLS() {
 		d.errorf(d.sec.Pos, "port and tls_port are both %d", m.Port)
+	}
+	if m.Port > 65533 {
+		d.errorf(d.sec.Pos, "port %d leaves no room for the relay on port+1 and port+2", m.Port)
+	} else if h, t := m.RelayPorts(); m.TLS() && (m.TLSPort == h || m.TLSPort == t) {
+		d.errorf(d.sec.Pos, "tls_port %d is taken by the post-sign-in relay (port+1 and port+2: %d, %d)", m.TLSPort, h, t)
+	}
+	d.portalText(m)
+}
+
+// DefaultTerms is the sign-in page's terms of use without option terms.
+const DefaultTerms = "By connecting you agree to use this network lawfully and considerately: no illegal activity, " +
+	"no attacks on other users or systems, and no use that spoils it for others. " +
+	"Access is provided as is and may be limited or ended at any time."
+
+// portalText reads the options of the portal's pages. The limits keep a
+// typo (a whole file pasted into the name) off every guest's phone.
+func (d *decoder) portalText(m *Main) {
+	if v, ok := d.one("venue_name"); ok {
+		name := strings.TrimSpace(v.Text)
+		switch {
+		case name == "" || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
+			d.errorf(v.Pos, "option venue_name %q: want one line of text, like 'Café Central'", v.Text)
+		case utf8.RuneCountInString(name) > 80:
+			d.errorf(v.Pos, "option venue_name is %d characters long; at most 80 fit on a phone", utf8.RuneCountInString(name))
+		default:
+			m.VenueName = name
+		}
+	}
+	if v, ok := d.one("terms"); ok {
+		switch {
+		case !utf8.ValidString(v.Text):
+			d.errorf(v.Pos, "option terms is not UTF-8 text")
+		case len(v.Text) > 64<<10:
+			d.errorf(v.Pos, "option terms is %d bytes; keep it under 64 KiB (put long terms in your own template, option template_dir)", len(v.Text))
+		default:
+			m.Terms = strings.TrimSpace(v.Text)
+		}
+	}
+	if v, ok := d.one("template_dir"); ok {
+		if fi, err := os.Stat(v.Text); !strings.HasPrefix(v.Text, "/") {
+			d.errorf(v.Pos, "option template_dir %q must be an absolute path", v.Text)
+		} else if err != nil {
+			d.errorf(v.Pos, "option template_dir: %v", err)
+		} else if !fi.IsDir() {
+			d.errorf(v.Pos, "option template_dir %q is not a directory", v.Text)
+		} else {
+			m.TemplateDir = v.Text
+		}
 	}
 }
 

@@ -293,3 +293,58 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestPortalText(t *testing.T) {
+	c, ps := parse(t, "config lobby\n\toption interface 'x'\n")
+	if len(ps) != 0 || c.Main.VenueName != "Guest Wi-Fi" || c.Main.Terms != DefaultTerms || c.Main.TemplateDir != "" {
+		t.Errorf("defaults: %q %q %q %v", c.Main.VenueName, c.Main.Terms, c.Main.TemplateDir, ps)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, nil, 0o644)
+	c, ps = parse(t, "config lobby\n\toption interface 'x'\n\toption venue_name ' Café Central '\n\toption terms 'One.\n\n\tTwo.'\n\toption template_dir '"+dir+"'\n")
+	if len(ps) != 0 || c.Main.VenueName != "Café Central" || c.Main.Terms != "One.\n\n\tTwo." || c.Main.TemplateDir != dir {
+		t.Errorf("set: %q %q %q %v", c.Main.VenueName, c.Main.Terms, c.Main.TemplateDir, ps)
+	}
+	_, ps = parse(t, "config lobby\n\toption interface 'x'\n\toption venue_name 'two\nlines'\n\toption terms '"+strings.Repeat("x", 65<<10)+"'\n"+
+		"\toption template_dir 'relative'\n")
+	want := []string{"3: option venue_name", "5: option terms is 66560 bytes", "6: option template_dir \"relative\" must be an absolute path"}
+	if len(ps) != len(want) {
+		t.Errorf("got %d problems, want %d: %v", len(ps), len(want), ps)
+	}
+	for i, w := range want {
+		line, msg, _ := strings.Cut(w, ": ")
+		if i >= len(ps) || !strings.HasPrefix(ps[i].Error(), "lobby:"+line+": ") || !strings.Contains(ps[i].Error(), msg) {
+			t.Errorf("problem %d: want lobby:%s: …%s…; got %v", i, line, msg, ps)
+		}
+	}
+	for _, dirOpt := range []string{dir + "/missing", file} {
+		_, ps = parse(t, "config lobby\n\toption interface 'x'\n\toption template_dir '"+dirOpt+"'\n")
+		if len(ps) != 1 || !strings.Contains(ps[0].Error(), "template_dir") {
+			t.Errorf("template_dir %s: %v", dirOpt, ps)
+		}
+	}
+}
+
+func TestEnabled(t *testing.T) {
+	for _, tc := range []struct {
+		line    string
+		enabled bool
+		problem string
+	}{
+		{"", true, ""},
+		{"\toption enabled '1'\n", true, ""},
+		{"\toption enabled '0'\n", false, ""},
+		{"\toption enabled 'off'\n", false, ""},
+		{"\toption enabled 'disabled'\n", false, ""},
+		{"\toption enabled 'maybe'\n", true, "lobby:3: option enabled is \"maybe\"; want 1 or 0"},
+	} {
+		c, ps := parse(t, "config lobby 'main'\n\toption interface 'br-guest'\n"+tc.line)
+		if c.Main.Enabled != tc.enabled {
+			t.Errorf("%q: Enabled = %v, want %v", tc.line, c.Main.Enabled, tc.enabled)
+		}
+		if got := ps.Error(); got != tc.problem {
+			t.Errorf("%q: problems %q, want %q", tc.line, got, tc.problem)
+		}
+	}
+}

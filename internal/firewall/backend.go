@@ -35,6 +35,10 @@ type ruleset struct {
 	portal netip.Addr     // option address (IPv4)
 	ports  []uint16       // the portal's TCP ports on that address
 	garden []netip.Prefix // allow_address, without overlaps
+	// relay80 and relay443 are the relay's ports on the portal address: a
+	// signed-in client's TCP 80 and 443 to the portal address go there
+	// (SPEC §3, After sign-in). Zero: no relay.
+	relay80, relay443 uint16
 }
 
 // gardenElem is an address that the resolver opened for ttl.

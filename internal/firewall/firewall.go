@@ -76,8 +76,11 @@ type Firewall struct {
 	live bool       // the rules are in place and follow the table
 	st   state
 	// garden holds the addresses learned from DNS and when each expires, so
-	// a rebuild puts back the ones still valid.
-	garden map[netip.Addr]time.Time
+	// a rebuild puts back the ones still valid. Writers hold mu and
+	// gardenMu; InGarden holds only gardenMu, because mu is held across
+	// netlink transactions and the responder asks for every frame.
+	garden   map[netip.Addr]time.Time
+	gardenMu sync.RWMutex
 	// ctQueue holds the conntrack deletions that Run does after the set
 	// changes (a pass dumps the whole conntrack table); ctWake tells it
 	// there are some.
@@ -153,6 +156,7 @@ func (f *Firewall) rules() ruleset {
 		r.ports = append(r.ports, m.TLSPort)
 	}
 	r.garden = mergePrefixes(m.AllowAddress)
+	r.relay80, r.relay443 = m.RelayPorts()
 	return r
 }
 
@@ -214,7 +218,9 @@ func (f *Firewall) rebuild() error {
 		if ttl := until.Sub(now); ttl > time.Second {
 			garden = append(garden, gardenElem{addr: a, ttl: ttl})
 		} else {
+			f.gardenMu.Lock()
 			delete(f.garden, a)
+			f.gardenMu.Unlock()
 		}
 	}
 	return f.be.build(f.rules(), members, garden)
@@ -316,7 +322,9 @@ func (f *Firewall) AllowGarden(addrs []netip.Addr, ttl time.Duration) error {
 		if old, ok := f.garden[a]; ok && old.After(until.Add(-ttl/4)) {
 			continue
 		}
+		f.gardenMu.Lock()
 		f.garden[a] = until
+		f.gardenMu.Unlock()
 		elems = append(elems, gardenElem{addr: a, ttl: ttl})
 	}
 	if !f.live {
@@ -329,6 +337,16 @@ func (f *Firewall) AllowGarden(addrs []netip.Addr, ttl time.Duration) error {
 		return fmt.Errorf("firewall: opening the walled garden to %v: %w", addrs, err)
 	}
 	return nil
+}
+
+// InGarden reports whether a is a walled-garden address learned from DNS
+// and still open. The raw responder asks it for every preauth frame, so
+// that it never answers for a site the firewall lets through.
+func (f *Firewall) InGarden(a netip.Addr) bool {
+	f.gardenMu.RLock()
+	until, ok := f.garden[a.Unmap()]
+	f.gardenMu.RUnlock()
+	return ok && until.After(f.now())
 }
 
 // account reads the kernel's per-client byte counters into the table.
@@ -358,11 +376,13 @@ func (f *Firewall) expire() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
+	f.gardenMu.Lock()
 	for a, until := range f.garden {
 		if !until.After(now) {
 			delete(f.garden, a)
 		}
 	}
+	f.gardenMu.Unlock()
 	if f.live {
 		if err := f.be.expire(now); err != nil {
 			f.log.Warn("firewall: expiring walled-garden addresses", "err", err)

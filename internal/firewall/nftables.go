@@ -362,6 +362,23 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	// dstnat: DNS that a preauth client sends to any other resolver is
 	// answered by lobby's (SPEC §3, DNS).
 	var dnat [][]expr.Any
+	// First the relay: a signed-in client's TCP 80 and 443 to the portal
+	// address (a browser still holding the hijacked DNS answer) goes to
+	// the relay, which carries it to the site the client meant. These
+	// lookups count only a connection's first packet (nat sees no more).
+	for _, p := range [][2]uint16{{80, r.relay80}, {443, r.relay443}} {
+		if p[1] == 0 {
+			continue
+		}
+		for _, set := range []string{setAuth, setTrusted} {
+			dnat = append(dnat, cat(in, nfproto(unix.NFPROTO_IPV4), ip4DaddrCmp(expr.CmpOpEq, portal),
+				l4proto(unix.IPPROTO_TCP), dport(p[0]), etherSaddr(sets[set], false),
+				[]expr.Any{
+					&expr.Immediate{Register: 1, Data: be16(p[1])},
+					&expr.Redir{RegisterProtoMin: 1},
+				}))
+		}
+	}
 	for _, proto := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
 		dnat = append(dnat, cat(in, nfproto(unix.NFPROTO_IPV4), l4proto(proto), dport(53),
 			ip4DaddrCmp(expr.CmpOpNeq, portal), notAuth, notTrusted, etherSaddr(sets[setBlocked], true),

@@ -88,6 +88,10 @@ const wantPlainRuleset = `table inet lobby {
 
   chain dstnat {
     type nat hook prerouting priority dstnat; policy accept;
+    iifname "lan0" ip daddr 10.77.0.1 tcp dport 80 ether saddr @auth redirect to :2051
+    iifname "lan0" ip daddr 10.77.0.1 tcp dport 80 ether saddr @trusted redirect to :2051
+    iifname "lan0" ip daddr 10.77.0.1 tcp dport 443 ether saddr @auth redirect to :2052
+    iifname "lan0" ip daddr 10.77.0.1 tcp dport 443 ether saddr @trusted redirect to :2052
     iifname "lan0" udp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:53
     iifname "lan0" tcp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:53
   }

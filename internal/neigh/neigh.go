@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -77,14 +78,45 @@ func (t *Tracker) usable(n *netlink.Neigh) (net.HardwareAddr, netip.Addr, bool) 
 }
 
 // Run reports every existing and new neighbour to the table until ctx ends.
+// A subscription that breaks — the kernel drops events when a burst
+// overruns the socket buffer (ENOBUFS) — is opened again with a fresh
+// listing, so no neighbour is missed for long and lobby keeps running.
 func (t *Tracker) Run(ctx context.Context, ready func()) error {
-	updates := make(chan netlink.NeighUpdate, 256)
+	first := true
+	for {
+		err := t.follow(ctx, func() {
+			if first {
+				first = false
+				ready()
+			}
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if first {
+			return err // never came up: a real fault, e.g. no netlink
+		}
+		t.log.Warn("neighbours: subscription broke; listing the table again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// follow subscribes once and reports neighbours until ctx ends or the
+// subscription breaks.
+func (t *Tracker) follow(ctx context.Context, ready func()) error {
+	updates := make(chan netlink.NeighUpdate, 1024)
 	done := make(chan struct{})
 	defer close(done)
 	failed := make(chan error, 1)
 	err := netlink.NeighSubscribeWithOptions(updates, done, netlink.NeighSubscribeOptions{
-		Namespace:    &t.ns,
-		ListExisting: true,
+		Namespace:              &t.ns,
+		ListExisting:           true,
+		ReceiveBufferSize:      1 << 20,
+		ReceiveBufferForceSize: true,
 		ErrorCallback: func(err error) {
 			select {
 			case failed <- err:
