@@ -230,7 +230,19 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 	add("filter", iptFwd, drop)
 
 	if !v6 {
-		// nat LOBBY_DNAT: preauth DNS to any other resolver goes to lobby's.
+		// nat LOBBY_DNAT: first the relay — a signed-in or trusted
+		// client's TCP 80/443 to the portal address goes to the relay
+		// (SPEC §3, After sign-in) — then preauth DNS to any other
+		// resolver goes to lobby's.
+		for _, p := range [][2]uint16{{80, r.relay80}, {443, r.relay443}} {
+			if p[1] == 0 {
+				continue
+			}
+			for _, m := range []uint32{markAuth, markTrusted} {
+				add("nat", iptDNAT, markMatch(m, markState), []string{"-p", "tcp", "-d", r.portal.String(), "--dport", fmt.Sprint(p[0]),
+					"-j", "REDIRECT", "--to-ports", fmt.Sprint(p[1])})
+			}
+		}
 		to := r.portal.String() + ":53"
 		for _, proto := range []string{"udp", "tcp"} {
 			add("nat", iptDNAT, markMatch(0, markState), []string{"-p", proto, "--dport", "53", "!", "-d", r.portal.String(), "-j", "DNAT", "--to-destination", to})

@@ -90,6 +90,10 @@ const wantIPTRules = `*filter
 *nat
 :LOBBY_DNAT -
 -A PREROUTING -i lan0 -j LOBBY_DNAT
+-A LOBBY_DNAT -d 10.77.0.1/32 -p tcp -m mark --mark 0x1000000/0x3000000 -m tcp --dport 80 -j REDIRECT --to-ports 2051
+-A LOBBY_DNAT -d 10.77.0.1/32 -p tcp -m mark --mark 0x2000000/0x3000000 -m tcp --dport 80 -j REDIRECT --to-ports 2051
+-A LOBBY_DNAT -d 10.77.0.1/32 -p tcp -m mark --mark 0x1000000/0x3000000 -m tcp --dport 443 -j REDIRECT --to-ports 2052
+-A LOBBY_DNAT -d 10.77.0.1/32 -p tcp -m mark --mark 0x2000000/0x3000000 -m tcp --dport 443 -j REDIRECT --to-ports 2052
 -A LOBBY_DNAT ! -d 10.77.0.1/32 -p udp -m mark --mark 0x0/0x3000000 -m udp --dport 53 -j DNAT --to-destination 10.77.0.1:53
 -A LOBBY_DNAT ! -d 10.77.0.1/32 -p tcp -m mark --mark 0x0/0x3000000 -m tcp --dport 53 -j DNAT --to-destination 10.77.0.1:53
 *raw
