@@ -3,7 +3,8 @@
 # for its board's machine, and each runs (under qemu-user) `version` and
 # `check` of a sample config. Then runs the unit tests on big-endian MIPS,
 # where byte-order mistakes show. qemu-user has no nftables or neighbour
-# netlink, so tests that need those skip there.
+# netlink, so tests that need those skip there (or, for the firewall, are
+# not run there).
 set -eu
 cd "$(dirname "$0")/.."
 fail() { echo "cross-check: $*" >&2; exit 1; }
@@ -40,4 +41,6 @@ for f in board/*.conf; do
 done
 
 echo "cross-check: unit tests on big-endian MIPS (qemu-mips-static)"
-GOARCH=mips GOMIPS=softfloat go test -count=1 -exec qemu-mips-static ./internal/...
+# internal/firewall is left out: its tests drive nf_tables over netlink in a
+# fresh network namespace, which qemu-user cannot pass through.
+GOARCH=mips GOMIPS=softfloat go test -count=1 -exec qemu-mips-static $(go list ./internal/... | grep -v /internal/firewall)
