@@ -14,7 +14,6 @@ import (
 func TestResponder511(t *testing.T) {
 	d := newDaemon(t, "list probe_redirect 'detect.example.net/check'")
 	d.start()
-	respStandIn(t, d)
 	respStatic(t, 1)
 
 	tests := []struct {
@@ -99,7 +98,6 @@ func TestResponder511(t *testing.T) {
 func TestResponderOnlyPreauth(t *testing.T) {
 	d := newDaemon(t)
 	d.start()
-	standIn := respStandIn(t, d)
 	respStatic(t, 1)
 	respStatic(t, 2)
 	mac := clientMAC(1)
@@ -112,17 +110,9 @@ func TestResponderOnlyPreauth(t *testing.T) {
 	}
 	mark := len(d.logText())
 	r, err := respCurl(t, 1, "http://198.51.100.10/")
-	switch {
-	case standIn:
-		// The stand-in drops it and nothing forwards it: no answer.
-		if err == nil {
-			t.Errorf("signed in, with the stand-in drop: an answer came:\n%s", r.raw)
-		}
-	default:
-		// The firewall forwards it: the origin answers.
-		if err != nil || !strings.Contains(r.body, "LOBBY-ORIGIN-OK") {
-			t.Errorf("signed in: not the origin's page (%v):\n%s", err, r.raw)
-		}
+	// The firewall forwards it: the origin answers.
+	if err != nil || !strings.Contains(r.body, "LOBBY-ORIGIN-OK") {
+		t.Errorf("signed in: not the origin's page (%v):\n%s", err, r.raw)
 	}
 	// Meanwhile the other client is still a preauth one.
 	if r, err := respCurl(t, 2, "http://198.51.100.10/"); err != nil || !strings.Contains(r.status, " 511 ") {

@@ -3,8 +3,7 @@
 package main
 
 // Helpers of the raw-socket responder's end-to-end tests: static client
-// addresses, a stand-in for the firewall's TCP 80 drop while no firewall
-// backend runs, curl from a client, and reading lobby's debug log.
+// addresses, curl from a client, and reading lobby's debug log.
 
 import (
 	"fmt"
@@ -30,35 +29,6 @@ func respStatic(t *testing.T, k int) {
 		inNS(t, ns, "ip", "addr", "flush", "dev", "eth0", "scope", "global")
 		inNS(t, ns, "ip", "-4", "route", "flush", "dev", "eth0")
 	})
-}
-
-// respBackend is the firewall backend lobby reports.
-func respBackend(d *lobbyProc) string {
-	var st struct {
-		Backend string `json:"backend"`
-	}
-	d.ctlJSON(&st, "status")
-	return st.Backend
-}
-
-// respStandIn keeps preauth clients' TCP 80 from the router's own TCP stack
-// (and from being forwarded) when lobby runs without a firewall backend,
-// as the firewall does otherwise (SPEC §3): the raw socket still sees the
-// segments, since packet taps come before netfilter. It reports whether it
-// installed the rule.
-func respStandIn(t *testing.T, d *lobbyProc) bool {
-	t.Helper()
-	if b := respBackend(d); b != "none" {
-		t.Logf("firewall backend %s drops TCP 80 of preauth clients; no stand-in rule", b)
-		return false
-	}
-	inNS(t, routerNS, "nft", "delete", "table", "inet", "rstest")
-	mustNS(t, routerNS, "nft", "add", "table", "inet", "rstest")
-	mustNS(t, routerNS, "nft", "add", "chain", "inet", "rstest", "pre",
-		"{ type filter hook prerouting priority raw; policy accept; }")
-	mustNS(t, routerNS, "nft", "add", "rule", "inet", "rstest", "pre", "iifname", lanIface, "tcp", "dport", "80", "drop")
-	t.Cleanup(func() { inNS(t, routerNS, "nft", "delete", "table", "inet", "rstest") })
-	return true
 }
 
 // respResponse is what curl -si printed, in parts.
