@@ -72,7 +72,7 @@ e2e: deps
 cross-test: cross
 	scripts/cross-check.sh
 
-test: deps lint unit fuzz cross-test e2e openwrt-test
+test: deps lint unit fuzz cross-test e2e openwrt-test boot-test
 
 # OpenWrt (docs/openwrt.md): an .ipk per board from the cross builds, and a
 # sysupgrade image through the board's Image Builder:
