@@ -36,26 +36,8 @@ say() { printf 'bench-dhcp: %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { say "needs root (network namespaces)"; exit 1; }
 
 # --- packages ---------------------------------------------------------------
-need=""
-for p in kea-admin kea-dhcp4-server dnsmasq-base busybox; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
-done
-if [ -n "$need" ]; then
-	say "installing$need"
-	# Debian starts a daemon's service on install; none of these may run
-	# outside the lab, so service starts are refused while apt runs.
-	made_policy=""
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $need >/dev/null
-	[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
-fi
+. scripts/bench/packages.bash
+bench_install kea-admin kea-dhcp4-server dnsmasq-base busybox
 command -v perfdhcp >/dev/null || { say "perfdhcp missing after installing kea-admin"; exit 1; }
 
 # --- lobby binary, lab, work directory ---------------------------------------

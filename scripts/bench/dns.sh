@@ -44,15 +44,8 @@ die() {
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 
-need=()
-command -v dnsperf >/dev/null || need+=(dnsperf)
-command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
-command -v dig >/dev/null || need+=(dnsutils)
-if [ ${#need[@]} -gt 0 ]; then
-	say "installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/bench/packages.bash
+bench_install dnsperf dnsmasq-base dnsutils
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d /tmp/bench-dns.XXXXXX)

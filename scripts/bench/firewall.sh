@@ -84,18 +84,8 @@ stop_nds() {
 }
 
 # --- packages -----------------------------------------------------------
-pkgs="iperf3 opennds iptables nftables conntrack curl iproute2 iputils-ping dnsutils util-linux"
-missing=""
-for p in $pkgs; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	say "installing$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	timeout 300 apt-get update -qq
-	# shellcheck disable=SC2086
-	timeout 600 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+. "$ROOT/scripts/bench/packages.bash"
+bench_install iperf3 opennds iptables nftables conntrack curl iproute2 iputils-ping dnsutils util-linux
 # Debian's opennds starts itself on install where systemd runs; it must not
 # run outside the lab.
 if pgrep -x opennds >/dev/null; then

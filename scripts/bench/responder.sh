@@ -51,26 +51,8 @@ die() {
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 
 # --- packages ---------------------------------------------------------------
-need=""
-for p in wrk hping3 opennds iptables ipset curl; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
-done
-if [ -n "$need" ]; then
-	say "installing$need"
-	# Debian starts a daemon's service on install; openNDS must run only
-	# inside the lab, so service starts are refused while apt runs.
-	made_policy=""
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $need >/dev/null
-	[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
-fi
+. scripts/bench/packages.bash
+bench_install wrk hping3 opennds iptables ipset curl
 for c in wrk hping3 opennds iptables-legacy ipset curl; do
 	command -v "$c" >/dev/null || die "$c missing after installing packages"
 done

@@ -1,0 +1,25 @@
+# Sourced by the benchmarks of scripts/bench/ (not a benchmark itself: run.sh
+# runs only *.sh). bench_install installs the Debian packages that are
+# missing. Debian starts a daemon's service on install; the peers (dnsmasq,
+# Kea, openNDS) must run only inside the lab, so service starts are refused
+# while apt runs.
+bench_install() {
+	local p need=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
+	done
+	[ -n "$need" ] || return 0
+	printf 'bench: installing%s\n' "$need" >&2
+	local made_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	local rc=0
+	export DEBIAN_FRONTEND=noninteractive
+	# shellcheck disable=SC2086
+	timeout 300 apt-get update -qq && timeout 600 apt-get install -y -qq --no-install-recommends $need >/dev/null || rc=$?
+	[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+	return $rc
+}
