@@ -6,6 +6,8 @@ import (
 	"net/netip"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/lobby-fw/lobby/internal/checksum"
 )
 
 // The DHCP ports (RFC 2131 §4.1).
@@ -84,7 +86,7 @@ func udpPacket(src, dst netip.Addr, port uint16, payload []byte) []byte {
 	s, d := src.As4(), dst.As4()
 	copy(b[12:16], s[:])
 	copy(b[16:20], d[:])
-	binary.BigEndian.PutUint16(b[10:], ^fold(sum(b[:ipLen], 0)))
+	binary.BigEndian.PutUint16(b[10:], ^checksum.Fold(checksum.Sum(0, b[:ipLen])))
 
 	u := b[ipLen:]
 	binary.BigEndian.PutUint16(u[0:], serverPort)
@@ -93,32 +95,11 @@ func udpPacket(src, dst netip.Addr, port uint16, payload []byte) []byte {
 	copy(u[udpLen:], payload)
 	// UDP checksum over the pseudo-header (RFC 768); 0 would mean "none",
 	// so a computed 0 is sent as 0xffff.
-	pseudo := sum(s[:], 0)
-	pseudo = sum(d[:], pseudo)
-	pseudo += 17 + uint32(len(u))
-	c := ^fold(sum(u, pseudo))
+	pseudo := checksum.Sum(checksum.Sum(0, s[:]), d[:]) + 17 + uint64(len(u))
+	c := ^checksum.Fold(checksum.Sum(pseudo, u))
 	if c == 0 {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(u[6:], c)
 	return b
-}
-
-// sum adds b as big-endian 16-bit words to acc (RFC 1071).
-func sum(b []byte, acc uint32) uint32 {
-	for len(b) >= 2 {
-		acc += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint32(b[0]) << 8
-	}
-	return acc
-}
-
-func fold(acc uint32) uint16 {
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	return uint16(acc)
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/lobby-fw/lobby/internal/checksum"
 )
 
 func TestDestination(t *testing.T) {
@@ -64,15 +66,15 @@ func TestUDPPacket(t *testing.T) {
 		t.Errorf("IPv4 header % x", b[:20])
 	}
 	// A header with its checksum in place sums to 0xffff (RFC 1071).
-	if c := fold(sum(b[:20], 0)); c != 0xffff {
+	if c := checksum.Fold(checksum.Sum(0, b[:20])); c != 0xffff {
 		t.Errorf("IPv4 header checksum does not verify: %#x", c)
 	}
 	u := b[20:]
 	if binary.BigEndian.Uint16(u[0:]) != 67 || binary.BigEndian.Uint16(u[2:]) != 68 || int(binary.BigEndian.Uint16(u[4:])) != len(u) {
 		t.Errorf("UDP header % x", u[:8])
 	}
-	pseudo := sum(b[12:20], 0) + 17 + uint32(len(u))
-	if c := fold(sum(u, pseudo)); c != 0xffff {
+	pseudo := checksum.Sum(0, b[12:20]) + 17 + uint64(len(u))
+	if c := checksum.Fold(checksum.Sum(pseudo, u)); c != 0xffff {
 		t.Errorf("UDP checksum does not verify: %#x", c)
 	}
 	if string(u[8:]) != string(payload) {

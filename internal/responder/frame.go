@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+
+	"github.com/lobby-fw/lobby/internal/checksum"
 )
 
 // The responder reads and writes one kind of frame only: Ethernet II,
@@ -239,7 +241,7 @@ func (s *segment) appendFrame(b []byte) []byte {
 	ip[10], ip[11] = 0, 0
 	copy(ip[12:16], s.src[:])
 	copy(ip[16:20], s.dst[:])
-	binary.BigEndian.PutUint16(ip[10:], ^fold(sum16(0, ip[:ipHeaderLen])))
+	binary.BigEndian.PutUint16(ip[10:], ^checksum.Fold(checksum.Sum(0, ip[:ipHeaderLen])))
 
 	// TCP (RFC 9293 §3.1).
 	tcp := ip[ipHeaderLen:]
@@ -263,7 +265,7 @@ func (s *segment) appendFrame(b []byte) []byte {
 	copy(pseudo[4:8], s.dst[:])
 	pseudo[9] = protoTCP
 	binary.BigEndian.PutUint16(pseudo[10:], uint16(tcpLen))
-	binary.BigEndian.PutUint16(tcp[16:], ^fold(sum16(sum16(0, pseudo[:]), tcp)))
+	binary.BigEndian.PutUint16(tcp[16:], ^checksum.Fold(checksum.Sum(checksum.Sum(0, pseudo[:]), tcp)))
 
 	// Pad to the shortest Ethernet frame, outside the IP datagram.
 	if n := len(b) - start; n < minFrame {
@@ -281,33 +283,4 @@ func grow(b []byte, n int) []byte {
 		b = nb
 	}
 	return b[:len(b)+n]
-}
-
-// sum16 adds b to acc as a sequence of 16-bit big-endian words, the last
-// byte padded with zero (RFC 1071 §1). acc carries the sum of earlier
-// words, unfolded: it cannot overflow for any frame.
-func sum16(acc uint64, b []byte) uint64 {
-	for len(b) >= 8 {
-		w := binary.BigEndian.Uint64(b)
-		acc += w>>48 + w>>32&0xffff + w>>16&0xffff + w&0xffff
-		b = b[8:]
-	}
-	for len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	return acc
-}
-
-// fold reduces a sum of 16-bit words to their one's complement sum, adding
-// the carries back in (RFC 1071 §1); the Internet checksum is its
-// complement.
-func fold(acc uint64) uint16 {
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	return uint16(acc)
 }

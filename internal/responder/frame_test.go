@@ -285,23 +285,6 @@ func TestAppendFrame(t *testing.T) {
 	}
 }
 
-// The one's complement sum against the test's independent one, at every
-// length and alignment, and with the carries of all-ones data.
-func TestSum16(t *testing.T) {
-	b := make([]byte, 70)
-	for i := range b {
-		b[i] = byte(i*37 + 11)
-	}
-	ones := bytes.Repeat([]byte{0xff}, 70)
-	for n := range len(b) + 1 {
-		for _, d := range [][]byte{b[:n], b[70-n:], ones[:n]} {
-			if got, want := fold(sum16(0, d)), checksum(0, d); got != want {
-				t.Errorf("%d bytes %x: sum %#04x, want %#04x", n, d, got, want)
-			}
-		}
-	}
-}
-
 // FuzzDecode holds decode against gopacket for arbitrary frames: when one
 // takes a frame the other does too (but for the frames decode is stricter
 // about on purpose), and both read the same fields. decode does not take
