@@ -251,6 +251,16 @@ func TestReloadOnHUP(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// What a reload cannot apply is named in the log, not silently ignored.
+	d.writeConfig(baseConfig(d.dir, "list trusted_mac '"+mac+"'") + "\nconfig dhcp 'dhcp'\n\toption limit '50'\n")
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(d.logText(), "config dhcp or config host") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a changed DHCP pool was not reported as needing a restart:\n%s", d.logText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// A broken file keeps the running config.
 	d.writeConfig("config lobby 'main'\n\toption interface 'br-lan\n")
 	d.cmd.Process.Signal(syscall.SIGHUP)

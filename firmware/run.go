@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -226,7 +227,10 @@ func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, level *slog
 	}
 }
 
-// needsRestart names the changed options that a reload cannot apply.
+// needsRestart names the changed options that a reload cannot apply, so
+// that the log says so instead of ignoring them. (The portal re-reads its
+// certificate and page files on SIGHUP itself; their paths and the texts
+// take a restart.)
 func needsRestart(a, b *config.Config) error {
 	var names []error
 	for _, f := range []struct {
@@ -239,6 +243,11 @@ func needsRestart(a, b *config.Config) error {
 		{"state_dir", a.Main.StateDir == b.Main.StateDir},
 		{"socket", a.Main.Socket == b.Main.Socket},
 		{"firewall", a.Main.Firewall == b.Main.Firewall},
+		{"allow_address", slices.Equal(a.Main.AllowAddress, b.Main.AllowAddress)},
+		{"probe_redirect", slices.Equal(a.Main.ProbeRedirect, b.Main.ProbeRedirect)},
+		{"tls_cert, tls_key or tls_port", a.Main.TLSCert == b.Main.TLSCert && a.Main.TLSKey == b.Main.TLSKey && a.Main.TLSPort == b.Main.TLSPort},
+		{"venue_name, terms or template_dir", a.Main.VenueName == b.Main.VenueName && a.Main.Terms == b.Main.Terms && a.Main.TemplateDir == b.Main.TemplateDir},
+		{"config dhcp or config host", sameDHCP(a, b)},
 	} {
 		if !f.same {
 			names = append(names, errors.New(f.name))
@@ -260,4 +269,21 @@ func localAddresses() []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// sameDHCP compares what the DHCP server was started with (not where in the
+// file it was written).
+func sameDHCP(a, b *config.Config) bool {
+	da, db := a.DHCP, b.DHCP
+	if da.Enabled != db.Enabled || da.Start != db.Start || da.Limit != db.Limit ||
+		da.LeaseTime != db.LeaseTime || da.Domain != db.Domain || len(a.Hosts) != len(b.Hosts) {
+		return false
+	}
+	for i, h := range a.Hosts {
+		g := b.Hosts[i]
+		if h.MAC.String() != g.MAC.String() || h.IP != g.IP || h.Name != g.Name {
+			return false
+		}
+	}
+	return true
 }
