@@ -168,7 +168,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		Backend: fw.Backend,
 	}
 
-	go reloadOnHUP(ctx, path, log, level, cfg, table, resolver)
+	go reloadOnHUP(ctx, path, log, level, cfg, table, resolver, portalServer)
 
 	log.Info("lobby starting", "version", version, "interface", cfg.Main.Interface, "address", cfg.Main.Address)
 	err = supervisor.Run(ctx, log,
@@ -201,7 +201,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 
 // reloadOnHUP re-reads the config on SIGHUP and applies what can change
 // without a restart. A broken file keeps the running config.
-func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, level *slog.LevelVar, cur *config.Config, table *session.Table, resolver *dns.Server) {
+func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, level *slog.LevelVar, cur *config.Config, table *session.Table, resolver *dns.Server, pages *portal.Server) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -222,6 +222,7 @@ func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, level *slog
 		level.Set(next.Main.LogLevel)
 		table.Reload(tableConfig(next))
 		resolver.Reload(next)
+		pages.Reload()
 		cur = next
 		log.Info("reload: config applied", "file", path)
 	}

@@ -19,8 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -143,8 +141,7 @@ func hostPort(host string, port, dflt uint16) string {
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }
 
-// Run serves until ctx ends. SIGHUP reloads the certificate and the
-// operator's templates; a broken new one keeps the running one.
+// Run serves until ctx ends.
 func (s *Server) Run(ctx context.Context, ready func()) error {
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -181,13 +178,8 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	s.log.Info("portal: serving", "url", "http://"+plain.Addr().String()+"/", "advertised", s.URL())
 	ready()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
-		case <-hup:
-			s.reload()
 		case err := <-served:
 			srv.Close()
 			return fmt.Errorf("portal: serving: %w", err)
@@ -224,8 +216,9 @@ func (s *Server) listen(port uint16, option string) (net.Listener, error) {
 	return netutil.LimitListener(l, maxConns), nil
 }
 
-// reload re-reads the certificate and the operator's templates.
-func (s *Server) reload() {
+// Reload re-reads the certificate and the operator's page files (on
+// SIGHUP); a broken new page keeps the running one.
+func (s *Server) Reload() {
 	if s.cfg.TemplateDir != "" {
 		if p, err := loadPages(s.cfg.TemplateDir); err != nil {
 			s.log.Error("portal: reload: keeping the running templates", "err", err)

@@ -97,7 +97,7 @@ func TestRunTLSAndReload(t *testing.T) {
 	newCert, newKey := writeCert(t, "portal.lan")
 	os.Rename(newCert, certFile)
 	os.Rename(newKey, keyFile)
-	f.s.reload()
+	f.s.Reload()
 	second, err := fetch(certFile)
 	if err != nil {
 		t.Fatalf("https after reload: %v", err)
@@ -107,7 +107,7 @@ func TestRunTLSAndReload(t *testing.T) {
 	}
 	// A broken file keeps the running certificate.
 	os.WriteFile(certFile, []byte("garbage"), 0o644)
-	f.s.reload()
+	f.s.Reload()
 	if f.s.cert.Load().Leaf.SerialNumber.Cmp(second.SerialNumber) != 0 {
 		t.Error("a broken certificate replaced the running one")
 	}
