@@ -16,14 +16,20 @@ import (
 	"time"
 )
 
-func freePort(t *testing.T) uint16 {
+// freePorts returns n distinct loopback ports that were free a moment ago.
+// The listeners stay open until all n are picked, so no two are the same.
+func freePorts(t *testing.T, n int) []uint16 {
 	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Skipf("no loopback: %v", err)
+	var ports []uint16
+	for range n {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Skipf("no loopback: %v", err)
+		}
+		defer l.Close()
+		ports = append(ports, uint16(l.Addr().(*net.TCPAddr).Port))
 	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port)
+	return ports
 }
 
 // start runs the server until the test ends.
@@ -47,7 +53,8 @@ func start(t *testing.T, s *Server) {
 
 func TestRunTLSAndReload(t *testing.T) {
 	certFile, keyFile := writeCert(t, "portal.lan")
-	port, tlsPort := freePort(t), freePort(t)
+	p := freePorts(t, 2)
+	port, tlsPort := p[0], p[1]
 	f := newFixture(t, func(c *Config) {
 		c.Address, c.Port, c.TLSPort, c.TLSCert, c.TLSKey = netip.MustParseAddr("127.0.0.1"), port, tlsPort, certFile, keyFile
 	})
