@@ -8,6 +8,15 @@ LDFLAGS  = -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # MIPS); the portal serves HTTP/1.1 only. Build lobby with the same tags
 # everywhere (scripts/bench/*.sh, firmware/lab_test.go).
 GOTAGS   = nethttpomithttp2
+# Inlining is what a Go binary pays most flash for. The code that runs at a
+# human pace or once (TLS handshakes and certificates, the portal's HTTP
+# server, iptables launches, netlink plumbing) is compiled without it; the
+# per-packet paths (the runtime, lobby's own packages, miekg/dns, the DHCP
+# and packet libraries, net) keep it: about 160 KB of xz on every board
+# (docs/openwrt.md, Footprint). A board profile's GCFLAGS replaces the list.
+NOINLINE = crypto/... net/http/... encoding/asn1 encoding/pem vendor/... math/big regexp/... \
+	mime/... text/... compress/... github.com/coreos/go-iptables/... github.com/vishvananda/...
+GCFLAGS  = $(patsubst %,%=-l,$(NOINLINE))
 BOARDS   = $(basename $(notdir $(wildcard board/*.conf)))
 FUZZTIME ?= 5s
 E2E     ?= .
@@ -32,15 +41,17 @@ help:
 build: bin/lobby
 
 bin/lobby: FORCE
-	$(GO) build -tags '$(GOTAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $@ ./firmware
+	$(GO) build -tags '$(GOTAGS)' $(GCFLAGS:%=-gcflags=%) -trimpath -ldflags '$(LDFLAGS)' -o $@ ./firmware
 
 # One static binary per board profile; the profile's GO* variables pick the
-# target. The board name is stamped too, so `lobby version` tells them apart.
+# target, its GCFLAGS (comma-separated) replace the default ones. The board
+# name is stamped too, so `lobby version` tells them apart.
 cross: $(BOARDS:%=build/%/lobby)
 
 build/%/lobby: FORCE
-	@set -a && . board/$*.conf && set +a && \
-	GOOS=linux $(GO) build -tags '$(GOTAGS)'$${TAGS:+,$$TAGS} -trimpath -ldflags '$(LDFLAGS) -X main.board=$*' -o $@ ./firmware && \
+	@GCFLAGS='$(GCFLAGS)' && set -a && . board/$*.conf && set +a && \
+	set -- && for f in $$(echo "$$GCFLAGS" | tr , ' '); do set -- "$$@" "-gcflags=$$f"; done && \
+	GOOS=linux $(GO) build -tags '$(GOTAGS)'$${TAGS:+,$$TAGS} "$$@" -trimpath -ldflags '$(LDFLAGS) -X main.board=$*' -o $@ ./firmware && \
 	echo "built $@ ($$GOARCH$${GOMIPS:+ $$GOMIPS}$${GOARM:+ GOARM=$$GOARM})"
 
 size: cross
@@ -113,7 +124,8 @@ demo: deps
 deps:
 	@scripts/deps.sh
 
-# Side-by-side benchmarks against the peers (root; minutes): docs/bench-*.md
+# Side-by-side benchmarks against the peers (root; about an hour):
+# docs/BENCHMARKS.md and its plots in docs/bench/
 bench: deps
 	scripts/bench/run.sh
 

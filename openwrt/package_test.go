@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -344,6 +345,21 @@ func TestFeedMakefile(t *testing.T) {
 	}
 	if !strings.Contains(mk, "$(GO_PKG_BUILD_BIN_DIR)/"+filepath.Base(mainPkg)+" ") {
 		t.Errorf("the binary go install makes is named %s", filepath.Base(mainPkg))
+	}
+	// The build flags of `make cross`: tags, and the -gcflags of the
+	// Makefile's default and of the x86-64 board.
+	top := mustRead(t, filepath.Join(repo(t), "Makefile"))
+	if tags := regexp.MustCompile(`(?m)^GOTAGS\s*=\s*(.*)$`).FindStringSubmatch(top)[1]; v("GO_PKG_TAGS") != tags {
+		t.Errorf("GO_PKG_TAGS %s, the Makefile's GOTAGS %s", v("GO_PKG_TAGS"), tags)
+	}
+	noinline := regexp.MustCompile(`(?m)^NOINLINE\s*=\s*((?:.*\\\n)*.*)$`).FindStringSubmatch(top)[1]
+	if got, want := strings.Fields(v("LOBBY_NOINLINE")), strings.Fields(strings.ReplaceAll(noinline, "\\", "")); !slices.Equal(got, want) {
+		t.Errorf("LOBBY_NOINLINE %v, the Makefile's NOINLINE %v", got, want)
+	}
+	x86 := regexp.MustCompile(`(?m)^GCFLAGS=(.*)$`).FindStringSubmatch(mustRead(t, filepath.Join(repo(t), "board", "x86-64.conf")))
+	amd64 := regexp.MustCompile(`(?m)^\s+LOBBY_GCFLAGS:=(.*)$`).FindStringSubmatch(mk)
+	if x86 == nil || amd64 == nil || !slices.Equal(strings.Split(x86[1], ","), strings.Fields(amd64[1])) {
+		t.Errorf("the amd64 LOBBY_GCFLAGS %q, board/x86-64.conf's GCFLAGS %q", amd64, x86)
 	}
 	if ver := v("PKG_VERSION") + "-r" + v("PKG_RELEASE"); !apkVersion.MatchString(ver) {
 		t.Errorf("version %s is not one apk accepts", ver)
