@@ -42,7 +42,7 @@ func run(args []string, stderr io.Writer) int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit keeps the garbage collector's spare room small on
 		// routers with 64-128 MB of RAM: 10,000 leases fit in ~23 MB RSS
-		// with it, ~31 MB without (docs/bench-dhcp.md).
+		// with it, ~31 MB without (docs/BENCHMARKS.md, DHCP).
 		debug.SetMemoryLimit(20 << 20)
 	}
 	var level slog.LevelVar

@@ -151,7 +151,15 @@ EOF
 	PIDS+=("$PID")
 }
 
-rss_mb() { awk '/^VmRSS:/ { printf "%.2f", $2 / 1024 }' "/proc/$1/status"; }
+# rss N SUBJECT RUN: the process PID's resident set, whole and its
+# anonymous part (heap, stacks: what the binary's own pages, which the
+# kernel can drop and read again from flash, are not).
+rss() {
+	row "RSS after start" MB lower "signed-in clients in state_dir" "$1" "$2" "$3" \
+		"$(awk '/^VmRSS:/ { printf "%.2f", $2 / 1024 }' "/proc/$PID/status")"
+	row "RSS after start, anonymous part" MB lower "signed-in clients in state_dir" "$1" "$2" "$3" \
+		"$(awk '/^RssAnon:/ { printf "%.2f", $2 / 1024 }' "/proc/$PID/status")"
+}
 
 # first_answer NAME START_FN [ARG]: starts the server (setting PID) while
 # perfdhcp is already asking; sets MS to the milliseconds from the start to
@@ -251,7 +259,7 @@ for run in $(seq "$RUNS"); do
 			wait_ctl "$dir"
 		fi
 		sleep 2
-		row "RSS after start" MB lower "signed-in clients in state_dir" "$n" lobby "$run" "$(rss_mb "$PID")"
+		rss "$n" lobby "$run"
 		reloads "$dir" "$run" "$n"
 		stop_server
 	done
@@ -259,7 +267,7 @@ for run in $(seq "$RUNS"); do
 		first_answer "$peer" "start_$peer"
 		[ -z "$MS" ] || row "start to first DHCP answer" ms lower "signed-in clients in state_dir" 0 "$peer" "$run" "$MS"
 		sleep 2
-		row "RSS after start" MB lower "signed-in clients in state_dir" 0 "$peer" "$run" "$(rss_mb "$PID")"
+		rss 0 "$peer" "$run"
 		stop_server
 	done
 done
@@ -283,7 +291,10 @@ Load average before and after this area: $load_before; $load_after.
   clients were made once each (\`lobby ctl auth\` for each) and copied into every later run. dnsmasq runs DHCP
   and DNS (as on OpenWrt), kea-dhcp4 DHCP only, both with empty lease files.
 - **RSS after start**: VmRSS two seconds after the first answer (lobby: after the control
-  socket answers), no client asking.
+  socket answers), no client asking; and its anonymous part (RssAnon: heap and stacks).
+  The rest is the program's own pages, read from the binary: lobby is one static binary of
+  about 8 MB, dnsmasq and Kea share libraries with other processes, and the kernel can drop
+  such pages under memory pressure and read them again.
 - **Config reload**: $RELOADS SIGHUPs per run, 200 ms apart, to a running lobby; the time from
   \`kill -HUP\` until the log line \`reload: config applied\` reaches the script (the log
   followed with \`tail -f\`, read by the shell itself; a run's figure is the median of its
