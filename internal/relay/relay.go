@@ -287,7 +287,30 @@ func hostPort(hp string) (string, uint16, error) {
 	if host == "" {
 		return "", 0, errors.New("no host named")
 	}
+	if _, err := netip.ParseAddr(host); err != nil && !hostname(host) {
+		return "", 0, fmt.Errorf("%q is neither a host name nor an address", host)
+	}
 	return host, port, nil
+}
+
+// hostname reports whether s is a DNS name the relay can resolve: labels
+// of 1-63 letters, digits, hyphens or underscores (RFC 1123 §2.1; the
+// underscore is common in real names), 253 bytes in all.
+func hostname(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // sniffTLS reads the ClientHello without consuming it and returns its

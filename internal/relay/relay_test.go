@@ -249,3 +249,30 @@ func FuzzSniff(f *testing.F) {
 		}
 	})
 }
+
+func TestHostPort(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		host string
+		port uint16
+		ok   bool
+	}{
+		{"Shop.Test", "shop.test", 0, true},
+		{"shop.test.:8080", "shop.test", 8080, true},
+		{"198.51.100.10", "198.51.100.10", 0, true},
+		{"[2001:db8::1]:443", "2001:db8::1", 443, true},
+		{"_dmarc.shop.test", "_dmarc.shop.test", 0, true},
+		{"/", "", 0, false},
+		{"a..b", "", 0, false},
+		{"a b", "", 0, false},
+		{"shop.test:0", "", 0, false},
+		{"shop.test:99999", "", 0, false},
+		{"", "", 0, false},
+		{strings.Repeat("a", 64) + ".test", "", 0, false},
+	} {
+		host, port, err := hostPort(tt.in)
+		if (err == nil) != tt.ok || host != tt.host || port != tt.port {
+			t.Errorf("hostPort(%q) = %q, %d, %v; want %q, %d, ok %v", tt.in, host, port, err, tt.host, tt.port, tt.ok)
+		}
+	}
+}
