@@ -41,8 +41,8 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit keeps the garbage collector's spare room small on
-		// routers with 64-128 MB of RAM: 10,000 leases fit in ~23 MB RSS
-		// with it, ~31 MB without (docs/BENCHMARKS.md, DHCP).
+		// routers with 64-128 MB of RAM: 10,000 leases took ~31 MB RSS
+		// without it, ~23 MB with it (docs/BENCHMARKS.md, DHCP).
 		debug.SetMemoryLimit(20 << 20)
 	}
 	var level slog.LevelVar
