@@ -1,122 +1,126 @@
 #!/usr/bin/env bash
-# Firewall benchmark: sign-in latency and forwarding throughput of lobby
-# (nftables backend), of openNDS (Debian's package, iptables-legacy) and of
-# no portal at all, in one lab and one run. Writes docs/bench-firewall.md.
+# Firewall benchmark (issues 4 and 9): sign-in latency and forwarding
+# throughput of lobby (nftables backend) and of openNDS (Debian's package,
+# iptables-legacy) against the number of clients already signed in, with
+# no portal at all as the throughput reference; all in one lab and run.
 #
 #   sign-in latency  from the sign-in request on the daemon's control socket
 #                    (what `lobby ctl auth MAC` and `ndsctl auth MAC` send) to
 #                    the arrival, in the internet namespace, of the first UDP
-#                    datagram of a stream that the client sends every 200 µs;
-#                    with 10, 1,000 and 10,000 clients already signed in.
-#                    REPS sign-ins each; median and 90th percentile. The
-#                    start-up of the control programs is measured apart.
-#   throughput       iperf3 TCP, client → internet namespace, IPERF_SECS
-#                    seconds, median of IPERF_RUNS runs; with 0 and 10,000
-#                    clients signed in; no portal before lobby, between
-#                    lobby and openNDS, and after, each portal compared with
-#                    the two around it.
+#                    datagram of a stream that the client sends every 200 µs.
+#                    A run is REPS sign-ins (each followed by a sign-out off
+#                    the clock); its median is one value.
+#   throughput       iperf3 TCP, signed-in client → internet namespace,
+#                    IPERF_SECS seconds; one value a run.
+#   RSS              each daemon's resident memory, once a run, at the
+#                    largest count (the same daemon sampled over time).
+#   kernel side      lobby's set-element transaction alone
+#                    (go test -bench NFTSignIn ./internal/firewall), x = MACs
+#                    in the set.
 #
-# Lobby's 10,000 clients sign in through its control socket, each with an
+# Lobby's other clients sign in through its control socket, each with an
 # address in the router's neighbour table. openNDS signs in only clients it
-# can see in a DHCP lease file and the neighbour table, one shell script and
-# four iptables launches each (about a second), so its other clients are
-# loaded with iptables-restore as the exact rules its iptables_fw_authenticate
-# writes (src/fw_iptables.c of 9.10.0); the measured client signs in through
-# ndsctl for real.
+# can see in a DHCP lease file and the neighbour table, launching programs
+# for each (about a second each), so its other clients are loaded with
+# iptables-restore as the exact rules its iptables_fw_authenticate writes
+# (src/fw_iptables.c of 9.10.0); the measured client signs in through its
+# control socket for real. openNDS runs in a private mount namespace (its own
+# /tmp for its lease file, socket and scratch files) with the legacy iptables
+# first in PATH (9.10 starts only with iptables-legacy, its issue #429) and
+# an xtables lock file of its own.
 #
-# Environment: LAB_PREFIX (default benchfw), REPS (21), IPERF_SECS (5),
-# IPERF_RUNS (5), GO. Needs root; installs iperf3, opennds and the lab's
-# packages when missing. Bounded: every step has a timeout.
+# Writes $BENCH_OUT/firewall.tsv (BENCH.md's nine fields) and firewall.md.
+# Environment: LOBBY (binary; built when unset), BENCH_OUT (build/bench),
+# RUNS (5), QUICK (1: 10 and 1000 clients, RUNS 2, REPS 3), REPS (7),
+# IPERF_SECS (3), COUNTS ("10 100 1000 3000 10000"), LAB_PREFIX (benchfw),
+# GO. Needs root; installs iperf3, opennds, strace and the lab's packages
+# when missing. Bounded: every step has a timeout, and the whole script
+# stops after BOUND seconds (2400; QUICK 480).
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "bench-firewall: needs root (network namespaces)" >&2; exit 1; }
+START=$(date +%s)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
+BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
+mkdir -p "$BENCH_OUT"
+BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
+cd "$ROOT"
 export LAB_PREFIX=${LAB_PREFIX:-benchfw}
-REPS=${REPS:-21}
-IPERF_SECS=${IPERF_SECS:-5}
-IPERF_RUNS=${IPERF_RUNS:-5}
-COUNTS="10 1000 10000"
-MAX=10000
+export PATH=$PATH:/usr/local/go/bin
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+if [ "${QUICK:-}" = 1 ]; then
+	RUNS=${RUNS:-2} REPS=${REPS:-3} IPERF_SECS=${IPERF_SECS:-1} COUNTS=${COUNTS:-"10 1000"}
+	BOUND=${BOUND:-480} KERN_OPS=500
+else
+	RUNS=${RUNS:-5} REPS=${REPS:-7} IPERF_SECS=${IPERF_SECS:-3} COUNTS=${COUNTS:-"10 100 1000 3000 10000"}
+	BOUND=${BOUND:-2400} KERN_OPS=5000
+fi
+MAX=$(tr ' ' '\n' <<<"$COUNTS" | sort -n | tail -1)
+[ "$MAX" -le 16000 ] || { echo "bench-firewall: at most 16000 clients (the /18)" >&2; exit 1; }
 R=$LAB_PREFIX-router I=$LAB_PREFIX-inet C=$LAB_PREFIX-c1
 MAC1=02:00:00:00:01:01 IP1=10.77.0.11
-OUT=$ROOT/docs/bench-firewall.md
+TSV=$BENCH_OUT/firewall.tsv MD=$BENCH_OUT/firewall.md
+XNAME="signed-in clients"
 
-say() { printf 'bench-firewall: %s\n' "$*" >&2; }
-
-# nds_unstick ends the `iptables -L` that openNDS holds open while it waits
-# for its own `iptables --wait -D`: from about 700 signed-in clients the
-# listing outgrows the pipe, keeps the xtables lock and neither can go on
-# (iptables_fw_destroy_mention of openNDS 9.10.0). Each one is counted.
-nds_unstick() {
-	local sh l
-	for sh in $(pgrep -P "$NDS_PID"); do
-		for l in $(pgrep -P "$sh" -f -- ' -L '); do
-			kill "$l" 2>/dev/null && echo x >>"$WORK/nds-deadlocks"
-		done
-	done
-}
-
-# nds_run runs ndsctl (openNDS's control program) with openNDS's deadlock
-# broken whenever it has waited 3 s.
-nds_run() {
-	ip netns exec "$R" ndsctl "$@" >/dev/null 2>&1 &
-	local pid=$! n=0
-	while kill -0 "$pid" 2>/dev/null; do
-		sleep 0.1
-		n=$((n + 1))
-		if [ "$n" -ge 30 ]; then
-			nds_unstick
-			n=0
-		fi
-	done
-	wait "$pid" || true
-}
-
-stop_nds() {
-	kill "$NDS_PID" 2>/dev/null
-	for _ in $(seq 150); do
-		kill -0 "$NDS_PID" 2>/dev/null || break
-		sleep 0.2
-		nds_unstick # its clean-up deletes rules the same way
-	done
-	NDS_PID=""
-}
-
-# --- packages -----------------------------------------------------------
-. "$ROOT/scripts/bench/packages.bash"
-bench_install iperf3 opennds iptables nftables conntrack curl iproute2 iputils-ping dnsutils util-linux
-# Debian's opennds starts itself on install where systemd runs; it must not
-# run outside the lab.
-if pgrep -x opennds >/dev/null; then
-	say "an opennds is already running on this machine; stop it first"
+say() { printf 'bench-firewall: %s (%ds)\n' "$*" $(($(date +%s) - START)) >&2; }
+die() {
+	say "error: $*"
 	exit 1
-fi
+}
 
-WORK=$(mktemp -d /tmp/bench-firewall.XXXXXX)
-PIDS=()
-LEASES_MADE=""
-# openNDS leaves these in /tmp; remove only what this run made.
-NDS_LEFTOVERS=""
-for f in /tmp/ndsctl.sock /tmp/ndsctl.lock /tmp/ndscids /tmp/ndsdebuglevel /tmp/ndslog; do
-	[ -e "$f" ] || NDS_LEFTOVERS="$NDS_LEFTOVERS $f"
+# --- packages -----------------------------------------------------------------
+# shellcheck source=scripts/bench/packages.bash
+. scripts/bench/packages.bash
+bench_install iperf3 opennds iptables nftables conntrack strace curl iproute2 iputils-ping dnsutils util-linux
+for c in iperf3 opennds iptables-legacy iptables-legacy-restore strace unshare; do
+	command -v "$c" >/dev/null || die "$c missing after installing packages"
 done
+
+# --- work directory, clean-up, watchdog ------------------------------------------
+# Not under /tmp: openNDS gets a /tmp of its own.
+WORK=$(mktemp -d /run/bench-firewall.XXXXXX)
+export XTABLES_LOCKFILE=$WORK/xtables.lock # shared by openNDS and this script only
+PIDS=()
+LOBBY_PID="" NDS_PID="" WATCHDOG=""
+rm -f "$TSV" "$MD" # a failed run leaves no stale figures behind
 cleanup() {
 	set +e
+	trap - TERM INT
+	local p
+	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	[ -n "${LOBBY_PID:-}" ] && kill "$LOBBY_PID" 2>/dev/null && wait "$LOBBY_PID" 2>/dev/null
-	[ -n "${NDS_PID:-}" ] && stop_nds
-	[ -n "$LEASES_MADE" ] && rm -f /tmp/dhcp.leases
-	# shellcheck disable=SC2086 # a list of paths without blanks
-	[ -n "$NDS_LEFTOVERS" ] && rm -rf $NDS_LEFTOVERS
-	"$ROOT/scripts/lab.sh" down >/dev/null 2>&1
-	rm -rf "$WORK"
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	done
+	if [ -n "$LOBBY_PID" ]; then
+		kill "$LOBBY_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$LOBBY_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$LOBBY_PID" 2>/dev/null
+	fi
+	[ -n "$NDS_PID" ] && stop_nds
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	# Deleting the namespaces removes every rule, set and chain made in them.
+	timeout 120 scripts/lab.sh down >/dev/null 2>&1
+	if [ -n "${KEEP:-}" ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
+trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
+(
+	sleep "$BOUND"
+	echo "bench-firewall: over the bound of $BOUND s; stopping" >&2
+	kill -TERM $$
+) &
+WATCHDOG=$!
 
-# --- tools ----------------------------------------------------------------
-say "building lobby and the probe"
-(cd "$ROOT" && CGO_ENABLED=0 timeout 300 "$GO" build -o "$WORK/lobby" ./firmware)
+# --- tools ----------------------------------------------------------------------
+if [ -z "${LOBBY:-}" ]; then
+	say "building lobby"
+	LOBBY=$WORK/lobby
+	CGO_ENABLED=0 timeout 600 "$GO" build -tags nethttpomithttp2 -trimpath -o "$LOBBY" ./firmware
+fi
+[ -x "$LOBBY" ] || die "LOBBY=$LOBBY is not an executable"
+say "building the probe"
 mkdir -p "$WORK/probe"
 cat >"$WORK/probe/go.mod" <<'EOF'
 module probe
@@ -132,7 +136,8 @@ cat >"$WORK/probe/main.go" <<'EOF'
 //	probe sock PATH REQUEST    print the time (Unix ns), then send REQUEST on
 //	                           the unix socket PATH and read the answer; exit
 //	                           1 unless it says yes
-//	probe rtt PATH REQUEST     print how long (µs) the answer to REQUEST took
+//	probe rtt PATH REQUEST     print how long (µs) the answer to REQUEST took;
+//	                           any answer will do
 //	probe many PATH FORMAT     the same as sock for FORMAT with each line of stdin, on
 //	                           4 connections at a time; exit 1 on any no
 //	probe bps                  print end.sum_received.bits_per_second of iperf3 -J
@@ -223,6 +228,9 @@ func main() {
 			} `json:"end"`
 		}
 		check(json.NewDecoder(os.Stdin).Decode(&r))
+		if r.End.SumReceived.BitsPerSecond <= 0 {
+			check(fmt.Errorf("no result from iperf3"))
+		}
 		fmt.Printf("%.0f\n", r.End.SumReceived.BitsPerSecond)
 	}
 }
@@ -251,13 +259,15 @@ func check(err error) {
 	}
 }
 EOF
-(cd "$WORK/probe" && CGO_ENABLED=0 GOFLAGS='' timeout 120 "$GO" build -o "$WORK/probe/probe" .)
+(cd "$WORK/probe" && CGO_ENABLED=0 GOFLAGS='' timeout 300 "$GO" build -o "$WORK/probe/probe" .)
 PROBE=$WORK/probe/probe
-LOBBY=$WORK/lobby
 
-# --- lab --------------------------------------------------------------------
+# --- lab ------------------------------------------------------------------------
 say "lab up ($LAB_PREFIX)"
-timeout 300 "$ROOT/scripts/lab.sh" up 2 >/dev/null
+timeout 300 scripts/lab.sh up 2 >"$WORK/lab.log" 2>&1 || {
+	tail -20 "$WORK/lab.log" >&2
+	die "lab up failed"
+}
 ip -n "$C" addr replace "$IP1/24" dev eth0
 ip -n "$C" route replace default via 10.77.0.1
 # The other clients need room: br-lan's /24 becomes a /18 (the measured
@@ -269,53 +279,108 @@ fake_mac() { printf '02:10:00:00:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
 fake_ip() { printf '10.77.%d.%d' $((1 + $1 / 250)) $((1 + $1 % 250)); }
 for i in $(seq 0 $((MAX - 1))); do
 	echo "neigh replace $(fake_ip "$i") lladdr $(fake_mac "$i") dev br-lan nud permanent"
-done | ip -n "$R" -batch -
+done | timeout 120 ip -n "$R" -batch -
 ip netns exec "$I" iperf3 -s -B 198.51.100.10 >/dev/null 2>&1 &
 PIDS+=($!)
 ip netns exec "$C" "$PROBE" send 198.51.100.11:9000 &
 PIDS+=($!)
 sleep 0.5
 
-# --- measurements -------------------------------------------------------------
+# --- measuring -----------------------------------------------------------------
+: >"$WORK/tsv"
+# emit METRIC UNIT BETTER XNAME X SUBJECT RUN VALUE adds one line to the
+# tsv; a value that is not a plain number is counted as missing instead.
+emit() {
+	if [[ $8 =~ ^[0-9]+([.][0-9]+)?$ ]]; then
+		printf 'firewall\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$WORK/tsv"
+	else
+		echo "$1 $5 $6 run $7: $8" >>"$WORK/missing"
+	fi
+}
 
-# signin SOCKET REQUEST runs one sign-in under the stopwatch and prints
-# the latency in µs until the first datagram of the client's stream arrives.
+# signin SOCKET REQUEST runs one sign-in under the stopwatch and prints the
+# latency in µs until the first datagram of the client's stream arrives;
+# "fail" when none came within 10 s or the request failed, "stale" when
+# the stream already passed before the request (a sign-out that did not
+# take: a figure of nothing).
 signin() {
-	local fifo=$WORK/recv.out t0 t1
-	ip netns exec "$I" "$PROBE" recv 198.51.100.11:9000 10 >"$fifo" &
+	local out=$WORK/recv.out t0 t1
+	: >"$out"
+	ip netns exec "$I" "$PROBE" recv 198.51.100.11:9000 10 >"$out" &
 	local rpid=$!
-	for _ in $(seq 100); do grep -q ready "$fifo" 2>/dev/null && break; sleep 0.01; done
-	t0=$("$PROBE" sock "$@" 2>>"$WORK/probe.err" | tail -1) || { kill "$rpid" 2>/dev/null; echo fail; return; }
+	for _ in $(seq 200); do grep -q ready "$out" 2>/dev/null && break; sleep 0.01; done
+	t0=$(timeout 35 "$PROBE" sock "$@" 2>>"$WORK/probe.err" | tail -1) || {
+		kill "$rpid" 2>/dev/null
+		wait "$rpid" 2>/dev/null
+		echo fail
+		return
+	}
 	wait "$rpid" || true
-	t1=$(tail -1 "$fifo")
-	if [ "$t1" = timeout ] || [ -z "$t0" ]; then echo fail; return; fi
+	t1=$(tail -1 "$out")
+	if [ "$t1" = timeout ] || [ -z "$t0" ] || [ -z "$t1" ]; then echo fail; return; fi
+	if [ "$t1" -lt "$t0" ]; then echo stale; return; fi
 	echo $(((t1 - t0) / 1000))
 }
 
-# stats prints "median p90" (ms, 2 decimals) of µs values on stdin.
-stats() {
-	sort -n | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "- -"; exit }
-		m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.9 + 0.999)]
-		printf "%.2f %.2f\n", m / 1000, p / 1000 }'
+# median_ms prints the median (ms) of the µs values on stdin; nothing when
+# there are none.
+median_ms() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f\n", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2000 }'
 }
 
-# throughput prints the median iperf3 rate in Gbit/s.
+# throughput prints one iperf3 rate in Gbit/s (nothing if it failed).
 throughput() {
-	local i
-	for i in $(seq "$IPERF_RUNS"); do
-		{ timeout $((IPERF_SECS + 20)) ip netns exec "$C" iperf3 -c 198.51.100.10 -t "$IPERF_SECS" -J 2>/dev/null || true; } |
-			"$PROBE" bps 2>/dev/null || true
-	done | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else printf "%.2f\n", v[int((NR + 1) / 2)] / 1e9 }'
+	{ timeout $((IPERF_SECS + 20)) ip netns exec "$C" iperf3 -c 198.51.100.10 -t "$IPERF_SECS" -J 2>/dev/null || true; } |
+		"$PROBE" bps 2>/dev/null | awk '{ printf "%.3f\n", $1 / 1e9 }' || true
 }
 
-declare -A RES
+# passing waits up to 5 s until the client reaches the internet.
+passing() {
+	local _
+	for _ in 1 2 3 4 5; do
+		ip netns exec "$C" ping -c 1 -W 1 198.51.100.10 >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
 
-say "no portal: throughput"
-RES[none_tp]=$(throughput)
-touch "$WORK/nds-deadlocks"
+# rss_mb PID prints the resident memory of PID in MB.
+rss_mb() { awk '/^VmRSS:/ { printf "%.2f\n", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || true; }
 
-# --- lobby ------------------------------------------------------------------------
+# signin_runs SUBJECT N SOCKET REQUEST SIGNOUT runs RUNS runs at N signed-in
+# clients: REPS sign-ins (each undone by the command SIGNOUT), then one
+# throughput measurement with the client signed in, then (at the largest
+# count) one RSS sample of the daemon whose pid is in $DAEMON.
+signin_runs() {
+	local subject=$1 n=$2 sock=$3 req=$4 signout=$5 run v
+	for run in $(seq "$RUNS"); do
+		: >"$WORK/reps"
+		for _ in $(seq "$REPS"); do
+			if [ "$subject" = opennds ]; then ensure_nds; fi
+			v=$(signin "$sock" "$req")
+			case $v in
+			fail | stale) echo "$subject $n: $v" >>"$WORK/signin-failures" ;;
+			*) echo "$v" >>"$WORK/reps" ;;
+			esac
+			$signout
+			sleep 0.2 # the sign-out's clean-up, off the measured path
+		done
+		emit "sign-in latency (median of the run)" ms lower "$XNAME" "$n" "$subject" "$run" "$(median_ms <"$WORK/reps")"
+		if [ "$subject" = opennds ]; then ensure_nds; fi
+		timeout 35 "$PROBE" sock "$sock" "$req" >/dev/null 2>>"$WORK/probe.err" || true
+		if passing; then
+			emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "$subject" "$run" "$(throughput)"
+		else
+			emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "$subject" "$run" "client-not-through"
+		fi
+		$signout
+		if [ "$n" = "$MAX" ]; then
+			emit "RSS with $MAX signed-in clients" MB lower - - "$subject" "$run" "$(rss_mb "$DAEMON")"
+		fi
+	done
+	say "$subject at $n: sign-in medians $(awk -F'\t' -v s="$subject" -v n="$n" '$2 ~ /^sign-in/ && $7 == s && $6 == n { printf "%s ", $9 }' "$WORK/tsv")ms"
+}
+
+# --- lobby --------------------------------------------------------------------------
 say "lobby: starting"
 mkdir -p "$WORK/lobby-state"
 cat >"$WORK/lobby.conf" <<EOF
@@ -332,57 +397,74 @@ config dns 'dns'
 EOF
 ip netns exec "$R" "$LOBBY" run -c "$WORK/lobby.conf" 2>"$WORK/lobby.log" &
 LOBBY_PID=$!
-for _ in $(seq 100); do "$LOBBY" ctl -s "$WORK/lobby.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
-ctl() { "$LOBBY" ctl -s "$WORK/lobby.sock" "$@"; }
-ctl status >/dev/null
-ctl auth "$MAC1" >/dev/null
-RES[lobby_tp0]=$(throughput)
-ctl deauth "$MAC1" >/dev/null
-RES[lobby_ctl]=$(for _ in $(seq "$REPS"); do
-	s=$(date +%s%N); ctl status >/dev/null; echo $((($(date +%s%N) - s) / 1000))
-done | stats)
-RES[lobby_rtt]=$(for _ in $(seq "$REPS"); do "$PROBE" rtt "$WORK/lobby.sock" '{"verb":"status"}'; done | stats)
+DAEMON=$LOBBY_PID
+ctl() { timeout 30 "$LOBBY" ctl -s "$WORK/lobby.sock" "$@"; }
+for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+ctl status >/dev/null || { tail -20 "$WORK/lobby.log" >&2; die "lobby did not start"; }
+lobby_out() { ctl deauth "$MAC1" >/dev/null 2>&1 || true; }
+for run in $(seq "$RUNS"); do
+	: >"$WORK/reps"
+	for _ in $(seq "$REPS"); do
+		timeout 35 "$PROBE" rtt "$WORK/lobby.sock" '{"verb":"status"}' >>"$WORK/reps" 2>>"$WORK/probe.err" || true
+	done
+	emit "control-socket round trip (status)" ms lower - - lobby "$run" "$(median_ms <"$WORK/reps")"
+done
 
 have=0
-populate_lobby() {
-	local want=$1 start
-	start=$(date +%s)
-	seq "$have" $((want - 1)) | while read -r i; do fake_mac "$i"; echo; done |
-		timeout 900 "$PROBE" many "$WORK/lobby.sock" '{"verb":"auth","args":["%s"]}'
-	say "lobby: $want clients signed in (+$((want - have)) in $(($(date +%s) - start)) s)"
-	have=$want
-}
 for n in $COUNTS; do
-	populate_lobby "$n"
-	RES[lobby_$n]=$(for _ in $(seq "$REPS"); do
-		signin "$WORK/lobby.sock" '{"verb":"auth","args":["'"$MAC1"'"]}'
-		ctl deauth "$MAC1" >/dev/null
-		sleep 0.2 # the sign-out's clean-up, off the measured path
-	done | grep -v fail | stats)
-	say "lobby: sign-in with $n signed in: ${RES[lobby_$n]} ms (median p90)"
+	if [ "$n" -gt "$have" ]; then
+		t=$(date +%s)
+		seq "$have" $((n - 1)) | while read -r i; do fake_mac "$i"; echo; done |
+			timeout 900 "$PROBE" many "$WORK/lobby.sock" '{"verb":"auth","args":["%s"]}'
+		say "lobby: $n clients signed in (+$((n - have)) in $(($(date +%s) - t)) s)"
+		have=$n
+	fi
+	signin_runs lobby "$n" "$WORK/lobby.sock" '{"verb":"auth","args":["'"$MAC1"'"]}' lobby_out
 done
-ctl auth "$MAC1" >/dev/null
-RES[lobby_tp10000]=$(throughput)
-RES[lobby_elems]=$(ip netns exec "$R" nft list set inet lobby auth | grep -o '02:[0-9a-f:]*' | wc -l)
-say "lobby: throughput ${RES[lobby_tp0]} / ${RES[lobby_tp10000]} Gbit/s; stopping"
+LOBBY_ELEMS=$(ip netns exec "$R" nft list set inet lobby auth | grep -o '02:[0-9a-f:]*' | wc -l)
+LOBBY_RULES=$(ip netns exec "$R" nft -a list table inet lobby | grep -v -E '^\s*(table|chain|set|map|flowtable) ' | grep -c '# handle' || true)
+say "lobby: stopping"
 kill "$LOBBY_PID"
-wait "$LOBBY_PID" || true
+for _ in $(seq 150); do kill -0 "$LOBBY_PID" 2>/dev/null || break; sleep 0.2; done
+kill -KILL "$LOBBY_PID" 2>/dev/null || true
+wait "$LOBBY_PID" 2>/dev/null || true
 LOBBY_PID=""
+
+# --- no portal ------------------------------------------------------------------------
+# It does not depend on the count; RUNS runs at each count, between the two
+# portals, show the machine's run-to-run noise along the plot.
 say "no portal: throughput"
-RES[none_tp2]=$(throughput)
+for n in $COUNTS; do
+	for run in $(seq "$RUNS"); do
+		emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "no portal" "$run" "$(throughput)"
+	done
+done
 
-# The kernel side alone: one set-element transaction (BenchmarkNFTSignIn
-# does a sign-in and a sign-out per op) with 10 and 10,000 in the set.
+# --- lobby's kernel side alone ------------------------------------------------------------
+# BenchmarkNFTSignIn does a sign-in and a sign-out (one set-element
+# transaction each) per op, in a namespace of its own.
 say "lobby: the set change alone (go test -bench NFTSignIn)"
-RES[lobby_kern]=$(cd "$ROOT" && CGO_ENABLED=0 timeout 300 "$GO" test -run '^$' -bench NFTSignIn -benchtime 5000x ./internal/firewall/ 2>/dev/null |
-	awk '/signed-in=10-/ { a = $3 } /signed-in=10000-/ { b = $3 } END { if (a == "" || b == "") print "- -"; else printf "%.3f %.3f\n", a / 2e6, b / 2e6 }') || RES[lobby_kern]="- -"
+if CGO_ENABLED=0 timeout 600 "$GO" test -run '^$' -bench NFTSignIn -benchtime "${KERN_OPS}x" -count "$RUNS" \
+	./internal/firewall/ >"$WORK/kern.out" 2>&1; then
+	run10=0 runbig=0
+	while read -r name _ ns _; do
+		case $name in
+		*signed-in=10000-*) runbig=$((runbig + 1)) && emit "kernel transaction of one sign-in" µs lower "MACs in the set" 10000 lobby "$runbig" "$(awk -v v="$ns" 'BEGIN { printf "%.2f", v / 2000 }')" ;;
+		*signed-in=10-*) run10=$((run10 + 1)) && emit "kernel transaction of one sign-in" µs lower "MACs in the set" 10 lobby "$run10" "$(awk -v v="$ns" 'BEGIN { printf "%.2f", v / 2000 }')" ;;
+		esac
+	done < <(grep '^BenchmarkNFTSignIn' "$WORK/kern.out")
+else
+	say "the NFTSignIn benchmark failed (left out):"
+	tail -5 "$WORK/kern.out" >&2
+	echo "kernel transaction: go test failed" >>"$WORK/missing"
+fi
 
-# --- openNDS --------------------------------------------------------------------
+# --- openNDS --------------------------------------------------------------------------------
 say "openNDS: starting"
 mkdir -p "$WORK/nds/bin"
-# openNDS needs the legacy iptables (openNDS issue #429).
-ln -s "$(command -v iptables-legacy)" "$WORK/nds/bin/iptables"
-ln -s "$(command -v ip6tables-legacy)" "$WORK/nds/bin/ip6tables"
+for t in iptables ip6tables; do
+	for s in "" -save -restore; do ln -s "$(command -v "$t-legacy$s")" "$WORK/nds/bin/$t$s"; done
+done
 cat >"$WORK/nds/opennds.conf" <<'EOF'
 GatewayInterface br-lan
 GatewayPort 2050
@@ -401,12 +483,93 @@ FirewallRuleSet users-to-router {
     FirewallRule allow udp port 67
 }
 EOF
-# openNDS adds a client only if a dnsmasq lease file lists it.
-if [ ! -e /tmp/dhcp.leases ]; then
-	echo "$(($(date +%s) + 86400)) $MAC1 $IP1 c1 *" >/tmp/dhcp.leases
-	LEASES_MADE=1
-fi
-touch "$WORK/nds-crashes"
+# openNDS adds a client only if dnsmasq's lease file (/tmp/dhcp.leases)
+# lists it: the measured client gets a line in openNDS's own /tmp.
+cat >"$WORK/nds/start.sh" <<EOF
+#!/bin/sh
+set -e
+mount -t tmpfs tmpfs /tmp
+echo "\$((\$(date +%s) + 86400)) $MAC1 $IP1 c1 *" >/tmp/dhcp.leases
+export PATH=$WORK/nds/bin:\$PATH
+cd $WORK/nds
+exec ip netns exec $R opennds -f -d 1 -c $WORK/nds/opennds.conf -w $WORK/nds/ndsctl.sock
+EOF
+chmod +x "$WORK/nds/start.sh"
+NDS_SOCK=$WORK/nds/ndsctl.sock
+: >"$WORK/nds-deadlocks"
+: >"$WORK/nds-crashes"
+: >"$WORK/nds.log"
+
+# nds_watch breaks openNDS's deadlock; call it every 0.1 s while waiting on
+# openNDS. From about 700 signed-in clients a chain's listing outgrows the
+# pipe: iptables_fw_destroy_mention (src/fw_iptables.c of 9.10.0) keeps
+# `iptables -L` open, which holds the xtables lock, while it waits for its
+# own `iptables --wait -D`, and neither can go on. When both have been
+# there for three calls in a row (or, as a fallback, when FORCE is set and
+# a listing is there at all), the listing is ended; each one is counted.
+NDS_BOTH=0
+nds_watch() {
+	local p q cmd l="" d=""
+	for p in $(pgrep -P "$NDS_PID"); do
+		for q in "$p" $(pgrep -P "$p"); do
+			case $(cat "/proc/$q/comm" 2>/dev/null) in iptables*) ;; *) continue ;; esac
+			cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$q/cmdline") || continue
+			case $cmd in
+			*" -L "*) l="$l $q" ;;
+			*" -D "*) d=1 ;;
+			esac
+		done
+	done
+	if [ -n "$l" ] && { [ -n "$d" ] || [ -n "${1:-}" ]; }; then NDS_BOTH=$((NDS_BOTH + 1)); else NDS_BOTH=0; fi
+	if [ "$NDS_BOTH" -ge 3 ] || { [ -n "$l" ] && [ -n "${1:-}" ]; }; then
+		# shellcheck disable=SC2086 # a list of pids
+		kill $l 2>/dev/null && echo x >>"$WORK/nds-deadlocks"
+		NDS_BOTH=0
+	fi
+	return 0
+}
+
+# nds_out signs the measured client out through openNDS's socket (what
+# `ndsctl deauth` sends), breaking openNDS's deadlock; it gives up after
+# 60 s. A sign-out that needed the deadlock broken is counted.
+nds_out() {
+	timeout 60 "$PROBE" rtt "$NDS_SOCK" "deauth $MAC1\\r\\n\\r\\n" >/dev/null 2>&1 &
+	local pid=$! n=0 before
+	before=$(wc -l <"$WORK/nds-deadlocks")
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 0.1
+		n=$((n + 1))
+		if [ $((n % 30)) = 0 ]; then nds_watch force; else nds_watch; fi
+	done
+	wait "$pid" || true
+	[ "$(wc -l <"$WORK/nds-deadlocks")" = "$before" ] || echo x >>"$WORK/nds-stuck-signouts"
+}
+
+# stop_nds stops openNDS (its clean-up deletes rules the same way, so the
+# deadlock is broken there too) and flushes whatever it left behind.
+stop_nds() {
+	local _
+	kill "$NDS_PID" 2>/dev/null || true
+	for _ in $(seq 300); do
+		kill -0 "$NDS_PID" 2>/dev/null || break
+		sleep 0.1
+		nds_watch
+	done
+	kill -KILL "$NDS_PID" 2>/dev/null || true
+	wait "$NDS_PID" 2>/dev/null || true
+	NDS_PID=""
+	nds_flush
+}
+
+# nds_flush removes every legacy iptables rule and chain of the router
+# namespace: what openNDS left behind, which a new openNDS would refuse.
+nds_flush() {
+	local t
+	for t in raw mangle nat filter; do
+		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -F 2>/dev/null || true
+		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -X 2>/dev/null || true
+	done
+}
 
 # nds_rules FROM TO loads the rules of other clients FROM..TO-1 into
 # openNDS's chains.
@@ -433,146 +596,177 @@ nds_rules() {
 # start makes its chains afresh).
 nhave=0
 start_nds() {
-	local runs
-	runs=$(grep -ac "now running" "$WORK/nds/log" 2>/dev/null || true)
-	(cd "$WORK/nds" && PATH=$WORK/nds/bin:$PATH exec ip netns exec "$R" opennds -f -c "$WORK/nds/opennds.conf" -d 1) >>"$WORK/nds/log" 2>&1 &
+	local runs _
+	runs=$(grep -ac "now running" "$WORK/nds.log" || true)
+	unshare -m --propagation private "$WORK/nds/start.sh" >>"$WORK/nds.log" 2>&1 &
 	NDS_PID=$!
+	DAEMON=$NDS_PID
 	for _ in $(seq 150); do
-		[ "$(grep -ac "now running" "$WORK/nds/log")" -gt "${runs:-0}" ] && break
+		[ "$(grep -ac "now running" "$WORK/nds.log" || true)" -gt "$runs" ] && break
+		kill -0 "$NDS_PID" 2>/dev/null || break
 		sleep 0.2
 	done
-	[ "$(grep -ac "now running" "$WORK/nds/log")" -gt "${runs:-0}" ] || { say "openNDS did not start:"; tail -20 "$WORK/nds/log" >&2; exit 1; }
-	NDS_SOCK=$(grep -a -o 'Socket access at [^ ]*' "$WORK/nds/log" | tail -1 | cut -d' ' -f4)
+	[ "$(grep -ac "now running" "$WORK/nds.log" || true)" -gt "$runs" ] || {
+		tail -20 "$WORK/nds.log" >&2
+		die "openNDS did not start"
+	}
 	nds_rules 0 "$nhave"
+	ip netns exec "$C" ping -c 1 -W 1 10.77.0.1 >/dev/null 2>&1 || true
 }
 
 # ensure_nds starts openNDS again if it died, and counts that.
 ensure_nds() {
 	kill -0 "$NDS_PID" 2>/dev/null && return 0
-	wait "$NDS_PID" 2>/dev/null
-	echo "$? with $nhave other clients" >>"$WORK/nds-crashes"
-	say "openNDS died (exit $(tail -1 "$WORK/nds-crashes")); starting it again"
+	local rc=0
+	wait "$NDS_PID" 2>/dev/null || rc=$?
+	echo "exit status $rc with $nhave other clients" >>"$WORK/nds-crashes"
+	say "openNDS died (exit status $rc); starting it again"
+	nds_flush
 	start_nds
 }
 
 start_nds
-ip netns exec "$C" ping -c 1 -W 1 10.77.0.1 >/dev/null 2>&1 || true
-nds_run auth "$MAC1"
-RES[nds_tp0]=$(throughput)
-nds_run deauth "$MAC1"
-RES[nds_ctl]=$(for _ in $(seq "$REPS"); do
-	s=$(date +%s%N); ndsctl status >/dev/null 2>&1; echo $((($(date +%s%N) - s) / 1000))
-done | stats)
-RES[nds_rtt]=$(for _ in $(seq "$REPS"); do "$PROBE" rtt "$NDS_SOCK" 'status\r\n\r\n'; done | stats)
 
-for n in $COUNTS; do
-	nds_rules "$nhave" "$n"
-	nhave=$n
-	say "openNDS: rules of $n signed-in clients loaded"
+# What openNDS runs for one sign-in and one sign-out: traced once with no
+# other clients, off the measured path (strace slows it down). Sign-in: from
+# the request until the client passes; sign-out: until openNDS answers.
+timeout 60 strace -f -qq -z -ttt -e trace=execve -e signal=none -s 200 -o "$WORK/nds-exec.trace" -p "$NDS_PID" &
+STRACE=$!
+PIDS+=("$STRACE")
+sleep 1
+T_IN0=$(date +%s.%N)
+timeout 35 "$PROBE" sock "$NDS_SOCK" "auth $MAC1\\r\\n\\r\\n" >/dev/null 2>>"$WORK/probe.err" || true
+passing || say "openNDS: the client does not pass after the traced sign-in"
+T_IN1=$(date +%s.%N)
+sleep 0.5
+T_OUT0=$(date +%s.%N)
+nds_out
+T_OUT1=$(date +%s.%N)
+sleep 0.5
+kill "$STRACE" 2>/dev/null || true
+wait "$STRACE" 2>/dev/null || true
+# execs FROM TO: the trace's successful execve lines between two times.
+execs() { awk -v a="$1" -v b="$2" '$3 ~ /^execve\(/ && $2 >= a && $2 <= b' "$WORK/nds-exec.trace" 2>/dev/null || true; }
+execs "$T_IN0" "$T_IN1" >"$WORK/nds-exec.signin"
+NDS_EXEC_IN=$(wc -l <"$WORK/nds-exec.signin")
+NDS_EXEC_OUT=$(execs "$T_OUT0" "$T_OUT1" | wc -l)
+# The programs, by name, of the sign-in: "3 × iptables, 1 × sh, …".
+NDS_EXEC_LIST=$(grep -o 'execve("[^"]*"' "$WORK/nds-exec.signin" | sed 's/.*\///; s/"$//' | sort | uniq -c | sort -rn |
+	awk '{ printf "%s%d × %s", sep, $1, $2; sep = ", " }' || true)
+grep -o 'execve("[^"]*", \[[^]]*\]' "$WORK/nds-exec.signin" | sed 's/^execve("[^"]*", \[//; s/\]$//; s/", "/ /g; s/^"//; s/"$//' |
+	grep -E '^(iptables|nft) ' >"$WORK/nds-exec.argv" || true
+
+for run in $(seq "$RUNS"); do
+	: >"$WORK/reps"
 	for _ in $(seq "$REPS"); do
 		ensure_nds
-		signin "$NDS_SOCK" "auth $MAC1\\r\\n\\r\\n"
-		nds_run deauth "$MAC1"
-		sleep 0.2 # the sign-out's clean-up, off the measured path
-	done >"$WORK/nds-$n"
-	RES[nds_$n]=$(grep -v fail "$WORK/nds-$n" | stats)
-	say "openNDS: sign-in with $n signed in: ${RES[nds_$n]} ms (median p90)"
-done
-ensure_nds
-nds_run auth "$MAC1"
-RES[nds_tp10000]=$(throughput)
-RES[nds_rules]=$(ip netns exec "$R" iptables-legacy-save | grep -c -- '-A nds')
-say "openNDS: throughput ${RES[nds_tp0]} / ${RES[nds_tp10000]} Gbit/s; stopping"
-stop_nds
-RES[nds_deadlocks]=$(wc -l <"$WORK/nds-deadlocks")
-RES[nds_crashes]=$(wc -l <"$WORK/nds-crashes")
-RES[nds_crash_list]=$(paste -sd';' "$WORK/nds-crashes")
-# Whatever openNDS left behind goes, so that the last figure is no portal's.
-for t in raw mangle nat filter; do
-	ip netns exec "$R" iptables-legacy -t "$t" -F 2>/dev/null || true
-	ip netns exec "$R" iptables-legacy -t "$t" -X 2>/dev/null || true
-done
-say "no portal: throughput"
-RES[none_tp3]=$(throughput)
-
-# --- report ---------------------------------------------------------------------
-med() { echo "$1" | cut -d' ' -f1; }
-p90() { echo "$1" | cut -d' ' -f2; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-"; else printf "%.1f×\n", a / b }'; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b + 0 == 0) print "-"; else printf "%.1f %%\n", 100 * a / b }'; }
-mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a + b) / 2 }'; }
-lbase=$(mean "${RES[none_tp]}" "${RES[none_tp2]}")
-nbase=$(mean "${RES[none_tp2]}" "${RES[none_tp3]}")
-{
-	echo "# Firewall benchmark"
-	echo
-	echo "Generated by \`scripts/bench/firewall.sh\` (\`make bench\`) on $(date -u '+%Y-%m-%d %H:%M UTC')."
-	echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), Linux $(uname -r)."
-	echo "Lobby: nftables backend. openNDS: Debian's $(dpkg-query -W -f='${Version}' opennds), iptables-legacy."
-	echo
-	echo "## Sign-in latency"
-	echo
-	echo "From the sign-in request on the daemon's control socket (what \`lobby ctl auth MAC\`"
-	echo "and \`ndsctl auth MAC\` send) to the client's first forwarded datagram (it sends one"
-	echo "every 200 µs), median and 90th percentile of $REPS sign-ins, in ms. Lobby's includes"
-	echo "writing the session to disk (fsync) before the firewall change. The rows below the"
-	echo "line put it in proportion: a control-socket round trip that does nothing (\`status\`),"
-	echo "and starting the control program."
-	echo
-	echo "| clients already signed in | lobby median | lobby p90 | openNDS median | openNDS p90 | openNDS / lobby |"
-	echo "|---:|---:|---:|---:|---:|---:|"
-	for n in $COUNTS; do
-		echo "| $n | $(med "${RES[lobby_$n]}") | $(p90 "${RES[lobby_$n]}") | $(med "${RES[nds_$n]}") | $(p90 "${RES[nds_$n]}") | $(ratio "$(med "${RES[nds_$n]}")" "$(med "${RES[lobby_$n]}")") |"
+		timeout 35 "$PROBE" rtt "$NDS_SOCK" 'status\r\n\r\n' >>"$WORK/reps" 2>>"$WORK/probe.err" || true
 	done
-	echo "| | | | | | |"
-	echo "| control-socket round trip of \`status\` | $(med "${RES[lobby_rtt]}") | $(p90 "${RES[lobby_rtt]}") | $(med "${RES[nds_rtt]}") | $(p90 "${RES[nds_rtt]}") | |"
-	echo "| running the control program (\`lobby ctl status\`, \`ndsctl status\`) | $(med "${RES[lobby_ctl]}") | $(p90 "${RES[lobby_ctl]}") | $(med "${RES[nds_ctl]}") | $(p90 "${RES[nds_ctl]}") | |"
-	echo
-	echo "Lobby's kernel transaction alone (one set-element change over netlink, mean of 5,000,"
-	echo "\`go test -bench NFTSignIn ./internal/firewall\`): $(med "${RES[lobby_kern]}") ms with 10 MACs in the set,"
-	echo "$(p90 "${RES[lobby_kern]}") ms with 10,000."
-	echo
-	echo "## Forwarding throughput"
-	echo
-	echo "iperf3 TCP from a signed-in client to the internet namespace, ${IPERF_SECS} s, median of $IPERF_RUNS runs, Gbit/s."
-	echo "No portal was measured before lobby, between lobby and openNDS, and after openNDS"
-	echo "(${RES[none_tp]}, ${RES[none_tp2]}, ${RES[none_tp3]}); each portal is compared with the mean of the"
-	echo "two measurements around it ($lbase for lobby, $nbase for openNDS), and with itself"
-	echo "without the other clients. The spread of the three no-portal figures is this machine's"
-	echo "run-to-run noise: differences smaller than it are not measured here."
-	echo
-	echo "| other clients signed in | lobby | lobby / no portal | openNDS | openNDS / no portal |"
-	echo "|---:|---:|---:|---:|---:|"
-	echo "| 0 | ${RES[lobby_tp0]} | $(pct "${RES[lobby_tp0]}" "$lbase") | ${RES[nds_tp0]} | $(pct "${RES[nds_tp0]}" "$nbase") |"
-	echo "| 10000 | ${RES[lobby_tp10000]} | $(pct "${RES[lobby_tp10000]}" "$lbase") | ${RES[nds_tp10000]} | $(pct "${RES[nds_tp10000]}" "$nbase") |"
-	echo "| 10000 / 0 | | $(pct "${RES[lobby_tp10000]}" "${RES[lobby_tp0]}") | | $(pct "${RES[nds_tp10000]}" "${RES[nds_tp0]}") |"
-	echo
-	echo "## How"
-	echo
-	echo "- One lab (\`scripts/lab.sh\`, LAB_PREFIX=$LAB_PREFIX): the measured client in its own namespace"
-	echo "  behind the router's br-lan (widened to 10.77.0.0/18); 10,000 more clients as permanent"
-	echo "  neighbour entries in it."
-	echo "- Lobby: the other clients signed in through its control socket; at the end its set \`auth\` held"
-	echo "  ${RES[lobby_elems]} MACs. Every sign-in is one set-element change; the rules do not grow."
-	echo "- openNDS signs a client in only when a lease file and the neighbour table show it, through"
-	echo "  shell scripts and four iptables launches per client, so its other clients were"
-	echo "  loaded with iptables-restore as exactly the rules its iptables_fw_authenticate writes"
-	echo "  (${RES[nds_rules]} nds rules at the end). The measured client signed in through its control"
-	echo "  socket, as \`ndsctl auth\` does, and out through \`ndsctl deauth\`."
-	if [ "${RES[nds_crashes]}" -gt 0 ]; then
-		echo "- openNDS died ${RES[nds_crashes]} times during the run (exit status, clients: ${RES[nds_crash_list]};"
-		echo "  136 is SIGFPE) and was started again each time with the other clients' rules put back."
+	emit "control-socket round trip (status)" ms lower - - opennds "$run" "$(median_ms <"$WORK/reps")"
+done
+
+for n in $COUNTS; do
+	t=$(date +%s)
+	ensure_nds
+	nds_rules "$nhave" "$n"
+	nhave=$n
+	say "openNDS: rules of $n signed-in clients loaded in $(($(date +%s) - t)) s"
+	signin_runs opennds "$n" "$NDS_SOCK" "auth $MAC1\\r\\n\\r\\n" nds_out
+done
+NDS_RULES=$(ip netns exec "$R" iptables-legacy-save | grep -c -- '-A nds' || true)
+say "openNDS: stopping"
+stop_nds
+
+# --- the fragment -------------------------------------------------------------------------
+mv "$WORK/tsv" "$TSV"
+DEADLOCKS=$(wc -l <"$WORK/nds-deadlocks")
+CRASHES=$(wc -l <"$WORK/nds-crashes")
+touch "$WORK/signin-failures" "$WORK/missing" "$WORK/nds-stuck-signouts"
+STUCK=$(wc -l <"$WORK/nds-stuck-signouts")
+FAILS=$(sort "$WORK/signin-failures" | uniq -c | awk '{ c = $1; $1 = ""; printf "%s%s ×%d", sep, substr($0, 2), c; sep = "; " }')
+MISSING=$(wc -l <"$WORK/missing")
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+STATEFS=$(df -T "$WORK" | awk 'NR == 2 { print $2 }')
+ELAPSED=$(($(date +%s) - START))
+{
+	cat <<EOF
+Lobby (\`$("$LOBBY" version 2>/dev/null | head -1 || echo lobby)\`, nftables backend) against openNDS
+(Debian's opennds $(pkgver opennds-daemon), iptables-legacy $(pkgver iptables)) and, for throughput, no portal
+at all, in one lab (\`scripts/lab.sh\`, LAB_PREFIX=$LAB_PREFIX) and one run of $ELAPSED s. Kernel
+$(uname -r); nftables $(pkgver nftables), iperf3 $(pkgver iperf3). Load average at the end:
+$(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare subjects of this run, not runs).
+
+### How
+
+- **Clients.** The measured client sits in its own namespace behind the router's br-lan
+  (widened to 10.77.0.0/18). The other signed-in clients, up to $MAX, are permanent entries
+  in the router's neighbour table. Counts measured: ${COUNTS// /, }.
+- **Sign-in latency**: from the sign-in request on the daemon's control socket (what
+  \`lobby ctl auth MAC\` and \`ndsctl auth MAC\` send) to the arrival in the internet namespace
+  of the first datagram of a UDP stream the client sends every 200 µs. A run is $REPS sign-ins,
+  each followed by a sign-out off the clock; the run's value is their median; $RUNS runs per
+  count and subject. Lobby's sign-in includes writing the session to disk (fsync, $STATEFS)
+  before the firewall change, as it does on a router.
+- **Forwarding throughput**: iperf3 TCP from the signed-in client to the internet namespace,
+  $IPERF_SECS s, one value per run, taken right after the run's sign-ins. No portal (neither
+  daemon running, the router only routes and masquerades) does not depend on the count: it was
+  measured $RUNS times at every count between the lobby and openNDS phases, so its spread is
+  this machine's run-to-run noise.
+- **RSS**: each daemon's VmRSS once per run at $MAX signed-in clients — $RUNS samples over time of
+  the same daemon, not separate starts. openNDS's figure is a floor: its own client list
+  held only the measured client, since the other clients' rules were loaded behind its back
+  (below); it would hold $MAX client records if it had signed them in itself.
+- **Control-socket round trip**: a request that does nothing (\`status\`), median of $REPS per
+  run: what any sign-in through the socket costs before the firewall is touched.
+- **Kernel transaction**: lobby's one set-element change alone, over its lasting netlink
+  socket, with 10 and 10,000 MACs in the set: \`go test -bench NFTSignIn ./internal/firewall\`
+  (sign-in plus sign-out per op, halved), $KERN_OPS ops, $RUNS counts.
+
+### What each portal does per sign-in
+
+- Lobby: the other clients signed in through its control socket; at the end its set \`auth\`
+  held $LOBBY_ELEMS MACs and its table $LOBBY_RULES rules — the rules do not grow
+  with the clients. A sign-in is one netlink transaction (one set-element change) plus the
+  deletion of the client's conntrack entries.
+- openNDS: traced with strace once (off the clock, no other clients), one sign-in — from the
+  request until the client passed — made it launch $NDS_EXEC_IN programs ($NDS_EXEC_LIST),
+  and one sign-out $NDS_EXEC_OUT. Most are its shell library (\`libopennds.sh\`) finding the
+  client's address, interface and lease and writing a log; its firewall commands were:
+EOF
+	# shellcheck disable=SC2016 # back quotes for markdown
+	sed 's/^/  - `/; s/$/`/' "$WORK/nds-exec.argv" | head -20
+	cat <<EOF
+
+  Signing the other clients in through openNDS itself would cost that many launches each, so
+  they were loaded with iptables-restore as exactly the rules its iptables_fw_authenticate
+  writes (4 per client; $NDS_RULES nds rules at the end). The measured client signed in and
+  out through openNDS's control socket for real. Each of those rules is a line in a linear
+  chain that packets walk.
+
+### openNDS's troubles in this run
+
+- openNDS 9.10.0 deadlocked in **$STUCK** of the measured client's sign-outs; the bench
+  ended **$DEADLOCKS** listings in all (sign-outs and openNDS's own clean-up at stop) to let it
+  go on. Once a chain lists more than a pipe holds (from about 700 clients),
+  iptables_fw_destroy_mention keeps \`iptables -L\` open, which holds the xtables lock, while
+  it waits for its own \`iptables --wait -D\`. The bench ends the listing when both have been
+  there for 0.3 s (any listing after 3 s); sign-outs are off the clock.
+EOF
+	if [ "$CRASHES" -gt 0 ]; then
+		echo "- openNDS died **$CRASHES** time(s) in this run ($(paste -sd';' "$WORK/nds-crashes" | sed 's/;/; /g'); 136 is"
+		echo "  SIGFPE) and was started again each time with the other clients' rules put back."
 	else
-		echo "- openNDS did not die during this run (in an earlier one it died of SIGFPE with 10,000"
-		echo "  clients; the bench then starts it again with the other clients' rules put back)."
+		echo "- openNDS did not die in this run (in earlier runs it died of SIGFPE with 1,000 to 10,000 clients; the"
+		echo "  bench would start it again with the other clients' rules put back and count it here)."
 	fi
-	echo "- openNDS 9.10.0 deadlocked ${RES[nds_deadlocks]} times while signing the client out (and while"
-	echo "  stopping): once a chain lists more than a pipe holds (from about 700 clients),"
-	echo "  iptables_fw_destroy_mention keeps \`iptables -L\` open, which holds the xtables lock, while"
-	echo "  it waits for its own \`iptables --wait -D\`. The bench ended the listing each time (after 3 s)."
-	echo "- The machine runs other jobs too (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end), so the"
-	echo "  throughput figures carry some noise; every portal ran in the same lab and run."
-	echo "- No portal: the same lab with neither running (the router only routes and masquerades)."
-} >"$OUT"
-say "wrote $OUT"
-cat "$OUT"
+	if [ -n "$FAILS" ]; then
+		echo "- Sign-ins left out (no datagram within 10 s, a refused request, or the client already"
+		echo "  passing before the request because a sign-out had not taken): $FAILS."
+	else
+		echo "- Every sign-in of the run counted: none failed, none found the client already passing."
+	fi
+	if [ "$MISSING" -gt 0 ]; then
+		echo "- $MISSING measurement(s) gave no value and are not in the data: $(paste -sd';' "$WORK/missing" | sed 's/;/; /g')."
+	fi
+} >"$MD"
+say "wrote $TSV ($(wc -l <"$TSV") lines) and $MD in $ELAPSED s"

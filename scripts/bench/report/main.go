@@ -218,7 +218,9 @@ func cell(f *figure) string {
 	if f == nil {
 		return "–"
 	}
-	ref := f.median()
+	// The decimals suit the larger of the median and the maximum, so a
+	// median of 0 with a stray run above it reads 0.00 (0.00–1.40).
+	ref := math.Max(math.Abs(f.median()), math.Abs(f.max()))
 	if !slices.ContainsFunc(f.values, func(v float64) bool { return v != math.Trunc(v) }) {
 		ref = math.Max(math.Abs(ref), 100)
 	}
