@@ -278,7 +278,8 @@ Versions: $("$LOBBY" version | head -1); dnsmasq $(dnsmasq -v | sed -n '1s/^Dnsm
 Load average before and after this area: $load_before; $load_after.
 
 - **Binary size**: \`make size\`: each board profile's static build (CGO_ENABLED=0,
-  \`-trimpath -ldflags '-s -w'\`, tag nethttpomithttp2), its size and the size of
+  \`-trimpath -ldflags '-s -w'\`, tag nethttpomithttp2, the Makefile's NOINLINE or the
+  board's GCFLAGS: docs/openwrt.md, Footprint), its size and the size of
   \`xz -9\` of it, which is what a board's squashfs pays. The issue's budget is 2.5 MB
   (2,500,000 bytes) of xz per board.
 - **Start to first DHCP answer**: perfdhcp (\`-r 200\`, a relay agent at 10.77.0.2) asks

@@ -29,7 +29,7 @@
 # first in PATH (9.10 starts only with iptables-legacy, its issue #429) and
 # an xtables lock file of its own.
 #
-# Writes $BENCH_OUT/firewall.tsv (BENCH.md's nine fields) and firewall.md.
+# Writes $BENCH_OUT/firewall.tsv (the nine fields of run.sh's contract) and firewall.md.
 # Environment: LOBBY (binary; built when unset), BENCH_OUT (build/bench),
 # RUNS (5), QUICK (1: 10 and 1000 clients, RUNS 2, REPS 3), REPS (7),
 # IPERF_SECS (3), COUNTS ("10 100 1000 3000 10000"), LAB_PREFIX (benchfw),

@@ -20,7 +20,7 @@
 # before each flood, IDLE seconds of the same without the flood. Last,
 # openNDS, RUNS rounds, each a fresh start.
 #
-# Writes $BENCH_OUT/responder.tsv (BENCH.md's nine fields) and
+# Writes $BENCH_OUT/responder.tsv (the nine fields of run.sh's contract) and
 # responder.md. Needs root; installs wrk, hping3, opennds, iptables, ipset,
 # strace and curl when missing. Every daemon runs inside the lab's router
 # namespace and is stopped by its pid; openNDS runs in a private mount
