@@ -124,7 +124,7 @@ demo: deps
 deps:
 	@scripts/deps.sh
 
-# Side-by-side benchmarks against the peers (root; about an hour):
+# Side-by-side benchmarks against the peers (root; about 35 minutes):
 # docs/BENCHMARKS.md and its plots in docs/bench/
 bench: deps
 	scripts/bench/run.sh
