@@ -64,10 +64,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${LOBBY:-}" ]; then
-	LOBBY=$WORK/lobby
-	CGO_ENABLED=0 go build -tags nethttpomithttp2 -trimpath -o "$LOBBY" ./firmware
-fi
+bench_lobby
 
 # row METRIC UNIT BETTER XNAME X SUBJECT RUN VALUE
 row() { printf 'daemon\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
@@ -177,7 +174,7 @@ first_answer() {
 	load=$!
 	sleep 0.3 # perfdhcp is sending
 	t0=$(date +%s.%N)
-	"$fn" $arg
+	"$fn" ${arg:+"$arg"}
 	wait "$tdpid" 2>/dev/null || true
 	kill "$load" 2>/dev/null || true
 	wait "$load" 2>/dev/null || true

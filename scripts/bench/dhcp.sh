@@ -85,14 +85,7 @@ trap 'say "interrupted"; exit 130' INT TERM
 # A failing command (set -e) says what failed, once, from the main shell.
 trap 'rc=$?; [ "$BASH_SUBSHELL" -gt 0 ] || say "error: command failed (exit $rc, line $LINENO): $BASH_COMMAND"' ERR
 
-if [ -z "${LOBBY:-}" ]; then
-	LOBBY=$WORK/lobby
-	say "building lobby"
-	CGO_ENABLED=0 timeout 300 go build -tags nethttpomithttp2 -trimpath \
-		-ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev) -X main.commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-		-o "$LOBBY" ./firmware
-fi
-[ -x "$LOBBY" ] || die "LOBBY=$LOBBY is not an executable"
+bench_lobby || die "no lobby binary"
 mkdir -p "$BENCH_OUT"
 TSV=$BENCH_OUT/dhcp.tsv
 MD=$BENCH_OUT/dhcp.md

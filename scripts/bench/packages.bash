@@ -1,6 +1,6 @@
 # Sourced by the benchmarks of scripts/bench/ (not a benchmark itself: run.sh
-# runs only *.sh). bench_install installs the Debian packages that are
-# missing. Debian starts a daemon's service on install; the peers (dnsmasq,
+# runs only *.sh). bench_lobby sets LOBBY when run.sh did not; bench_install
+# installs the Debian packages that are missing. Debian starts a daemon's service on install; the peers (dnsmasq,
 # Kea, openNDS) must run only inside the lab, so service starts are refused
 # while apt runs.
 bench_install() {
@@ -22,4 +22,15 @@ bench_install() {
 	timeout 300 apt-get update -qq && timeout 600 apt-get install -y -qq --no-install-recommends $need >/dev/null || rc=$?
 	[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 	return $rc
+}
+
+# bench_lobby: LOBBY is the binary run.sh passed, else make build's, built
+# with the flags the boards ship with (Makefile: GOTAGS, NOINLINE).
+bench_lobby() {
+	if [ -z "${LOBBY:-}" ]; then
+		printf 'bench: building lobby (make build)\n' >&2
+		timeout 600 make -s build >&2 || return 1
+		LOBBY=$PWD/bin/lobby
+	fi
+	[ -x "$LOBBY" ] || { printf 'bench: LOBBY=%s is not an executable\n' "$LOBBY" >&2; return 1; }
 }

@@ -101,12 +101,7 @@ trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 WATCHDOG=$!
 
 # --- binaries, lab ---------------------------------------------------------------
-if [ -z "${LOBBY:-}" ]; then
-	say "building lobby"
-	LOBBY=$WORK/lobby
-	CGO_ENABLED=0 timeout 600 "$GO" build -tags nethttpomithttp2 -trimpath -o "$LOBBY" ./firmware
-fi
-[ -x "$LOBBY" ] || die "LOBBY=$LOBBY is not an executable"
+bench_lobby || die "no lobby binary"
 say "building the net/http yardstick"
 CGO_ENABLED=0 timeout 300 "$GO" build -trimpath -o "$WORK/http511" ./scripts/bench/http511
 
