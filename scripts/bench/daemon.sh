@@ -67,7 +67,7 @@ trap cleanup EXIT
 bench_lobby
 
 # row METRIC UNIT BETTER XNAME X SUBJECT RUN VALUE
-row() { printf 'daemon\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
+row() { bench_row "$TSV" daemon "$@" || true; }
 
 # --- binary size ----------------------------------------------------------------
 say "binary size per board (make size)"

@@ -227,9 +227,7 @@ stop_server() { # SIGTERM, then SIGKILL after 10s; forget the pid
 rss_mb() { awk '/^VmRSS:/ { printf "%.2f\n", $2 / 1024 }' "/proc/$PID/status"; }
 
 # emit METRIC UNIT BETTER XNAME X SUBJECT RUN VALUE: one line of dhcp.tsv.
-emit() {
-	printf 'dhcp\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$WORK/dhcp.tsv"
-}
+emit() { bench_row "$WORK/dhcp.tsv" dhcp "$@" || true; }
 
 # --- measurements ---------------------------------------------------------------
 # trial RATE NAME: one perfdhcp run of TRIAL seconds on the /24; prints

@@ -185,9 +185,7 @@ pct() { # $1: sorted file of milliseconds, $2: percentile
 }
 
 # emit METRIC UNIT BETTER XNAME X SUBJECT RUN VALUE: one line of dns.tsv.
-emit() {
-	printf 'dns\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$WORK/dns.tsv"
-}
+emit() { bench_row "$WORK/dns.tsv" dns "$@" || true; }
 
 # turn SERVER JOB RUN: one server's turn at one job.
 turn() {

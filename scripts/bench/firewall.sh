@@ -285,13 +285,7 @@ sleep 0.5
 : >"$WORK/tsv"
 # emit METRIC UNIT BETTER XNAME X SUBJECT RUN VALUE adds one line to the
 # tsv; a value that is not a plain number is counted as missing instead.
-emit() {
-	if [[ $8 =~ ^[0-9]+([.][0-9]+)?$ ]]; then
-		printf 'firewall\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$WORK/tsv"
-	else
-		echo "$1 $5 $6 run $7: $8" >>"$WORK/missing"
-	fi
-}
+emit() { bench_row "$WORK/tsv" firewall "$@" || echo "$1 $5 $6 run $7: $8" >>"$WORK/missing"; }
 
 # signin SOCKET REQUEST runs one sign-in under the stopwatch and prints the
 # latency in µs until the first datagram of the client's stream arrives;

@@ -34,3 +34,19 @@ bench_lobby() {
 	fi
 	[ -x "$LOBBY" ] || { printf 'bench: LOBBY=%s is not an executable\n' "$LOBBY" >&2; return 1; }
 }
+
+# bench_row TSV AREA METRIC UNIT BETTER XNAME X SUBJECT RUN VALUE appends one
+# line of run.sh's contract to TSV. A VALUE that is not a plain number (a
+# step that gave nothing) is not written, since the report refuses such a
+# file whole: bench_row says so on stderr and returns 1, and the caller may
+# note it.
+bench_row() {
+	local tsv=$1
+	shift
+	if [[ $9 =~ ^-?[0-9]+([.][0-9]+)?$ ]]; then
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$tsv"
+		return 0
+	fi
+	printf 'bench-%s: no value for %s (%s %s, %s, run %s): %q\n' "$1" "$2" "$5" "$6" "$7" "$8" "$9" >&2
+	return 1
+}

@@ -122,13 +122,7 @@ done
 # emit METRIC UNIT BETTER SUBJECT RUN VALUE adds one line (a single figure:
 # no x) to the tsv; a value that is not a plain number is counted as
 # missing instead.
-emit() {
-	if [[ $6 =~ ^[0-9]+([.][0-9]+)?$ ]]; then
-		printf 'responder\t%s\t%s\t%s\t-\t-\t%s\t%s\t%s\n' "$@" >>"$WORK/tsv"
-	else
-		echo "$1, $4, run $5: '$6'" >>"$WORK/missing"
-	fi
-}
+emit() { bench_row "$WORK/tsv" responder "$1" "$2" "$3" - - "$4" "$5" "$6" || echo "$1, $4, run $5: '$6'" >>"$WORK/missing"; }
 
 # start NAME CMD... runs CMD in the router namespace in the background; its
 # pid (ip netns exec execs it) goes to PIDS and to $NAME.pid.
