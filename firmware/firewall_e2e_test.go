@@ -94,8 +94,16 @@ func testFirewall(t *testing.T, backend string) {
 		if out, _ := inNS(t, c1, "dig", "+short", "+time=1", "+tries=1", "@198.51.100.53", "lab-ready.test", "A"); strings.Contains(out, "198.51.100.10") {
 			t.Errorf("the real resolver answered a preauth client: %q", out)
 		}
-		if n := fwConntrack(t, "-s", fwClientIP(1), "-p", "udp", "--orig-dst", "198.51.100.53", "--reply-src", "10.77.0.1"); n == 0 {
-			t.Errorf("no conntrack entry shows DNS to 198.51.100.53 redirected to 10.77.0.1:53")
+		if n := fwConntrack(t, "-s", fwClientIP(1), "-p", "udp", "--orig-dst", "198.51.100.53", "--reply-src", "10.77.0.1", "--reply-port-src", "2053"); n == 0 {
+			t.Errorf("no conntrack entry shows DNS to 198.51.100.53 redirected to 10.77.0.1:2053")
+		}
+		// DNS to the portal address itself is answered and, with
+		// nftables, left out of connection tracking.
+		if out, _ := inNS(t, c1, "dig", "+short", "+time=1", "+tries=1", "@10.77.0.1", "lab-ready.test", "A"); !strings.Contains(out, "10.77.0.1") {
+			t.Errorf("dig @10.77.0.1 from a preauth client: %q, want the portal address", out)
+		}
+		if n := fwConntrack(t, "-s", fwClientIP(1), "-p", "udp", "--orig-dst", "10.77.0.1", "--dport", "53"); backend == "nftables" && n != 0 {
+			t.Errorf("DNS to the portal address is tracked: %d conntrack entries", n)
 		}
 		for _, port := range []string{"443", "9999"} {
 			fwSendUDP(t, c1, "198.51.100.10:"+port, []byte("x"))
@@ -134,12 +142,16 @@ func testFirewall(t *testing.T, backend string) {
 		// that used this client's address go first.
 		inNS(t, routerNS, "conntrack", "-D", "-s", fwClientIP(3))
 		fwSendUDP(t, c3, "10.77.0.1:67", make([]byte, 300))
-		fwSendUDP(t, c3, "10.77.0.1:53", []byte("x"))
 		if n := fwConntrack(t, "-s", fwClientIP(3), "-p", "udp", "--dport", "67"); n == 0 {
 			t.Errorf("the blocked client's DHCP did not reach the router")
 		}
-		if n := fwConntrack(t, "-s", fwClientIP(3), "-p", "udp", "--dport", "53"); n != 0 {
-			t.Errorf("the blocked client's DNS reached the router")
+		// DNS to the portal address is not tracked (nftables), so the
+		// proof that it is dropped is silence: the resolver would answer
+		// REFUSED.
+		for _, p := range []string{"+notcp", "+tcp"} {
+			if out, err := inNS(t, c3, "dig", p, "+time=1", "+tries=1", "@10.77.0.1", "lab-ready.test", "A"); err == nil || strings.Contains(out, "status:") {
+				t.Errorf("the blocked client's DNS (%s) reached the resolver:\n%s", p, out)
+			}
 		}
 		if got := fwTCP(t, c3, "10.77.0.1:2050"); got != "no answer" {
 			t.Errorf("the blocked client's TCP to the portal port: %s, want no answer", got)

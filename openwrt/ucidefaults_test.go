@@ -102,7 +102,7 @@ func TestUCIDefaultsFreshRouter(t *testing.T) {
 	if strings.Join(fwd, ",") != "wan" {
 		t.Errorf("guest forwards to %v, want wan only", fwd)
 	}
-	for _, want := range []struct{ proto, port string }{{"udp", "67"}, {"tcp udp", "53"}, {"tcp", "2050 8443 2051 2052"}} {
+	for _, want := range []struct{ proto, port string }{{"udp", "67"}, {"tcp udp", "53 2053"}, {"tcp", "2050 8443 2051 2052"}} {
 		r := find(firewall, "rule", "src=guest", "proto="+want.proto, "dest_port="+want.port, "target=ACCEPT")
 		if r == nil {
 			t.Errorf("no rule accepting %s %s from guest", want.proto, want.port)
@@ -204,7 +204,9 @@ func TestUCIDefaultsExistingGuestNetwork(t *testing.T) {
 	}
 	add("network", "\nconfig device\n\toption type 'bridge'\n\toption name 'br-visitors'\n\nconfig interface 'guest'\n\toption proto 'static'\n\toption device 'br-visitors'\n\toption ipaddr '192.168.3.1/24'\n")
 	add("dhcp", "\nconfig dhcp 'guest'\n\toption interface 'guest'\n\toption start '100'\n\toption limit '150'\n\toption leasetime '1h'\n")
-	add("firewall", "\nconfig zone\n\toption name 'guest'\n\toption network 'guest'\n\toption input 'REJECT'\n\toption output 'ACCEPT'\n\toption forward 'REJECT'\n\nconfig forwarding\n\toption src 'guest'\n\toption dest 'wan'\n")
+	add("firewall", "\nconfig zone\n\toption name 'guest'\n\toption network 'guest'\n\toption input 'REJECT'\n\toption output 'ACCEPT'\n\toption forward 'REJECT'\n\nconfig forwarding\n\toption src 'guest'\n\toption dest 'wan'\n"+
+		// As an older lobby wrote it, before the DNS redirect's port+3.
+		"\nconfig rule 'guest_dns'\n\toption name 'Allow-Guest-DNS'\n\toption src 'guest'\n\toption proto 'tcp udp'\n\toption dest_port '53'\n\toption target 'ACCEPT'\n")
 	before := tr.snapshot()
 	runDefaults(t, tr, "")
 
@@ -234,6 +236,9 @@ func TestUCIDefaultsExistingGuestNetwork(t *testing.T) {
 	}
 	if named(firewall, "guest_portal") == nil {
 		t.Error("the portal rule is missing")
+	}
+	if got := named(firewall, "guest_dns").Option("dest_port").String(); got != "53 2053" {
+		t.Errorf("the older DNS rule's dest_port is %q, want 53 2053", got)
 	}
 	if got := named(tr.parse("lobby"), "main").Option("interface").String(); got != "br-visitors" {
 		t.Errorf("lobby interface %q, want the guest network's br-visitors", got)

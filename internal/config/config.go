@@ -108,6 +108,12 @@ type Interface struct {
 // portal port, so one option moves all of them.
 func (m *Main) RelayPorts() (http, tls uint16) { return m.Port + 1, m.Port + 2 }
 
+// DNSRedirectPort is the port of the portal address on which the resolver
+// answers the DNS that a preauth client sends to another resolver: the
+// firewall steers it there rather than to port 53, so that the queries sent
+// to port 53 itself need no connection tracking (docs/firewall.md).
+func (m *Main) DNSRedirectPort() uint16 { return m.Port + 3 }
+
 // TLS reports whether the portal also serves HTTPS.
 func (m *Main) TLS() bool { return m.TLSCert != "" && m.TLSKey != "" }
 
@@ -606,10 +612,12 @@ func (d *decoder) main(m *Main) {
 	if m.Port == m.TLSPort && m.TLS() {
 		d.errorf(d.sec.Pos, "port and tls_port are both %d", m.Port)
 	}
-	if m.Port > 65533 {
-		d.errorf(d.sec.Pos, "port %d leaves no room for the relay on port+1 and port+2", m.Port)
+	if m.Port > 65532 {
+		d.errorf(d.sec.Pos, "port %d leaves no room for the relay on port+1 and port+2 and the DNS redirect on port+3", m.Port)
 	} else if h, t := m.RelayPorts(); m.TLS() && (m.TLSPort == h || m.TLSPort == t) {
 		d.errorf(d.sec.Pos, "tls_port %d is taken by the post-sign-in relay (port+1 and port+2: %d, %d)", m.TLSPort, h, t)
+	} else if r := m.DNSRedirectPort(); m.TLS() && m.TLSPort == r {
+		d.errorf(d.sec.Pos, "tls_port %d is taken by the DNS redirect (port+3)", m.TLSPort)
 	}
 	d.portalText(m)
 }

@@ -154,6 +154,10 @@ config host
 config host
 	option name 'lonely'
 `, []string{"6: MAC 02:00:00:00:00:10 already", "6: address 10.77.0.10 already", "9: static host without option mac", "9: static host without option ip"}},
+		{"portal ports", "config lobby\n\toption interface 'x'\n\toption port '65533'\n",
+			[]string{"1: port 65533 leaves no room"}},
+		{"tls_port on the DNS redirect", "config lobby\n\toption interface 'x'\n\toption tls_cert '/dev/null'\n\toption tls_key '/dev/null'\n\toption tls_port '2053'\n",
+			[]string{"1: tls_port 2053 is taken by the DNS redirect"}},
 		{"dhcp", "config lobby\n\toption interface 'x'\nconfig dhcp\n\toption enabled 'maybe'\n\toption leasetime '30s'\n\toption limit '-1'\n",
 			[]string{"4: option enabled", "5: option leasetime", "6: option limit"}},
 	}

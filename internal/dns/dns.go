@@ -71,15 +71,19 @@ const (
 // Server is the resolver. Create it with New; Run serves until its context
 // ends; Reload applies a new config.
 type Server struct {
-	log     *slog.Logger
-	table   *session.Table
-	opener  *garden.Opener
-	portal  netip.Addr
-	listen  netip.AddrPort
-	enabled bool
-	fwd     *forward.Forwarder
-	files   []string // resolv.conf files, in order of preference
-	now     func() time.Time
+	log    *slog.Logger
+	table  *session.Table
+	opener *garden.Opener
+	portal netip.Addr
+	listen netip.AddrPort
+	// redirect is where the firewall sends the DNS that preauth clients
+	// send to other resolvers (config.Main.DNSRedirectPort): answered
+	// like port 53, but tracked by conntrack, which port 53 is not.
+	redirect netip.AddrPort
+	enabled  bool
+	fwd      *forward.Forwarder
+	files    []string // resolv.conf files, in order of preference
+	now      func() time.Time
 
 	reloadMu sync.Mutex // serialises Reload and the resolv.conf watcher
 	set      atomic.Pointer[settings]
@@ -106,16 +110,17 @@ func New(cfg *config.Config, table *session.Table, g Garden, log *slog.Logger) (
 		return nil, fmt.Errorf("dns: the portal address %v is not an IPv4 address (option address)", cfg.Main.Address)
 	}
 	s := &Server{
-		log:     log,
-		table:   table,
-		portal:  cfg.Main.Address,
-		listen:  netip.AddrPortFrom(cfg.Main.Address, 53),
-		enabled: cfg.DNS.Enabled,
-		fwd:     forward.New(forward.Config{}, nil),
-		files:   resolvFiles(),
-		now:     time.Now,
-		pending: make(chan struct{}, maxPending),
-		opener:  garden.NewOpener(g), // a nil g stays a nil interface
+		log:      log,
+		table:    table,
+		portal:   cfg.Main.Address,
+		listen:   netip.AddrPortFrom(cfg.Main.Address, 53),
+		redirect: netip.AddrPortFrom(cfg.Main.Address, cfg.Main.DNSRedirectPort()),
+		enabled:  cfg.DNS.Enabled,
+		fwd:      forward.New(forward.Config{}, nil),
+		files:    resolvFiles(),
+		now:      time.Now,
+		pending:  make(chan struct{}, maxPending),
+		opener:   garden.NewOpener(g), // a nil g stays a nil interface
 	}
 	s.cache.Store(cache.New(cfg.DNS.CacheSize))
 	s.apply(cfg)
@@ -197,15 +202,25 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return listenError(err)
 	}
+	l := &listeners{s: s, ctx: ctx, udp: udp, conns: map[net.Conn]struct{}{}}
 	tcp, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(s.listen))
 	if err != nil {
-		for _, c := range udp {
-			c.Close()
-		}
+		l.close()
 		return listenError(err)
 	}
+	l.tcp = append(l.tcp, tcp)
+	// The redirected queries are few: one socket does.
+	rudp, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(s.redirect))
+	if err == nil {
+		l.udp = append(l.udp, rudp)
+		tcp, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(s.redirect))
+	}
+	if err != nil {
+		l.close()
+		return fmt.Errorf("dns: the port for queries redirected from other resolvers (option port + 3): %w", err)
+	}
+	l.tcp = append(l.tcp, tcp)
 
-	l := &listeners{s: s, ctx: ctx, udp: udp, tcp: tcp, conns: map[net.Conn]struct{}{}}
 	failed := make(chan error, 1)
 	fail := func(err error) {
 		select {
@@ -213,21 +228,23 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		default:
 		}
 	}
-	for _, c := range udp {
+	for _, c := range l.udp {
 		l.wg.Go(func() {
 			if err := l.serveUDP(c); err != nil {
 				fail(err)
 			}
 		})
 	}
-	l.wg.Go(func() {
-		if err := l.serveTCP(); err != nil {
-			fail(err)
-		}
-	})
+	for _, ln := range l.tcp {
+		l.wg.Go(func() {
+			if err := l.serveTCP(ln); err != nil {
+				fail(err)
+			}
+		})
+	}
 	l.wg.Go(func() { s.watchFiles(ctx) })
 	ready()
-	s.log.Info("dns: serving", "address", s.listen, "udp_sockets", readers)
+	s.log.Info("dns: serving", "address", s.listen, "udp_sockets", readers, "redirected_to", s.redirect)
 
 	select {
 	case <-ctx.Done():

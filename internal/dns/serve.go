@@ -20,7 +20,7 @@ type listeners struct {
 	s   *Server
 	ctx context.Context
 	udp []*net.UDPConn // one reader each
-	tcp *net.TCPListener
+	tcp []*net.TCPListener
 	wg  sync.WaitGroup // every goroutine below; Run waits for them
 
 	mu    sync.Mutex
@@ -33,7 +33,9 @@ func (l *listeners) close() {
 	for _, c := range l.udp {
 		c.Close()
 	}
-	l.tcp.Close()
+	for _, ln := range l.tcp {
+		ln.Close()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.done = true
@@ -147,9 +149,9 @@ func (l *listeners) writeUDP(conn *net.UDPConn, m *dns.Msg, q *query, to netip.A
 }
 
 // serveTCP accepts connections until the listener is closed.
-func (l *listeners) serveTCP() error {
+func (l *listeners) serveTCP(ln *net.TCPListener) error {
 	for {
-		c, err := l.tcp.AcceptTCP()
+		c, err := ln.AcceptTCP()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil

@@ -36,6 +36,7 @@ func freePort(t *testing.T) netip.AddrPort {
 func run(t *testing.T, s *Server, addr netip.AddrPort) func() error {
 	t.Helper()
 	s.listen = addr
+	s.redirect = freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
@@ -146,6 +147,23 @@ func TestRunStopsWithIdleTCPClient(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if err := stop(); err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// The port that the firewall redirects other resolvers' DNS to answers
+// like port 53, over UDP and TCP.
+func TestRunServesRedirectPort(t *testing.T) {
+	f := newFixture(t)
+	run(t, f.s, freePort(t))
+	for _, proto := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: proto, Timeout: 2 * time.Second}
+		m, _, err := c.Exchange(question("www.example.org.", dns.TypeA), f.s.redirect.String())
+		if err != nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		if len(m.Answer) != 1 || rdata(m.Answer[0]) != "A 198.51.100.10" {
+			t.Errorf("%s: answer %v", proto, m.Answer)
+		}
 	}
 }
 

@@ -39,6 +39,9 @@ type ruleset struct {
 	// signed-in client's TCP 80 and 443 to the portal address go there
 	// (SPEC §3, After sign-in). Zero: no relay.
 	relay80, relay443 uint16
+	// dnsRedirect is the resolver's port on the portal address for the
+	// DNS a preauth client sends to other resolvers.
+	dnsRedirect uint16
 }
 
 // gardenElem is an address that the resolver opened for ttl.

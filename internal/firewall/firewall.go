@@ -157,6 +157,7 @@ func (f *Firewall) rules() ruleset {
 	}
 	r.garden = mergePrefixes(m.AllowAddress)
 	r.relay80, r.relay443 = m.RelayPorts()
+	r.dnsRedirect = m.DNSRedirectPort()
 	return r
 }
 

@@ -210,6 +210,9 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 		portal := r.portal.String()
 		add("filter", iptIn, []string{"-d", portal, "-p", "udp", "--dport", "53"}, ret)
 		add("filter", iptIn, []string{"-d", portal, "-p", "tcp", "--dport", "53"}, ret)
+		redirect := strconv.Itoa(int(r.dnsRedirect))
+		add("filter", iptIn, []string{"-d", portal, "-p", "udp", "--dport", redirect}, ret)
+		add("filter", iptIn, []string{"-d", portal, "-p", "tcp", "--dport", redirect}, ret)
 		for _, p := range r.ports {
 			add("filter", iptIn, []string{"-d", portal, "-p", "tcp", "--dport", strconv.Itoa(int(p))}, ret)
 		}
@@ -243,7 +246,7 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 					"-j", "REDIRECT", "--to-ports", fmt.Sprint(p[1])})
 			}
 		}
-		to := r.portal.String() + ":53"
+		to := netip.AddrPortFrom(r.portal, r.dnsRedirect).String()
 		for _, proto := range []string{"udp", "tcp"} {
 			add("nat", iptDNAT, markMatch(0, markState), []string{"-p", proto, "--dport", "53", "!", "-d", r.portal.String(), "-j", "DNAT", "--to-destination", to})
 		}

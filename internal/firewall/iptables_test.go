@@ -84,6 +84,8 @@ const wantIPTRules = `*filter
 -A LOBBY_IN -m mark --mark 0x3000000/0x3000000 -j DROP
 -A LOBBY_IN -d 10.77.0.1/32 -p udp -m udp --dport 53 -j RETURN
 -A LOBBY_IN -d 10.77.0.1/32 -p tcp -m tcp --dport 53 -j RETURN
+-A LOBBY_IN -d 10.77.0.1/32 -p udp -m udp --dport 2053 -j RETURN
+-A LOBBY_IN -d 10.77.0.1/32 -p tcp -m tcp --dport 2053 -j RETURN
 -A LOBBY_IN -d 10.77.0.1/32 -p tcp -m tcp --dport 2050 -j RETURN
 -A LOBBY_IN -p tcp -m tcp --dport 443 -j REJECT --reject-with tcp-reset
 -A LOBBY_IN -j DROP
@@ -94,8 +96,8 @@ const wantIPTRules = `*filter
 -A LOBBY_DNAT -d 10.77.0.1/32 -p tcp -m mark --mark 0x2000000/0x3000000 -m tcp --dport 80 -j REDIRECT --to-ports 2051
 -A LOBBY_DNAT -d 10.77.0.1/32 -p tcp -m mark --mark 0x1000000/0x3000000 -m tcp --dport 443 -j REDIRECT --to-ports 2052
 -A LOBBY_DNAT -d 10.77.0.1/32 -p tcp -m mark --mark 0x2000000/0x3000000 -m tcp --dport 443 -j REDIRECT --to-ports 2052
--A LOBBY_DNAT ! -d 10.77.0.1/32 -p udp -m mark --mark 0x0/0x3000000 -m udp --dport 53 -j DNAT --to-destination 10.77.0.1:53
--A LOBBY_DNAT ! -d 10.77.0.1/32 -p tcp -m mark --mark 0x0/0x3000000 -m tcp --dport 53 -j DNAT --to-destination 10.77.0.1:53
+-A LOBBY_DNAT ! -d 10.77.0.1/32 -p udp -m mark --mark 0x0/0x3000000 -m udp --dport 53 -j DNAT --to-destination 10.77.0.1:2053
+-A LOBBY_DNAT ! -d 10.77.0.1/32 -p tcp -m mark --mark 0x0/0x3000000 -m tcp --dport 53 -j DNAT --to-destination 10.77.0.1:2053
 *raw
 :LOBBY_GARDEN -
 :LOBBY_MAC -

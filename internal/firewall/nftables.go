@@ -40,6 +40,7 @@ const (
 	chainPrerouting = "prerouting"  // filter, prerouting, priority raw: TCP 80 of preauth clients
 	chainDstnat     = "dstnat"      // nat, prerouting, priority dstnat: DNS redirect
 	chainInput      = "input"       // filter, input: what reaches the router
+	chainOutput     = "output"      // filter, output, priority raw: DNS answers untracked
 	chainForward    = "forward"     // filter, forward: what is routed, and accounting
 	chainPreauthIn  = "preauth_in"  // input of clients not let through
 	chainPreauthFwd = "preauth_fwd" // forward of clients not let through
@@ -352,7 +353,17 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	// client that is not let through is dropped here, so that only the raw
 	// responder (an AF_PACKET socket, which sees the packet before
 	// netfilter) answers it. Walled-garden destinations are spared.
+	//
+	// First, though, DNS to the portal address leaves connection tracking
+	// (and output does the same for the answers): a resolver needs no
+	// state, and a tracked query holds a conntrack entry for 30 s or more,
+	// so a busy venue's DNS alone would fill the table and cost every
+	// query a lookup. DNS redirected from other resolvers is tracked, on
+	// its own port (dstnat below), since its answers must be translated
+	// back.
+	dns := cat(nfproto(unix.NFPROTO_IPV4), l4proto(unix.IPPROTO_UDP))
 	raw := [][]expr.Any{
+		cat(iifname(r.iface), dns, ip4DaddrCmp(expr.CmpOpEq, portal), dport(53), notrack()),
 		cat(in, nfproto(unix.NFPROTO_IPV4), l4proto(unix.IPPROTO_TCP), dport(80), notAuth, notTrusted,
 			ip4Daddr(sets[setGarden4], true), ip4Daddr(sets[setGarden4DNS], true), verdict(expr.VerdictDrop)),
 		cat(in, nfproto(unix.NFPROTO_IPV6), l4proto(unix.IPPROTO_TCP), dport(80), notAuth, notTrusted,
@@ -384,13 +395,20 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 			ip4DaddrCmp(expr.CmpOpNeq, portal), notAuth, notTrusted, etherSaddr(sets[setBlocked], true),
 			[]expr.Any{
 				&expr.Immediate{Register: 1, Data: portal},
-				&expr.Immediate{Register: 2, Data: be16(53)},
+				&expr.Immediate{Register: 2, Data: be16(r.dnsRedirect)},
 				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2},
 			}))
 	}
 
+	// input: DNS to the portal address first, the busiest traffic to the
+	// router, at the cost of one lookup: every client but a blocked one
+	// asks there.
 	input := [][]expr.Any{
+		cat(in, dns, ip4DaddrCmp(expr.CmpOpEq, portal), dport(53), etherSaddr(sets[setBlocked], true), verdict(expr.VerdictAccept)),
 		cat(in, notAuth, notTrusted, jump(chainPreauthIn)),
+	}
+	output := [][]expr.Any{
+		cat(oifname(r.iface), dns, ip4SaddrCmp(portal), sport(53), notrack()),
 	}
 	// preauth_in: DHCP for everyone (RFC 2131 §4.1: servers receive on
 	// port 67), nothing else for blocked clients; DNS and the portal on the
@@ -401,6 +419,8 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 		cat(isEther(), etherSaddr(sets[setBlocked], false), verdict(expr.VerdictDrop)),
 		cat(nfproto(unix.NFPROTO_IPV4), ip4DaddrCmp(expr.CmpOpEq, portal), l4proto(unix.IPPROTO_UDP), dport(53), verdict(expr.VerdictReturn)),
 		cat(nfproto(unix.NFPROTO_IPV4), ip4DaddrCmp(expr.CmpOpEq, portal), l4proto(unix.IPPROTO_TCP), dport(53), verdict(expr.VerdictReturn)),
+		cat(nfproto(unix.NFPROTO_IPV4), ip4DaddrCmp(expr.CmpOpEq, portal), l4proto(unix.IPPROTO_UDP), dport(r.dnsRedirect), verdict(expr.VerdictReturn)),
+		cat(nfproto(unix.NFPROTO_IPV4), ip4DaddrCmp(expr.CmpOpEq, portal), l4proto(unix.IPPROTO_TCP), dport(r.dnsRedirect), verdict(expr.VerdictReturn)),
 	}
 	for _, p := range r.ports {
 		preIn = append(preIn, cat(nfproto(unix.NFPROTO_IPV4), ip4DaddrCmp(expr.CmpOpEq, portal), l4proto(unix.IPPROTO_TCP), dport(p), verdict(expr.VerdictReturn)))
@@ -434,6 +454,7 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 		{name: chainDstnat, typ: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest, policy: &accept, rules: dnat},
 		{name: chainPreauthIn, rules: preIn},
 		{name: chainInput, typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityFilter, policy: &accept, rules: input},
+		{name: chainOutput, typ: nftables.ChainTypeFilter, hook: nftables.ChainHookOutput, prio: nftables.ChainPriorityRaw, policy: &accept, rules: output},
 		{name: chainPreauthFwd, rules: preFwd},
 		{name: chainForward, typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityFilter, policy: &accept, rules: forward},
 	}
@@ -482,6 +503,14 @@ func dport(p uint16) []expr.Any {
 	}
 }
 
+// sport matches the source port of TCP or UDP; l4proto comes first.
+func sport(p uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(p)},
+	}
+}
+
 func icmpv6Type(t byte) []expr.Any {
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
@@ -516,6 +545,13 @@ func ip4DaddrCmp(op expr.CmpOp, a []byte) []expr.Any {
 	}
 }
 
+func ip4SaddrCmp(a []byte) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a},
+	}
+}
+
 // ip6Daddr is `ip6 daddr [!=] @s`; nfproto ipv6 comes first.
 func ip6Daddr(s *nftables.Set, invert bool) []expr.Any {
 	return []expr.Any{
@@ -529,6 +565,8 @@ func verdict(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Ki
 func jump(chain string) []expr.Any {
 	return []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: chain}}
 }
+
+func notrack() []expr.Any { return []expr.Any{&expr.Notrack{}} }
 
 func tcpReset() []expr.Any {
 	return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}}

@@ -82,6 +82,7 @@ const wantPlainRuleset = `table inet lobby {
 
   chain prerouting {
     type filter hook prerouting priority raw; policy accept;
+    iifname "lan0" ip daddr 10.77.0.1 udp dport 53 notrack
     iifname "lan0" tcp dport 80 ether saddr != @auth ether saddr != @trusted ip daddr != @garden4 ip daddr != @garden4_dns drop
     iifname "lan0" tcp dport 80 ether saddr != @auth ether saddr != @trusted ip6 daddr != @garden6 ip6 daddr != @garden6_dns drop
   }
@@ -92,8 +93,8 @@ const wantPlainRuleset = `table inet lobby {
     iifname "lan0" ip daddr 10.77.0.1 tcp dport 80 ether saddr @trusted redirect to :2051
     iifname "lan0" ip daddr 10.77.0.1 tcp dport 443 ether saddr @auth redirect to :2052
     iifname "lan0" ip daddr 10.77.0.1 tcp dport 443 ether saddr @trusted redirect to :2052
-    iifname "lan0" udp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:53
-    iifname "lan0" tcp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:53
+    iifname "lan0" udp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:2053
+    iifname "lan0" tcp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:2053
   }
 
   chain preauth_in {
@@ -101,6 +102,8 @@ const wantPlainRuleset = `table inet lobby {
     ether saddr @blocked drop
     ip daddr 10.77.0.1 udp dport 53 return
     ip daddr 10.77.0.1 tcp dport 53 return
+    ip daddr 10.77.0.1 udp dport 2053 return
+    ip daddr 10.77.0.1 tcp dport 2053 return
     ip daddr 10.77.0.1 tcp dport 2050 return
     icmpv6 type nd-router-solicit return
     icmpv6 type nd-neighbor-solicit return
@@ -111,7 +114,13 @@ const wantPlainRuleset = `table inet lobby {
 
   chain input {
     type filter hook input priority filter; policy accept;
+    iifname "lan0" ip daddr 10.77.0.1 udp dport 53 ether saddr != @blocked accept
     iifname "lan0" ether saddr != @auth ether saddr != @trusted jump preauth_in
+  }
+
+  chain output {
+    type filter hook output priority raw; policy accept;
+    oifname "lan0" ip saddr 10.77.0.1 udp sport 53 notrack
   }
 
   chain preauth_fwd {
