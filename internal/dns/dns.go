@@ -1,6 +1,7 @@
 // Package dns is Lobby's resolver (SPEC §3, DNS): UDP and TCP port 53 on
 // the portal address, and nowhere else, so it is never an open resolver on
-// the WAN side.
+// the WAN side; also port+3 of the same address, where the firewall sends
+// the DNS that preauth clients send to other resolvers.
 //
 // Each query is answered by the asking client's state in the session table,
 // found by its source address:
