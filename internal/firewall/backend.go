@@ -19,14 +19,31 @@ type backend interface {
 	apply(ops []op) error
 	// allow adds walled-garden addresses for their ttl, or extends them.
 	allow(elems []gardenElem) error
-	// counters reads the byte counters: upload by string(MAC) and download
-	// by IPv4 address.
-	counters() (up map[string]uint64, down map[netip.Addr]uint64, err error)
+	// counters reads the byte counters into r, which is empty.
+	counters(r *readings) error
 	// expire removes garden addresses past their time, for a backend whose
 	// kernel sets have no timeouts.
 	expire(now time.Time) error
 	// teardown removes everything lobby put in the kernel.
 	teardown() error
+}
+
+// readings is one reading of the kernel's byte counters: upload by MAC,
+// download by IPv4 address. Its maps are kept from one
+// reading to the next (cleared), so that reading 10,000 clients every few
+// seconds does not rebuild them.
+type readings struct {
+	up   map[[6]byte]uint64
+	down map[netip.Addr]uint64
+}
+
+func newReadings() *readings {
+	return &readings{up: map[[6]byte]uint64{}, down: map[netip.Addr]uint64{}}
+}
+
+func (r *readings) clear() {
+	clear(r.up)
+	clear(r.down)
 }
 
 // ruleset is what the rules depend on.

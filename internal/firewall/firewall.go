@@ -69,6 +69,8 @@ type Firewall struct {
 	ct    conntracker
 	poll  time.Duration
 	now   func() time.Time
+	// readings is reused by every counter reading, which Run alone does.
+	readings *readings
 
 	watchOnce sync.Once
 
@@ -112,10 +114,11 @@ func newFirewall(cfg *config.Config, table *session.Table, log *slog.Logger, o o
 	}
 	f := &Firewall{
 		cfg: cfg, table: table, log: log, poll: o.pollEvery, now: time.Now,
-		st:      newState(),
-		garden:  map[netip.Addr]time.Time{},
-		ctQueue: ctBatch{},
-		ctWake:  make(chan struct{}, 1),
+		st:       newState(),
+		readings: newReadings(),
+		garden:   map[netip.Addr]time.Time{},
+		ctQueue:  ctBatch{},
+		ctWake:   make(chan struct{}, 1),
 	}
 	if f.poll == 0 {
 		f.poll = pollInterval
@@ -354,8 +357,8 @@ func (f *Firewall) InGarden(a netip.Addr) bool {
 func (f *Firewall) account() {
 	// Reading does not hold f.mu: a dump of 10,000 elements must not delay
 	// a sign-in. The readings are matched to clients under the lock.
-	up, down, err := f.be.counters()
-	if err != nil {
+	f.readings.clear()
+	if err := f.be.counters(f.readings); err != nil {
 		f.log.Warn("firewall: reading byte counters", "err", err)
 		return
 	}
@@ -364,7 +367,7 @@ func (f *Firewall) account() {
 		f.mu.Unlock()
 		return
 	}
-	moved := f.st.account(up, down)
+	moved := f.st.account(f.readings.up, f.readings.down)
 	f.mu.Unlock()
 	for _, u := range moved {
 		f.table.Account(u.mac, u.up, u.down)

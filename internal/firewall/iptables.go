@@ -479,18 +479,16 @@ func (b *iptBackend) expire(now time.Time) error {
 	return errors.Join(errs...)
 }
 
-func (b *iptBackend) counters() (map[string]uint64, map[netip.Addr]uint64, error) {
-	up := map[string]uint64{}
-	down := map[netip.Addr]uint64{}
+func (b *iptBackend) counters(r *readings) error {
 	if b.macSets {
 		for _, set := range []string{ipsetAuth, ipsetTrusted} {
 			res, err := b.nl.IpsetList(set)
 			if err != nil {
-				return nil, nil, fmt.Errorf("listing ipset %s: %w", set, err)
+				return fmt.Errorf("listing ipset %s: %w", set, err)
 			}
 			for _, e := range res.Entries {
-				if e.MAC != nil && e.Bytes != nil {
-					up[string(e.MAC)] += *e.Bytes
+				if len(e.MAC) == 6 && e.Bytes != nil {
+					r.up[[6]byte(e.MAC)] += *e.Bytes
 				}
 			}
 		}
@@ -498,12 +496,12 @@ func (b *iptBackend) counters() (map[string]uint64, map[netip.Addr]uint64, error
 		for _, v6 := range []bool{false, true} {
 			lines, err := b.ipt(v6).ListWithCounters("raw", iptMAC)
 			if err != nil {
-				return nil, nil, fmt.Errorf("listing chain %s: %w", iptMAC, err)
+				return fmt.Errorf("listing chain %s: %w", iptMAC, err)
 			}
 			for _, l := range lines {
 				if mac, n, ok := ruleCounter(l, "--mac-source"); ok {
-					if hw, err := net.ParseMAC(mac); err == nil {
-						up[string(hw)] += n
+					if hw, err := net.ParseMAC(mac); err == nil && len(hw) == 6 {
+						r.up[[6]byte(hw)] += n
 					}
 				}
 			}
@@ -512,27 +510,27 @@ func (b *iptBackend) counters() (map[string]uint64, map[netip.Addr]uint64, error
 	if b.downSets {
 		res, err := b.nl.IpsetList(ipsetDown4)
 		if err != nil {
-			return nil, nil, fmt.Errorf("listing ipset %s: %w", ipsetDown4, err)
+			return fmt.Errorf("listing ipset %s: %w", ipsetDown4, err)
 		}
 		for _, e := range res.Entries {
 			if a, ok := netip.AddrFromSlice(e.IP); ok && e.Bytes != nil {
-				down[a.Unmap()] = *e.Bytes
+				r.down[a.Unmap()] = *e.Bytes
 			}
 		}
 	} else {
 		lines, err := b.v4.ListWithCounters("filter", iptDown)
 		if err != nil {
-			return nil, nil, fmt.Errorf("listing chain %s: %w", iptDown, err)
+			return fmt.Errorf("listing chain %s: %w", iptDown, err)
 		}
 		for _, l := range lines {
 			if dst, n, ok := ruleCounter(l, "-d"); ok {
 				if p, err := netip.ParsePrefix(dst); err == nil {
-					down[p.Addr()] = n
+					r.down[p.Addr()] = n
 				}
 			}
 		}
 	}
-	return up, down, nil
+	return nil
 }
 
 // ruleCounter reads one line of `iptables -v -S CHAIN`, such as

@@ -224,11 +224,13 @@ func TestIPTRuleset(t *testing.T) {
 			if strings.Contains(got, "02:00:00:00:01:01") || strings.Count(got, "--mac-source 02:00:00:00:01:03 -j MARK --set-xmark 0x1000000/0x3000000") != 2 {
 				t.Errorf("after signing a out and c in:\n%s", got)
 			}
-			up, down, err := b.counters()
+			r := newReadings()
+			err = b.counters(r)
+			up, down := r.up, r.down
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := up[string(c)]; !ok || len(down) != 0 {
+			if _, ok := up[[6]byte(c)]; !ok || len(down) != 0 {
 				t.Errorf("counters: up %v, down %v; want c and no address", up, down)
 			}
 

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"syscall"
 	"time"
@@ -52,9 +51,9 @@ const elemChunk = 1024
 
 // nftBackend talks to nf_tables over netlink; no nft binary is needed.
 type nftBackend struct {
-	tx *nftables.Conn // lasting: every change, under the Firewall's lock
-	rd *nftables.Conn // per call: counter dumps, which run unlocked
-	t  *nftables.Table
+	tx  *nftables.Conn // lasting: every change, under the Firewall's lock
+	ctr *counterReader // counter dumps, which run unlocked (from one goroutine)
+	t   *nftables.Table
 }
 
 func newNFT(o options) (*nftBackend, error) {
@@ -81,7 +80,11 @@ func newNFT(o options) (*nftBackend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	return &nftBackend{tx: tx, rd: rd, t: &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}}, nil
+	ctr, err := newCounterReader(o.netns)
+	if err != nil {
+		return nil, err
+	}
+	return &nftBackend{tx: tx, ctr: ctr, t: &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}}, nil
 }
 
 // bigSendBuffer lets one batch carry the whole ruleset with every client
@@ -289,30 +292,26 @@ func (n *nftBackend) allow(elems []gardenElem) error {
 	return nil
 }
 
-func (n *nftBackend) counters() (map[string]uint64, map[netip.Addr]uint64, error) {
-	up := map[string]uint64{}
-	down := map[netip.Addr]uint64{}
-	for _, name := range []string{setAuth, setTrusted, setDown4} {
-		es, err := n.rd.GetSetElements(&nftables.Set{Table: n.t, Name: name})
+func (n *nftBackend) counters(r *readings) error {
+	for _, name := range []string{setAuth, setTrusted} {
+		err := n.ctr.read(tableName, name, func(key []byte, bytes uint64) {
+			if len(key) >= 6 { // ether_addr keys are padded to 8 bytes
+				r.up[[6]byte(key)] = bytes
+			}
+		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading set %s: %w", name, err)
-		}
-		for _, e := range es {
-			if e.Counter == nil {
-				continue
-			}
-			if name == setDown4 {
-				if a, ok := netip.AddrFromSlice(e.Key); ok {
-					down[a] = e.Counter.Bytes
-				}
-				continue
-			}
-			if len(e.Key) >= 6 {
-				up[string(net.HardwareAddr(e.Key[:6]))] = e.Counter.Bytes
-			}
+			return fmt.Errorf("reading set %s: %w", name, err)
 		}
 	}
-	return up, down, nil
+	err := n.ctr.read(tableName, setDown4, func(key []byte, bytes uint64) {
+		if a, ok := netip.AddrFromSlice(key); ok {
+			r.down[a] = bytes
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("reading set %s: %w", setDown4, err)
+	}
+	return nil
 }
 
 // expire has nothing to do: the kernel times garden elements out itself.

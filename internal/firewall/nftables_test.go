@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"regexp"
@@ -293,12 +295,41 @@ func TestNFTBuildTenThousand(t *testing.T) {
 	if err := b.apply([]op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01")}}); err != nil {
 		t.Fatal(err)
 	}
-	up, down, err := b.counters()
+	r := newReadings()
+	err = b.counters(r)
+	up, down := r.up, r.down
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(up) != 10001 || len(down) != 10000 {
 		t.Errorf("counters of %d MACs and %d addresses, want 10001 and 10000", len(up), len(down))
+	}
+}
+
+// The counters read back are the kernel's: elements given byte counts by
+// nft come back with them, by MAC and by address, trusted clients too.
+func TestNFTCounters(t *testing.T) {
+	b, err := newNFT(options{netns: inNetNS(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, c := mustMAC("02:00:00:00:01:01"), mustMAC("02:00:00:00:01:03")
+	ip := netip.MustParseAddr("10.77.0.11")
+	if err := b.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), []op{{add: true, kind: kindBlocked, mac: mustMAC("02:00:00:00:01:09")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "nft", "add element inet lobby auth { 02:00:00:00:01:01 counter packets 3 bytes 1500 }")
+	run(t, "nft", "add element inet lobby trusted { 02:00:00:00:01:03 counter packets 1 bytes 18446744073709551615 }")
+	run(t, "nft", "add element inet lobby down4 { 10.77.0.11 counter packets 2 bytes 640 }")
+	r := newReadings()
+	err = b.counters(r)
+	up, down := r.up, r.down
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUp := map[[6]byte]uint64{[6]byte(a): 1500, [6]byte(c): math.MaxUint64}
+	if !maps.Equal(up, wantUp) || !maps.Equal(down, map[netip.Addr]uint64{ip: 640}) {
+		t.Errorf("counters: up %v, down %v", up, down)
 	}
 }
 
@@ -449,5 +480,38 @@ func BenchmarkNFTSignIn(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkNFTCounters is one counter reading of 10,000 signed-in clients
+// (two sets of 10,000 elements) and its accounting, what Run does every
+// pollInterval.
+func BenchmarkNFTCounters(b *testing.B) {
+	fd := inNetNS(b)
+	be, err := newNFT(options{netns: fd})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := newState()
+	var members []op
+	for i := range 10000 {
+		mac := net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}
+		members = append(members, st.change(mac, entry{session.Authenticated, netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})}, 0, 0)...)
+	}
+	if err := be.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), members, nil); err != nil {
+		b.Fatal(err)
+	}
+	r := newReadings()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		r.clear()
+		if err := be.counters(r); err != nil {
+			b.Fatal(err)
+		}
+		st.account(r.up, r.down)
+	}
+	if len(r.up) != 10000 || len(r.down) != 10000 {
+		b.Fatalf("read %d MACs and %d addresses, want 10000 each", len(r.up), len(r.down))
 	}
 }

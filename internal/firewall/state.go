@@ -63,6 +63,9 @@ func setOf(s session.State) (kind, bool) {
 type usage struct {
 	mac      net.HardwareAddr
 	up, down uint64
+	// lastUp is the last reading of the client's element in its MAC set,
+	// whose counter starts at 0 when it is added.
+	lastUp uint64
 }
 
 // state mirrors what the backend's sets hold, so that a change becomes the
@@ -73,16 +76,16 @@ type state struct {
 	clients map[string]entry      // by string(MAC); preauth clients are absent
 	down    map[netip.Addr]string // accounting addresses → string(MAC) of the owner
 	usage   map[string]*usage     // let-through clients' totals
-	// The last counter reading of each kernel element: an element's counter
-	// starts at 0 when it is added, so totals grow by the difference.
-	lastUp   map[string]uint64
+	// The last counter reading of each download-accounting element: an
+	// element's counter starts at 0 when it is added, so totals grow by the
+	// difference. (Upload's is in usage.)
 	lastDown map[netip.Addr]uint64
 }
 
 func newState() state {
 	return state{
 		clients: map[string]entry{}, down: map[netip.Addr]string{}, usage: map[string]*usage{},
-		lastUp: map[string]uint64{}, lastDown: map[netip.Addr]uint64{},
+		lastDown: map[netip.Addr]uint64{},
 	}
 }
 
@@ -97,11 +100,9 @@ func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
 	if cur.state != want.state {
 		if k, ok := setOf(cur.state); ok {
 			dels = append(dels, op{kind: k, mac: mac})
-			delete(s.lastUp, key)
 		}
 		if k, ok := setOf(want.state); ok {
 			adds = append(adds, op{add: true, kind: k, mac: mac})
-			s.lastUp[key] = 0
 		}
 	}
 
@@ -135,6 +136,8 @@ func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
 		delete(s.usage, key)
 	case s.usage[key] == nil:
 		s.usage[key] = &usage{mac: mac, up: up, down: down}
+	case cur.state != want.state:
+		s.usage[key].lastUp = 0 // a new element in the other MAC set
 	}
 	if want.state == session.Preauth {
 		delete(s.clients, key)
@@ -146,20 +149,26 @@ func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
 
 // account adds kernel counter readings (upload by MAC, download by IPv4
 // address) to the clients' totals and returns the clients whose totals
-// moved.
-func (s *state) account(up map[string]uint64, down map[netip.Addr]uint64) []usage {
-	moved := map[string]bool{}
-	for key, n := range up {
-		u := s.usage[key]
-		last, ok := s.lastUp[key]
-		if u == nil || !ok {
+// moved. It allocates nothing when nothing moved: it runs every
+// pollInterval over every client.
+func (s *state) account(up map[[6]byte]uint64, down map[netip.Addr]uint64) []usage {
+	var moved map[string]bool
+	mark := func(key string) {
+		if moved == nil {
+			moved = map[string]bool{}
+		}
+		moved[key] = true
+	}
+	for mac, n := range up {
+		u := s.usage[string(mac[:])]
+		if u == nil {
 			continue // not (or no longer) ours to count
 		}
-		if d := grown(last, n); d > 0 {
+		if d := grown(u.lastUp, n); d > 0 {
 			u.up += d
-			moved[key] = true
+			mark(string(u.mac))
 		}
-		s.lastUp[key] = n
+		u.lastUp = n
 	}
 	for ip, n := range down {
 		key, owned := s.down[ip]
@@ -170,9 +179,12 @@ func (s *state) account(up map[string]uint64, down map[netip.Addr]uint64) []usag
 		}
 		if d := grown(last, n); d > 0 {
 			u.down += d
-			moved[key] = true
+			mark(key)
 		}
 		s.lastDown[ip] = n
+	}
+	if moved == nil {
+		return nil
 	}
 	out := make([]usage, 0, len(moved))
 	for key := range moved {

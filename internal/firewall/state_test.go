@@ -102,15 +102,15 @@ func TestStateAccount(t *testing.T) {
 		return strings.Join(out, ", ")
 	}
 	steps := []struct {
-		up   map[string]uint64
+		up   map[[6]byte]uint64
 		down map[netip.Addr]uint64
 		want string
 	}{
-		{map[string]uint64{string(a): 100}, map[netip.Addr]uint64{ip1: 50}, "02:00:00:00:01:01 1100/2050"},
-		{map[string]uint64{string(a): 100}, map[netip.Addr]uint64{ip1: 50}, ""}, // nothing moved
-		{map[string]uint64{string(a): 150, string(b): 999}, nil, "02:00:00:00:01:01 1150/2050"},
+		{map[[6]byte]uint64{[6]byte(a): 100}, map[netip.Addr]uint64{ip1: 50}, "02:00:00:00:01:01 1100/2050"},
+		{map[[6]byte]uint64{[6]byte(a): 100}, map[netip.Addr]uint64{ip1: 50}, ""}, // nothing moved
+		{map[[6]byte]uint64{[6]byte(a): 150, [6]byte(b): 999}, nil, "02:00:00:00:01:01 1150/2050"},
 		// The kernel's elements were recreated: counters start again.
-		{map[string]uint64{string(a): 10}, map[netip.Addr]uint64{ip1: 5}, "02:00:00:00:01:01 1160/2055"},
+		{map[[6]byte]uint64{[6]byte(a): 10}, map[netip.Addr]uint64{ip1: 5}, "02:00:00:00:01:01 1160/2055"},
 	}
 	for i, st := range steps {
 		if got := render(s.account(st.up, st.down)); got != st.want {
@@ -120,11 +120,11 @@ func TestStateAccount(t *testing.T) {
 	// Signed out and in again: the base is the table's totals then, and
 	// the new elements count from zero.
 	s.change(a, entry{session.Preauth, ip1}, 0, 0)
-	if got := render(s.account(map[string]uint64{string(a): 500}, nil)); got != "" {
+	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 500}, nil)); got != "" {
 		t.Errorf("a signed-out client was counted: %q", got)
 	}
 	s.change(a, entry{session.Authenticated, ip1}, 5000, 6000)
-	if got := render(s.account(map[string]uint64{string(a): 7}, map[netip.Addr]uint64{ip1: 3})); got != "02:00:00:00:01:01 5007/6003" {
+	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 7}, map[netip.Addr]uint64{ip1: 3})); got != "02:00:00:00:01:01 5007/6003" {
 		t.Errorf("after signing in again: %q", got)
 	}
 }
