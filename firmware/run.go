@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"slices"
 	"syscall"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/lobby-fw/lobby/internal/dhcp"
 	"github.com/lobby-fw/lobby/internal/dns"
 	"github.com/lobby-fw/lobby/internal/firewall"
+	"github.com/lobby-fw/lobby/internal/memlimit"
 	"github.com/lobby-fw/lobby/internal/neigh"
 	"github.com/lobby-fw/lobby/internal/portal"
 	"github.com/lobby-fw/lobby/internal/relay"
@@ -39,16 +39,16 @@ func run(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return 2
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// A soft limit keeps the garbage collector's spare room small on
-		// routers with 64-128 MB of RAM: 10,000 leases took ~31 MB RSS
-		// without it, ~23 MB with it (docs/BENCHMARKS.md, DHCP).
-		debug.SetMemoryLimit(20 << 20)
-	}
 	var level slog.LevelVar
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: &level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit that follows the live heap keeps the collector's
+		// spare room small on routers with 64-128 MB of RAM (10,000 leases:
+		// ~31 MB RSS without a limit) without starving a big site of CPU.
+		go memlimit.Run(ctx, 2*time.Second)
+	}
 	if err := daemon(ctx, *path, log, &level); err != nil {
 		fmt.Fprintf(stderr, "lobby: %v\n", err)
 		return 1

@@ -427,7 +427,7 @@ EOF
   (dnsmasq on its single thread, Kea behind its 64-packet queue) finished one within the bound
   of this script, which would leave their figures with fewer leases than lobby's. Lobby's figure is the
   whole daemon (firewall, neighbour tracking and portal run too; its DNS is off, as the peers'
-  is), with the soft memory limit lobby sets itself (20 MiB for the Go runtime, unless GOMEMLIMIT says otherwise).
+  is), with the soft memory limit lobby sets itself (20 MiB, or 1.5 × the live heap + 8 MiB when that is more; unless GOMEMLIMIT says otherwise).
 - **Same conditions for all**: pool of 240 addresses (10.77.0.10-249) for the rates, lease time
   2h, router, DNS and domain options, logging at warn (dnsmasq: \`--quiet-dhcp\`), no ICMP probe
   before an offer (dnsmasq: \`--no-ping\`; lobby and Kea never probe). dnsmasq:
