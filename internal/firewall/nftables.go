@@ -37,6 +37,7 @@ const (
 // the top of dstnat; docs/firewall.md shows the rule.
 const (
 	chainPrerouting = "prerouting"  // filter, prerouting, priority raw: TCP 80 of preauth clients
+	chainHold80     = "hold80"      // TCP 80 of clients not let through: dropped unless to the garden
 	chainDstnat     = "dstnat"      // nat, prerouting, priority dstnat: DNS redirect
 	chainInput      = "input"       // filter, input: what reaches the router
 	chainOutput     = "output"      // filter, output, priority raw: DNS answers untracked
@@ -360,13 +361,23 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	// query a lookup. DNS redirected from other resolvers is tracked, on
 	// its own port (dstnat below), since its answers must be translated
 	// back.
+	//
+	// Every packet the router receives passes here, a signed-in client's
+	// and the internet's answers to it alike, so the chain is short: one
+	// interface comparison lets the WAN side go, and the rest each stop at
+	// their first comparison for most traffic.
 	dns := cat(nfproto(unix.NFPROTO_IPV4), l4proto(unix.IPPROTO_UDP))
 	raw := [][]expr.Any{
-		cat(iifname(r.iface), dns, ip4DaddrCmp(expr.CmpOpEq, portal), dport(53), notrack()),
-		cat(in, nfproto(unix.NFPROTO_IPV4), l4proto(unix.IPPROTO_TCP), dport(80), notAuth, notTrusted,
-			ip4Daddr(sets[setGarden4], true), ip4Daddr(sets[setGarden4DNS], true), verdict(expr.VerdictDrop)),
-		cat(in, nfproto(unix.NFPROTO_IPV6), l4proto(unix.IPPROTO_TCP), dport(80), notAuth, notTrusted,
-			ip6Daddr(sets[setGarden6], true), ip6Daddr(sets[setGarden6DNS], true), verdict(expr.VerdictDrop)),
+		cat(metaCmp(expr.MetaKeyIIFNAME, expr.CmpOpNeq, ifname(r.iface)), verdict(expr.VerdictAccept)),
+		cat(dns, dport(53), ip4DaddrCmp(expr.CmpOpEq, portal), notrack()),
+		cat(l4proto(unix.IPPROTO_TCP), dport(80), isEther(), notAuth, notTrusted, jump(chainHold80)),
+	}
+	hold80 := [][]expr.Any{
+		cat(nfproto(unix.NFPROTO_IPV4), ip4Daddr(sets[setGarden4], false), verdict(expr.VerdictReturn)),
+		cat(nfproto(unix.NFPROTO_IPV4), ip4Daddr(sets[setGarden4DNS], false), verdict(expr.VerdictReturn)),
+		cat(nfproto(unix.NFPROTO_IPV6), ip6Daddr(sets[setGarden6], false), verdict(expr.VerdictReturn)),
+		cat(nfproto(unix.NFPROTO_IPV6), ip6Daddr(sets[setGarden6DNS], false), verdict(expr.VerdictReturn)),
+		verdict(expr.VerdictDrop),
 	}
 
 	// dstnat: DNS that a preauth client sends to any other resolver is
@@ -449,6 +460,7 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	}
 
 	return []nftChain{
+		{name: chainHold80, rules: hold80},
 		{name: chainPrerouting, typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityRaw, policy: &accept, rules: raw},
 		{name: chainDstnat, typ: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest, policy: &accept, rules: dnat},
 		{name: chainPreauthIn, rules: preIn},

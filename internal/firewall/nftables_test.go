@@ -82,11 +82,19 @@ const wantPlainRuleset = `table inet lobby {
     flags timeout
   }
 
+  chain hold80 {
+    ip daddr @garden4 return
+    ip daddr @garden4_dns return
+    ip6 daddr @garden6 return
+    ip6 daddr @garden6_dns return
+    drop
+  }
+
   chain prerouting {
     type filter hook prerouting priority raw; policy accept;
-    iifname "lan0" ip daddr 10.77.0.1 udp dport 53 notrack
-    iifname "lan0" tcp dport 80 ether saddr != @auth ether saddr != @trusted ip daddr != @garden4 ip daddr != @garden4_dns drop
-    iifname "lan0" tcp dport 80 ether saddr != @auth ether saddr != @trusted ip6 daddr != @garden6 ip6 daddr != @garden6_dns drop
+    iifname != "lan0" accept
+    udp dport 53 ip daddr 10.77.0.1 notrack
+    tcp dport 80 ether saddr != @auth ether saddr != @trusted jump hold80
   }
 
   chain dstnat {
