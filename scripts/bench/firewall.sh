@@ -2,7 +2,8 @@
 # Firewall benchmark (issues 4 and 9): sign-in latency and forwarding
 # throughput of lobby (nftables backend) and of openNDS (Debian's package,
 # iptables-legacy) against the number of clients already signed in, with
-# no portal at all as the throughput reference; all in one lab and run.
+# no portal at all as the throughput reference, measured in turns with lobby;
+# all in one lab and run.
 #
 #   sign-in latency  from the sign-in request on the daemon's control socket
 #                    (what `lobby ctl auth MAC` and `ndsctl auth MAC` send) to
@@ -93,6 +94,7 @@ cleanup() {
 		for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	done
 	if [ -n "$LOBBY_PID" ]; then
+		kill -CONT "$LOBBY_PID" 2>/dev/null # stopped by without_lobby when interrupted there
 		kill "$LOBBY_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$LOBBY_PID" 2>/dev/null || break; sleep 0.2; done
 		kill -KILL "$LOBBY_PID" 2>/dev/null
@@ -332,6 +334,18 @@ passing() {
 	return 1
 }
 
+# without_lobby CMD runs CMD with no portal in the packets' way: lobby's
+# table dormant (its hooks unregistered: the kernel then forwards as if it
+# were not there) and lobby stopped (SIGSTOP: none of its CPU), both undone
+# after.
+without_lobby() {
+	ip netns exec "$R" nft add table inet lobby '{ flags dormant; }'
+	kill -STOP "$LOBBY_PID"
+	"$@" || true
+	kill -CONT "$LOBBY_PID"
+	ip netns exec "$R" nft add table inet lobby # clears dormant
+}
+
 # rss_mb PID prints the resident memory of PID in MB.
 rss_mb() { awk '/^VmRSS:/ { printf "%.2f\n", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || true; }
 
@@ -356,10 +370,20 @@ signin_runs() {
 		emit "sign-in latency (median of the run)" ms lower "$XNAME" "$n" "$subject" "$run" "$(median_ms <"$WORK/reps")"
 		if [ "$subject" = opennds ]; then ensure_nds; fi
 		timeout 35 "$PROBE" sock "$sock" "$req" >/dev/null 2>>"$WORK/probe.err" || true
-		if passing; then
-			emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "$subject" "$run" "$(throughput)"
-		else
+		if ! passing; then
 			emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "$subject" "$run" "client-not-through"
+		elif [ "$subject" = lobby ]; then
+			# Paired with no portal, in turns (odd runs lobby first), so
+			# that the machine's drift falls on both alike.
+			if [ $((run % 2)) = 1 ]; then
+				emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" lobby "$run" "$(throughput)"
+				emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "no portal" "$run" "$(without_lobby throughput)"
+			else
+				emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "no portal" "$run" "$(without_lobby throughput)"
+				emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" lobby "$run" "$(throughput)"
+			fi
+		else
+			emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "$subject" "$run" "$(throughput)"
 		fi
 		$signout
 		if [ "$n" = "$MAX" ]; then
@@ -418,16 +442,6 @@ for _ in $(seq 150); do kill -0 "$LOBBY_PID" 2>/dev/null || break; sleep 0.2; do
 kill -KILL "$LOBBY_PID" 2>/dev/null || true
 wait "$LOBBY_PID" 2>/dev/null || true
 LOBBY_PID=""
-
-# --- no portal ------------------------------------------------------------------------
-# It does not depend on the count; RUNS runs at each count, between the two
-# portals, show the machine's run-to-run noise along the plot.
-say "no portal: throughput"
-for n in $COUNTS; do
-	for run in $(seq "$RUNS"); do
-		emit "forwarding throughput" Gbit/s higher "$XNAME" "$n" "no portal" "$run" "$(throughput)"
-	done
-done
 
 # --- lobby's kernel side alone ------------------------------------------------------------
 # BenchmarkNFTSignIn does a sign-in and a sign-out (one set-element
@@ -697,10 +711,11 @@ $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare subjects of thi
   count and subject. Lobby's sign-in includes writing the session to disk (fsync, $STATEFS)
   before the firewall change, as it does on a router.
 - **Forwarding throughput**: iperf3 TCP from the signed-in client to the internet namespace,
-  $IPERF_SECS s, one value per run, taken right after the run's sign-ins. No portal (neither
-  daemon running, the router only routes and masquerades) does not depend on the count: it was
-  measured $RUNS times at every count between the lobby and openNDS phases, so its spread is
-  this machine's run-to-run noise.
+  $IPERF_SECS s, one value per run, taken right after the run's sign-ins. No portal is measured
+  in the lobby phase, paired with each lobby value (odd runs lobby first, even runs no portal
+  first), so that the machine's drift falls on both alike: lobby's table made dormant (\`flags
+  dormant\`: its hooks are unregistered, the kernel forwards as with no table) and lobby
+  stopped (SIGSTOP), undone after; the router still routes and masquerades.
 - **RSS**: each daemon's VmRSS once per run at $MAX signed-in clients — $RUNS samples over time of
   the same daemon, not separate starts. openNDS's figure is a floor: its own client list
   held only the measured client, since the other clients' rules were loaded behind its back
