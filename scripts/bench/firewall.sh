@@ -691,6 +691,26 @@ MISSING=$(wc -l <"$WORK/missing")
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 STATEFS=$(df -T "$WORK" | awk 'NR == 2 { print $2 }')
 ELAPSED=$(($(date +%s) - START))
+# paired_ratios prints, for each count, the median over the runs of lobby's
+# throughput divided by no portal's in the same run.
+paired_ratios() {
+	awk -F'\t' '$2 == "forwarding throughput" && ($7 == "lobby" || $7 == "no portal") { v[$6 SUBSEP $8 SUBSEP $7] = $9; runs[$6 SUBSEP $8] = 1 }
+	END {
+		for (k in runs) {
+			split(k, p, SUBSEP)
+			if (v[k SUBSEP "lobby"] > 0 && v[k SUBSEP "no portal"] > 0) print p[1], v[k SUBSEP "lobby"] / v[k SUBSEP "no portal"]
+		}
+	}' "$1" | sort -k1,1n -k2,2g | awk '
+	{ r[$1, ++n[$1]] = $2; if (!($1 in seen)) { seen[$1] = 1; order[++m] = $1 } }
+	END {
+		for (i = 1; i <= m; i++) {
+			c = order[i]; k = n[c]
+			med = (r[c, int((k + 1) / 2)] + r[c, int(k / 2) + 1]) / 2
+			printf "%s%s: %.2f×", (i > 1 ? ", " : ""), c, med
+		}
+	}'
+}
+PAIRED=$(paired_ratios "$WORK/tsv")
 {
 	cat <<EOF
 Lobby (\`$("$LOBBY" version 2>/dev/null | head -1 || echo lobby)\`, nftables backend) against openNDS
@@ -715,7 +735,9 @@ $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare subjects of thi
   in the lobby phase, paired with each lobby value (odd runs lobby first, even runs no portal
   first), so that the machine's drift falls on both alike: lobby's table made dormant (\`flags
   dormant\`: its hooks are unregistered, the kernel forwards as with no table) and lobby
-  stopped (SIGSTOP), undone after; the router still routes and masquerades.
+  stopped (SIGSTOP), undone after; the router still routes and masquerades. The median of
+  the paired ratios (lobby over no portal, run by run), by signed-in clients: $PAIRED.
+  The table divides the two medians instead.
 - **RSS**: each daemon's VmRSS once per run at $MAX signed-in clients — $RUNS samples over time of
   the same daemon, not separate starts. openNDS's figure is a floor: its own client list
   held only the measured client, since the other clients' rules were loaded behind its back
