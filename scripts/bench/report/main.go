@@ -6,8 +6,10 @@
 //	go run ./scripts/bench/report -in build/bench -out docs/BENCHMARKS.md -plots docs/bench
 //
 // Every figure is the median of its runs, shown with their minimum and
-// maximum; lobby's advantage over a peer is the ratio of the medians,
-// turned so that a number above 1 always means lobby did better.
+// maximum; lobby's advantage over a peer is the median of the ratios of
+// the runs (the subjects take turns in each run, so a run's two values
+// were measured side by side), turned so that a number above 1 always
+// means lobby did better.
 package main
 
 import (
@@ -49,10 +51,13 @@ type sample struct {
 // A figure is every run of one metric for one x and one subject.
 type figure struct {
 	values []float64
+	runs   []int // the run of each value
 }
 
-func (f *figure) median() float64 {
-	v := slices.Clone(f.values)
+func (f *figure) median() float64 { return median(f.values) }
+
+func median(values []float64) float64 {
+	v := slices.Clone(values)
 	slices.Sort(v)
 	n := len(v)
 	if n%2 == 1 {
@@ -146,6 +151,7 @@ func gather(samples []sample) []*area {
 			m.figs[k] = &figure{}
 		}
 		m.figs[k].values = append(m.figs[k].values, s.value)
+		m.figs[k].runs = append(m.figs[k].runs, s.run)
 	}
 	for _, a := range list {
 		for _, m := range a.metrics {
@@ -231,21 +237,51 @@ func cell(f *figure) string {
 	return fmt.Sprintf("%s (%s–%s)", med, lo, hi)
 }
 
-// advantage is lobby's median over the peer's, turned so that above 1 means
-// lobby is better; "" when either is missing or a zero makes it meaningless.
+// advantage is lobby's value over the peer's, turned so that above 1 means
+// lobby is better: the median of the runs' ratios when both have one value
+// in each of the same runs, else the ratio of the medians; "" when either
+// is missing or a zero makes it meaningless.
 func advantage(better string, lobby, peer *figure) string {
 	if lobby == nil || peer == nil {
 		return ""
 	}
-	l, p := lobby.median(), peer.median()
-	r := l / p
-	if better == "lower" {
-		r = p / l
+	turn := func(l, p float64) float64 {
+		if better == "lower" {
+			return p / l
+		}
+		return l / p
+	}
+	r := turn(lobby.median(), peer.median())
+	if byRun := peer.byRun(); byRun != nil && len(lobby.byRun()) == len(byRun) {
+		var ratios []float64
+		for i, run := range lobby.runs {
+			p, ok := byRun[run]
+			if !ok {
+				ratios = nil
+				break
+			}
+			ratios = append(ratios, turn(lobby.values[i], p))
+		}
+		if ratios != nil {
+			r = median(ratios)
+		}
 	}
 	if math.IsNaN(r) || math.IsInf(r, 0) || r == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%.2f×", r)
+}
+
+// byRun maps each run to its value; nil when a run has several values.
+func (f *figure) byRun() map[int]float64 {
+	m := make(map[int]float64, len(f.runs))
+	for i, run := range f.runs {
+		if _, dup := m[run]; dup {
+			return nil
+		}
+		m[run] = f.values[i]
+	}
+	return m
 }
 
 func label(m *metric) string {
@@ -435,8 +471,10 @@ func main() {
 	b.Write(machine)
 	b.WriteString(`
 Every figure is the median of its runs, with the lowest and highest run in brackets.
-"lobby vs PEER" is the ratio of the two medians, turned so that above 1× means lobby
-did better (a higher rate, a lower latency, less memory). This machine is shared and
+"lobby vs PEER" is the median over the runs of the ratio of lobby's value to the peer's in
+the same run (the subjects take turns within each run, so a run's two values were measured
+side by side), turned so that above 1× means lobby did better (a higher rate, a lower
+latency, less memory); where the runs do not pair up, the ratio of the two medians. This machine is shared and
 noisy: the absolute figures move from one run of ` + "`make bench`" + ` to the next, and the
 ratios measured side by side in one run are the figures that count.
 

@@ -46,6 +46,25 @@ func TestFigures(t *testing.T) {
 			t.Errorf("advantage(%s, %v, %v) = %q, want %q", tt.better, tt.lobby, tt.peer, got, tt.want)
 		}
 	}
+	// Runs measured side by side pair up: the median of their ratios.
+	for _, tt := range []struct {
+		name, better        string
+		lobby, peer         []float64
+		lobbyRuns, peerRuns []int
+		want                string
+	}{
+		{"paired", "higher", []float64{10, 20, 30}, []float64{10, 40, 15}, []int{1, 2, 3}, []int{1, 2, 3}, "1.00×"},
+		{"paired, any order", "higher", []float64{10, 20, 30}, []float64{15, 10, 40}, []int{1, 2, 3}, []int{3, 1, 2}, "1.00×"},
+		{"paired, lower", "lower", []float64{2, 4}, []float64{4, 4}, []int{1, 2}, []int{1, 2}, "1.50×"},
+		{"other runs", "higher", []float64{10, 20, 30}, []float64{10, 40, 15}, []int{1, 2, 3}, []int{1, 2, 4}, "1.33×"},
+		{"fewer runs", "higher", []float64{10, 20, 30}, []float64{10, 40}, []int{1, 2, 3}, []int{1, 2}, "0.80×"},
+		{"a run twice", "higher", []float64{10, 20, 30}, []float64{10, 40, 15}, []int{1, 2, 3}, []int{1, 1, 3}, "1.33×"},
+	} {
+		got := advantage(tt.better, &figure{values: tt.lobby, runs: tt.lobbyRuns}, &figure{values: tt.peer, runs: tt.peerRuns})
+		if got != tt.want {
+			t.Errorf("%s: advantage = %q, want %q", tt.name, got, tt.want)
+		}
+	}
 	if advantage("higher", nil, f) != "" {
 		t.Error("advantage without lobby's figure")
 	}
