@@ -127,6 +127,12 @@ func TestStateAccount(t *testing.T) {
 	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 7}, map[netip.Addr]uint64{ip1: 3})); got != "02:00:00:00:01:01 5007/6003" {
 		t.Errorf("after signing in again: %q", got)
 	}
+	// Trusted now: its MAC is a new element of the other set, counting
+	// from zero, while the totals go on.
+	s.change(a, entry{session.Trusted, ip1}, 5007, 6003)
+	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 10}, nil)); got != "02:00:00:00:01:01 5017/6003" {
+		t.Errorf("after moving to trusted: %q", got)
+	}
 }
 
 func TestMergePrefixes(t *testing.T) {
