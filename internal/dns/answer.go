@@ -9,107 +9,164 @@ import (
 
 	"github.com/lobby-fw/lobby/internal/dns/cache"
 	"github.com/lobby-fw/lobby/internal/dns/garden"
-	"github.com/lobby-fw/lobby/internal/dns/hijack"
 	"github.com/lobby-fw/lobby/internal/session"
 )
 
-// query is one query being answered.
+// query is a query that the full path answers: decoded, for the
+// upstreams, the walled garden or an answer cut to size.
 type query struct {
 	req    *dns.Msg
 	q      dns.Question
-	name   string // q.Name in lowercase
-	state  session.State
 	garden bool     // a preauth client asking for a walled-garden name
 	opt    *dns.OPT // the client's, nil without EDNS0
 	do, cd bool
-	// limit is the largest answer the client takes: 512 bytes over UDP
-	// without EDNS0 (RFC 1035 §4.2.1), its payload size with it (at least
-	// 512, at most maxUDP), 64 KiB over TCP.
-	limit int
+	limit  int // as wireQuery.limit
 }
 
-// answer decides the reply to the raw query b from src (SPEC §3, DNS). It
-// returns:
-//   - a reply and its query, to be sent with (*Server).pack;
+// answer decides the reply to the raw query b from src (SPEC §3, DNS) and
+// writes it into out. It returns:
+//   - the reply, to be sent;
 //   - no reply but a query: the answer needs the upstreams, which the caller
-//     asks with (*Server).resolve, off its read loop;
-//   - neither: b is dropped (a response, or not DNS at all).
-func (s *Server) answer(b []byte, src netip.Addr, tcp bool) (*dns.Msg, *query) {
+//     asks with (*Server).resolve, off its read loop, and packs with
+//     (*Server).pack;
+//   - neither: b is dropped (a response, or not DNS at all), or err, when
+//     a reply could not be packed.
+//
+// Nearly every query takes the quick path: read in place, answered from
+// the portal's address or the cache's wire form, with no allocation. The
+// rest is decoded whole.
+func (s *Server) answer(b []byte, src netip.Addr, tcp bool, out []byte) ([]byte, *query, error) {
+	var wq wireQuery
+	var req *dns.Msg
+	if !wq.parse(b, tcp) {
+		var m *dns.Msg
+		if req, m = validate(b); m != nil || req == nil {
+			return s.packReply(m, req, tcp, out)
+		}
+		// A valid query of another shape (a compressed question, EDNS
+		// options, trailing bytes): written again in the common shape,
+		// so that one path decides for both.
+		c := &dns.Msg{MsgHdr: req.MsgHdr, Question: req.Question}
+		c.Rcode = 0
+		if opt := req.IsEdns0(); opt != nil {
+			o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+			o.SetUDPSize(opt.UDPSize())
+			o.SetDo(opt.Do())
+			c.Extra = []dns.RR{o}
+		}
+		cb, err := c.Pack()
+		if err != nil || !wq.parse(cb, tcp) {
+			return s.packReply(formerr(b), nil, tcp, out)
+		}
+	}
+	if r := s.quick(&wq, src, out); r != nil {
+		return r, nil, nil
+	}
+	if req == nil {
+		req = new(dns.Msg)
+		if err := req.Unpack(b); err != nil {
+			return s.packReply(formerr(b), nil, tcp, out)
+		}
+	}
+	q := &query{req: req, q: req.Question[0], garden: wq.garden, opt: req.IsEdns0(), do: wq.do, cd: wq.flags&flagCD != 0, limit: wq.limit}
+	if up, ok := s.cache.Load().Get(cache.KeyOf(q.q, q.do, q.cd), s.now()); ok {
+		r, err := s.pack(s.forwarded(q, up), q, out)
+		return r, nil, err
+	}
+	return nil, q, nil
+}
+
+// quick answers wq into out when neither the upstreams nor the firewall
+// nor cutting the answer to size is needed: the portal's own name, a
+// blocked client, a client that has not signed in (but for walled-garden
+// names), and a signed-in client's cache hit that fits. Otherwise it
+// returns nil (and sets wq.garden for a walled-garden name).
+func (s *Server) quick(wq *wireQuery, src netip.Addr, out []byte) []byte {
+	set := s.set.Load()
+	if string(wq.name()) == set.hostname {
+		return wq.hijacked(out, s.portal, hostnameTTL)
+	}
+	switch s.stateOf(src) {
+	case session.Blocked:
+		// The firewall lets a blocked client reach nothing but DHCP;
+		// should a query get here anyway, it learns nothing.
+		return wq.finish(wq.reply(out, dns.RcodeRefused), 0)
+	case session.Preauth:
+		if !set.domains.Match(wq.name()) {
+			return wq.hijacked(out, s.portal, 0)
+		}
+		wq.garden = true
+		return nil
+	}
+	hit, ok := s.cache.Load().Lookup(wq.cacheKey(), s.now())
+	if !ok || wq.opt && hit.Len()+optLen > wq.limit || !wq.opt && hit.Len() > wq.limit {
+		return nil
+	}
+	return wq.cached(out, hit)
+}
+
+// validate decodes b, a query that parse refused. It returns the query,
+// or the reply that refuses it (with the query it was decoded from, when
+// it was), or neither when b is to be dropped.
+func validate(b []byte) (*dns.Msg, *dns.Msg) {
 	req := new(dns.Msg)
 	if err := req.Unpack(b); err != nil {
-		return formerr(b)
+		return nil, formerr(b)
 	}
 	if req.Response {
 		return nil, nil // never answer an answer: that is how loops start
 	}
-	q := &query{req: req, limit: dns.MinMsgSize}
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.RecursionAvailable = true
-
 	nopt := 0
+	var opt *dns.OPT
 	for _, rr := range req.Extra {
-		if opt, ok := rr.(*dns.OPT); ok {
-			q.opt = opt
+		if o, ok := rr.(*dns.OPT); ok {
+			opt = o
 			nopt++
 		}
 	}
-	if q.opt != nil {
-		q.do = q.opt.Do()
-		q.limit = min(max(int(q.opt.UDPSize()), dns.MinMsgSize), maxUDP)
+	switch {
+	case nopt > 1 || opt != nil && opt.Hdr.Name != ".":
+		m.Rcode = dns.RcodeFormatError // RFC 6891 §6.1.1
+	case opt != nil && opt.Version() != 0:
+		m.Rcode = dns.RcodeBadVers // RFC 6891 §6.1.3
+	case req.Opcode != dns.OpcodeQuery:
+		m.Rcode = dns.RcodeNotImplemented // RFC 1035 §4.1.1
+	case len(req.Question) != 1:
+		m.Rcode = dns.RcodeFormatError
+	default:
+		switch req.Question[0].Qtype {
+		case dns.TypeOPT:
+			m.Rcode = dns.RcodeFormatError // a pseudo-type, not a question (RFC 6891 §6.1.1)
+		case dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB:
+			m.Rcode = dns.RcodeRefused // zone transfers: not from a portal
+		default:
+			return req, nil
+		}
+	}
+	return req, m
+}
+
+// packReply packs m, a reply that refuses req (nil if it did not decode),
+// into out: with an OPT record when req had one.
+func (s *Server) packReply(m, req *dns.Msg, tcp bool, out []byte) ([]byte, *query, error) {
+	if m == nil {
+		return nil, nil, nil
+	}
+	q := &query{limit: dns.MinMsgSize}
+	if req != nil {
+		if opt := req.IsEdns0(); opt != nil {
+			q.opt, q.do = opt, opt.Do()
+			q.limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), maxUDP)
+		}
 	}
 	if tcp {
 		q.limit = dns.MaxMsgSize
 	}
-	switch {
-	case nopt > 1 || q.opt != nil && q.opt.Hdr.Name != ".":
-		m.Rcode = dns.RcodeFormatError // RFC 6891 §6.1.1
-		return m, q
-	case q.opt != nil && q.opt.Version() != 0:
-		m.Rcode = dns.RcodeBadVers // RFC 6891 §6.1.3
-		return m, q
-	case req.Opcode != dns.OpcodeQuery:
-		m.Rcode = dns.RcodeNotImplemented // RFC 1035 §4.1.1
-		return m, q
-	case len(req.Question) != 1:
-		m.Rcode = dns.RcodeFormatError
-		return m, q
-	}
-	q.q = req.Question[0]
-	q.name = strings.ToLower(q.q.Name)
-	q.cd = req.CheckingDisabled
-	switch q.q.Qtype {
-	case dns.TypeOPT:
-		m.Rcode = dns.RcodeFormatError // a pseudo-type, not a question (RFC 6891 §6.1.1)
-		return m, q
-	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB:
-		m.Rcode = dns.RcodeRefused // zone transfers: not from a portal
-		return m, q
-	}
-
-	set := s.set.Load()
-	if q.name == set.hostname {
-		hijack.Answer(m, q.q, s.portal, hostnameTTL)
-		return m, q
-	}
-	q.state = s.stateOf(src)
-	switch q.state {
-	case session.Blocked:
-		// The firewall lets a blocked client reach nothing but DHCP;
-		// should a query get here anyway, it learns nothing.
-		m.Rcode = dns.RcodeRefused
-		return m, q
-	case session.Preauth:
-		if !set.domains.Match(q.name) {
-			hijack.Answer(m, q.q, s.portal, 0)
-			return m, q
-		}
-		q.garden = true
-	}
-	if up, ok := s.cache.Load().Get(cache.KeyOf(q.q, q.do, q.cd), s.now()); ok {
-		return s.forwarded(q, up), q
-	}
-	return nil, q
+	r, err := s.pack(m, q, out)
+	return r, nil, err
 }
 
 // stateOf is the state of the client at src. The router's own addresses
@@ -139,7 +196,7 @@ func (s *Server) resolve(ctx context.Context, q *query) *dns.Msg {
 	}
 	s.cache.Load().Put(cache.KeyOf(q.q, q.do, q.cd), up, s.now())
 	// The forwarder shares up between the clients that asked at once.
-	return s.forwarded(q, cache.Aged(up, 0))
+	return s.forwarded(q, up.Copy())
 }
 
 // forwarded makes the reply to q from up, an upstream answer the caller
@@ -196,20 +253,25 @@ func (s *Server) pack(m *dns.Msg, q *query, buf []byte) ([]byte, error) {
 
 // formerr is the reply to a query that cannot be parsed: FORMERR with its
 // ID and opcode when the header at least is a query's (RFC 1035 §4.1.1),
-// else nothing.
-func formerr(b []byte) (*dns.Msg, *query) {
+// else nil.
+func formerr(b []byte) *dns.Msg {
 	if len(b) < 12 || b[2]&0x80 != 0 {
-		return nil, nil
+		return nil
 	}
 	m := new(dns.Msg)
 	m.Id = uint16(b[0])<<8 | uint16(b[1])
 	m.Response = true
 	m.Opcode = int(b[2]>>3) & 0xF
 	m.Rcode = dns.RcodeFormatError
-	return m, &query{limit: dns.MinMsgSize}
+	return m
 }
 
-// dnsName is name in lowercase and fully qualified.
-func dnsName(name string) string {
-	return dns.Fqdn(strings.ToLower(name))
+// wireName is name in lowercase wire form, or "" if it is not a name.
+func wireName(name string) string {
+	var buf [255]byte // the longest name in wire form (RFC 1035 §2.3.4)
+	n, err := dns.PackDomainName(dns.Fqdn(strings.ToLower(name)), buf[:], 0, nil, false)
+	if err != nil {
+		return ""
+	}
+	return string(buf[:n])
 }

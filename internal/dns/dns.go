@@ -95,7 +95,7 @@ type Server struct {
 // settings are what a reload may change; a new value replaces the old one
 // whole, so a query sees either.
 type settings struct {
-	hostname string // lowercase, fully qualified
+	hostname string // lowercase wire form
 	domains  garden.Domains
 	// fromFiles is set when the upstreams come from resolv.conf files,
 	// whose state was stamp when they were read.
@@ -146,7 +146,7 @@ func (s *Server) apply(cfg *config.Config) {
 	defer s.reloadMu.Unlock()
 	ups, from := upstreams(cfg, s.files)
 	set := &settings{
-		hostname: dnsName(cfg.Main.Hostname),
+		hostname: wireName(cfg.Main.Hostname),
 		domains:  garden.NewDomains(cfg.Main.AllowDomain),
 	}
 	if from != "config" {

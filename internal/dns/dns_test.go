@@ -405,3 +405,43 @@ func TestUpstreamsFromResolvConf(t *testing.T) {
 		t.Errorf("after resolv.conf changed: %v", got)
 	}
 }
+
+// A query of another shape than the quick path reads in place (EDNS
+// options, a compressed question, trailing bytes) gets the same answer as
+// the common shape of it.
+func TestOtherShapesSameAnswer(t *testing.T) {
+	f := newFixture(t)
+	plain := question("Www.Example.ORG.", dns.TypeA)
+	plain.Id = 4242
+	plain.SetEdns0(1232, true)
+	raw, err := plain.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withOption := plain.Copy()
+	withOption.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}}
+	opt, err := withOption.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string][]byte{
+		"EDNS option":    opt,
+		"trailing bytes": append(slices.Clone(raw), 0, 0, 0),
+	}
+	for _, src := range []netip.Addr{preauthIP, authIP, blockIP} {
+		f.exchange(t, raw, src, false) // a signed-in client's fills the cache
+		want := f.exchange(t, raw, src, false)
+		var wq wireQuery
+		if !wq.parse(raw, false) {
+			t.Fatal("the quick path refused the common shape")
+		}
+		for name, b := range shapes {
+			if wq.parse(b, false) {
+				t.Fatalf("%s: the quick path read it", name)
+			}
+			if got := f.exchange(t, b, src, false); string(got) != string(want) {
+				t.Errorf("%v, %s: answer\n%x\nwant\n%x", src, name, got, want)
+			}
+		}
+	}
+}

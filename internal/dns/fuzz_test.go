@@ -1,9 +1,11 @@
 package dns
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,7 +141,7 @@ func FuzzUpstreamAnswer(f *testing.F) {
 		c.Put(k, up, now)
 		got, ok := c.Get(k, now.Add(time.Second))
 		if !ok {
-			got = cache.Aged(up, 0)
+			got = up.Copy()
 		}
 		req := question(up.Question[0].Name, up.Question[0].Qtype)
 		q := &query{req: req, q: req.Question[0], garden: inGarden, limit: dns.MinMsgSize}
@@ -154,7 +156,62 @@ func FuzzUpstreamAnswer(f *testing.F) {
 		if len(out) > q.limit {
 			t.Fatalf("reply of %d bytes for a client that takes %d", len(out), q.limit)
 		}
+		if !ok || inGarden {
+			return
+		}
+		// The quick path's reply from the cache's wire form must say
+		// what the full path's says (over TCP, where neither is cut).
+		hit, _ := c.Lookup([]byte(k), now.Add(time.Second))
+		req.Question[0].Name = respell(req.Question[0].Name)
+		req.AuthenticatedData = edns
+		raw, err := req.Pack()
+		if err != nil {
+			return
+		}
+		var wq wireQuery
+		if !wq.parse(raw, true) {
+			t.Fatalf("the quick path refused %x", raw)
+		}
+		quick := new(dns.Msg)
+		if err := quick.Unpack(wq.cached(nil, hit)); err != nil {
+			t.Fatalf("the quick path's reply does not parse: %v", err)
+		}
+		q = &query{req: req, q: req.Question[0], opt: req.IsEdns0(), do: wq.do, limit: dns.MaxMsgSize}
+		full, _ := c.Get(k, now.Add(time.Second))
+		out, err = s.pack(s.forwarded(q, full), q, nil)
+		if err != nil {
+			t.Fatalf("the full path's reply does not pack: %v", err)
+		}
+		want := new(dns.Msg)
+		if err := want.Unpack(out); err != nil {
+			t.Fatal(err)
+		}
+		if g, w := fold(quick), fold(want); g != w {
+			t.Fatalf("quick path:\n%s\nfull path:\n%s", g, w)
+		}
 	})
+}
+
+// respell flips the case of every other letter of name, as a client using
+// DNS 0x20 does.
+func respell(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if i%2 == 0 && ('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			b[i] = c ^ 0x20
+		}
+	}
+	return string(b)
+}
+
+// fold is m as text with its records' names in lowercase (names compare
+// without case, RFC 4343), its question as sent.
+func fold(m *dns.Msg) string {
+	s := fmt.Sprintf("%+v %v\n", m.MsgHdr, m.Question)
+	for _, rr := range append(m.Answer, append(m.Ns, m.Extra...)...) {
+		s += strings.ToLower(rr.String()) + "\n"
+	}
+	return s
 }
 
 // discardGarden is a firewall that opens everything and remembers nothing,

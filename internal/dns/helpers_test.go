@@ -212,14 +212,10 @@ func newFixture(t testing.TB) *fixture {
 // does and returns the bytes sent back (nil: dropped).
 func (f *fixture) exchange(t testing.TB, b []byte, src netip.Addr, tcp bool) []byte {
 	t.Helper()
-	m, q := f.s.answer(b, src, tcp)
-	if m == nil && q == nil {
-		return nil
+	out, q, err := f.s.answer(b, src, tcp, make([]byte, 512))
+	if err == nil && out == nil && q != nil {
+		out, err = f.s.pack(f.s.resolve(context.Background(), q), q, make([]byte, 512))
 	}
-	if m == nil {
-		m = f.s.resolve(context.Background(), q)
-	}
-	out, err := f.s.pack(m, q, make([]byte, 65535))
 	if err != nil {
 		t.Fatalf("pack: %v", err)
 	}

@@ -8,11 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
 )
 
 // listeners is one Run's sockets and the goroutines serving them.
@@ -63,18 +61,13 @@ const (
 // portal's answers.
 func (l *listeners) serveUDP(conn *net.UDPConn) error {
 	s := l.s
-	pc := ipv4.NewPacketConn(conn)
-	in := make([]ipv4.Message, batch)
-	out := make([]ipv4.Message, batch)
-	bufs := make([][]byte, batch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, maxQuery)}
-		out[i].Buffers = [][]byte{nil}
-		bufs[i] = make([]byte, maxQuery) // PackBuffer wants the length, not the capacity
+	b, err := newUDPBatch(conn)
+	if err != nil {
+		return err
 	}
 	errs := 0
 	for {
-		n, err := pc.ReadBatch(in, 0)
+		n, err := b.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -86,25 +79,18 @@ func (l *listeners) serveUDP(conn *net.UDPConn) error {
 			continue
 		}
 		errs = 0
-		replies := 0
-		for i := range in[:n] {
-			msg := &in[i]
-			from, ok := msg.Addr.(*net.UDPAddr)
-			if !ok || msg.Flags&syscall.MSG_TRUNC != 0 {
+		for i := range n {
+			raw := b.query(i)
+			if raw == nil {
 				continue // larger than any query: not DNS
 			}
-			src := from.AddrPort()
-			m, q := s.answer(msg.Buffers[0][:msg.N], src.Addr(), false)
+			src := b.sender(i)
+			r, q, err := s.answer(raw, src.Addr(), false, b.slot())
 			switch {
-			case m != nil:
-				b, err := s.pack(m, q, bufs[replies])
-				if err != nil {
-					s.log.Warn("dns: packing an answer", "to", src, "err", err)
-					continue
-				}
-				out[replies].Buffers[0] = b
-				out[replies].Addr = msg.Addr
-				replies++
+			case err != nil:
+				s.log.Warn("dns: packing an answer", "to", src, "err", err)
+			case r != nil:
+				b.queue(r, i)
 			case q != nil:
 				select {
 				case s.pending <- struct{}{}:
@@ -117,22 +103,9 @@ func (l *listeners) serveUDP(conn *net.UDPConn) error {
 				}
 			}
 		}
-		l.writeBatch(pc, out[:replies])
-	}
-}
-
-// writeBatch sends replies, skipping one that cannot be sent.
-func (l *listeners) writeBatch(pc *ipv4.PacketConn, ms []ipv4.Message) {
-	for len(ms) > 0 {
-		n, err := pc.WriteBatch(ms, 0)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			l.s.log.Debug("dns: sending an answer", "to", ms[0].Addr, "err", err)
-			n = 1
+		if err := b.flush(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Debug("dns: sending an answer", "err", err)
 		}
-		ms = ms[n:]
 	}
 }
 
@@ -208,20 +181,21 @@ func (l *listeners) serveConn(c *net.TCPConn) {
 		if _, err := io.ReadFull(c, in[:n]); err != nil {
 			return
 		}
-		m, q := s.answer(in[:n], src, true)
+		b, q, err := s.answer(in[:n], src, true, out)
 		switch {
-		case m == nil && q == nil:
-			return // not a query: this is no DNS client
-		case m == nil:
-			m = s.resolve(l.ctx, q)
-		}
-		b, err := s.pack(m, q, out)
-		if err != nil {
+		case err != nil:
 			s.log.Warn("dns: packing an answer", "to", c.RemoteAddr(), "err", err)
 			return
+		case b == nil && q == nil:
+			return // not a query: this is no DNS client
+		case b == nil:
+			if b, err = s.pack(s.resolve(l.ctx, q), q, out); err != nil {
+				s.log.Warn("dns: packing an answer", "to", c.RemoteAddr(), "err", err)
+				return
+			}
 		}
 		if cap(b) > cap(out) {
-			out = b[:cap(b)] // PackBuffer outgrew out: keep the bigger one
+			out = b[:cap(b)] // the answer outgrew out: keep the bigger buffer
 		}
 		var size [2]byte
 		binary.BigEndian.PutUint16(size[:], uint16(len(b)))

@@ -3,9 +3,14 @@
 // RFC 2308 §5 allows, in a fixed number of entries evicted least recently
 // used first. It is one step of Lobby's resolver and knows nothing of
 // clients or upstreams.
+//
+// An answer is kept in wire form, packed once when it is stored, so that
+// a hit costs a copy and a few TTLs written, and no decoding: the
+// resolver's fast path answers from it directly (Lookup, Hit.AppendTo).
 package cache
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
 	"time"
@@ -21,18 +26,48 @@ const (
 	MaxNegativeTTL = 3 * time.Hour
 )
 
-// Key tells answers apart. DO and CD are part of it because they change
-// what an upstream puts in the answer (RRSIGs; unvalidated data).
-type Key struct {
-	Name   string // lowercase, fully qualified
-	Type   uint16
-	Class  uint16
-	DO, CD bool
-}
+// Key tells answers apart: the question's name in lowercase wire form, its
+// type and class, and the DO and CD bits, which change what an upstream
+// puts in the answer (RRSIGs; unvalidated data). Build it with KeyOf or
+// AppendKey.
+type Key string
 
 // KeyOf is the key of question q asked with the DO and CD bits given.
 func KeyOf(q dns.Question, do, cd bool) Key {
-	return Key{Name: strings.ToLower(q.Name), Type: q.Qtype, Class: q.Qclass, DO: do, CD: cd}
+	var buf [255]byte // the longest name in wire form (RFC 1035 §2.3.4)
+	n, err := dns.PackDomainName(dns.Fqdn(q.Name), buf[:], 0, nil, false)
+	if err != nil {
+		// Not a name an answer could be stored under: a key of its
+		// own that no wire name equals (a wire name never starts with
+		// a byte above 63).
+		return Key("\xff" + strings.ToLower(q.Name))
+	}
+	lower(buf[:n])
+	return Key(AppendKey(nil, buf[:n], q.Qtype, q.Qclass, do, cd))
+}
+
+// AppendKey appends to b the key of a question whose name is name, in
+// lowercase wire form, asked with the DO and CD bits given.
+func AppendKey(b, name []byte, qtype, qclass uint16, do, cd bool) []byte {
+	var bits byte
+	if do {
+		bits |= 1
+	}
+	if cd {
+		bits |= 2
+	}
+	b = append(b, name...)
+	return append(b, byte(qtype>>8), byte(qtype), byte(qclass>>8), byte(qclass), bits)
+}
+
+// lower turns the ASCII letters of b to lowercase (RFC 4343: names compare
+// without case for ASCII letters only).
+func lower(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
 }
 
 // Cache is a bounded answer cache. Its methods are safe for concurrent use.
@@ -46,7 +81,8 @@ type Cache struct {
 
 type entry struct {
 	key        Key
-	msg        *dns.Msg // never changed once stored
+	msg        []byte   // the answer packed, never changed once stored
+	ttls       []uint16 // where in msg each record's TTL is
 	stored     time.Time
 	expires    time.Time
 	prev, next *entry
@@ -69,39 +105,83 @@ func (c *Cache) Len() int {
 	return len(c.items)
 }
 
-// Get returns a copy of the answer stored under k, its TTLs lowered by the
-// time it spent in the cache, or false if there is none or it expired.
-func (c *Cache) Get(k Key, now time.Time) (*dns.Msg, bool) {
+// Hit is an answer found in the cache.
+type Hit struct {
+	msg  []byte
+	ttls []uint16
+	age  uint32 // seconds spent in the cache
+}
+
+// Len is the length of the answer in wire form.
+func (h Hit) Len() int { return len(h.msg) }
+
+// AppendTo appends the answer in wire form to b, every TTL lowered by the
+// time it spent in the cache (RFC 1035 §7.4). Its ID is 0; its names are
+// compressed, and an owner name that is the question's points to the
+// question, so that writing another spelling of the name over the question
+// respells them all. It has no OPT record (EDNS is hop by hop, RFC 6891
+// §6.1.1).
+func (h Hit) AppendTo(b []byte) []byte {
+	start := len(b)
+	b = append(b, h.msg...)
+	for _, off := range h.ttls {
+		p := b[start+int(off):]
+		ttl := binary.BigEndian.Uint32(p)
+		binary.BigEndian.PutUint32(p, ttl-min(ttl, h.age))
+	}
+	return b
+}
+
+// Lookup finds the answer stored under the key k (as AppendKey builds
+// it), or false if there is none or it expired.
+func (c *Cache) Lookup(k []byte, now time.Time) (Hit, bool) {
 	c.mu.Lock()
-	e := c.items[k]
+	e := c.items[Key(k)]
 	if e == nil {
 		c.mu.Unlock()
-		return nil, false
+		return Hit{}, false
 	}
 	if !now.Before(e.expires) {
 		c.remove(e)
 		c.mu.Unlock()
-		return nil, false
+		return Hit{}, false
 	}
 	c.unlink(e)
 	c.pushFront(e)
-	m, stored := e.msg, e.stored
+	h := Hit{msg: e.msg, ttls: e.ttls, age: uint32(now.Sub(e.stored) / time.Second)}
 	c.mu.Unlock()
-	return Aged(m, uint32(now.Sub(stored)/time.Second)), true
+	return h, true
+}
+
+// Get returns the answer stored under k, decoded, its TTLs lowered by the
+// time it spent in the cache, or false if there is none or it expired.
+func (c *Cache) Get(k Key, now time.Time) (*dns.Msg, bool) {
+	h, ok := c.Lookup([]byte(k), now)
+	if !ok {
+		return nil, false
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(h.AppendTo(nil)); err != nil {
+		return nil, false // Put packed it: cannot happen
+	}
+	return m, true
 }
 
 // Put stores m under k if it may be cached: a positive answer for its
 // smallest TTL, an NXDOMAIN or NODATA answer for its SOA's negative TTL
-// (RFC 2308 §5), nothing else. m is copied; the caller may keep using it.
+// (RFC 2308 §5), nothing else. m is not changed.
 func (c *Cache) Put(k Key, m *dns.Msg, now time.Time) {
-	if c.size == 0 {
+	if c.size == 0 || len(m.Question) != 1 {
 		return
 	}
 	ttl, ok := TTL(m)
 	if !ok {
 		return
 	}
-	stored := normalize(m, ttl)
+	msg, ttls, err := pack(m, ttl)
+	if err != nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.items[k]; e != nil {
@@ -110,7 +190,7 @@ func (c *Cache) Put(k Key, m *dns.Msg, now time.Time) {
 	for len(c.items) >= c.size {
 		c.remove(c.lru.prev)
 	}
-	e := &entry{key: k, msg: stored, stored: now, expires: now.Add(time.Duration(ttl) * time.Second)}
+	e := &entry{key: k, msg: msg, ttls: ttls, stored: now, expires: now.Add(time.Duration(ttl) * time.Second)}
 	c.items[k] = e
 	c.pushFront(e)
 }
@@ -158,13 +238,16 @@ func findSOA(rrs []dns.RR) *dns.SOA {
 	return nil
 }
 
-// normalize makes the copy of m that the cache keeps: no OPT record (EDNS
-// is hop by hop, RFC 6891 §6.1.1) and no TTL above ttl, the entry's
-// lifetime, so a record never outlives the entry that holds it.
-func normalize(m *dns.Msg, ttl uint32) *dns.Msg {
-	s := &dns.Msg{MsgHdr: m.MsgHdr}
+// pack makes the copy of m that the cache keeps, in wire form: ID 0, no
+// OPT record, no TTL above ttl (the entry's lifetime, so a record never
+// outlives the entry that holds it), owner names that are the question's
+// spelled as the question, and compressed. It returns where each record's
+// TTL is.
+func pack(m *dns.Msg, ttl uint32) ([]byte, []uint16, error) {
+	s := &dns.Msg{MsgHdr: m.MsgHdr, Compress: true}
 	s.Id = 0
-	s.Question = append([]dns.Question(nil), m.Question...)
+	s.Question = m.Question
+	qname := m.Question[0].Name
 	clip := func(rrs []dns.RR) []dns.RR {
 		var out []dns.RR
 		for _, rr := range rrs {
@@ -172,38 +255,43 @@ func normalize(m *dns.Msg, ttl uint32) *dns.Msg {
 				continue
 			}
 			rr = dns.Copy(rr)
-			rr.Header().Ttl = min(rr.Header().Ttl, ttl)
+			h := rr.Header()
+			h.Ttl = min(h.Ttl, ttl)
+			if h.Name != qname && strings.EqualFold(h.Name, qname) {
+				h.Name = qname
+			}
 			out = append(out, rr)
 		}
 		return out
 	}
 	s.Answer, s.Ns, s.Extra = clip(m.Answer), clip(m.Ns), clip(m.Extra)
-	return s
+	b, err := s.Pack()
+	if err != nil {
+		return nil, nil, err
+	}
+	ttls := make([]uint16, 0, len(s.Answer)+len(s.Ns)+len(s.Extra))
+	off := skipName(b, 12) + 4
+	for range cap(ttls) {
+		off = skipName(b, off)
+		ttls = append(ttls, uint16(off+4))
+		off += 10 + int(binary.BigEndian.Uint16(b[off+8:]))
+	}
+	return b, ttls, nil
 }
 
-// Aged returns a copy of m with every TTL lowered by age seconds (never
-// below 0), as a cache hands out an answer it has held that long
-// (RFC 1035 §7.4). m is not changed.
-func Aged(m *dns.Msg, age uint32) *dns.Msg {
-	out := &dns.Msg{MsgHdr: m.MsgHdr, Compress: m.Compress}
-	out.Question = append([]dns.Question(nil), m.Question...)
-	age1 := func(rrs []dns.RR) []dns.RR {
-		if len(rrs) == 0 {
-			return nil
+// skipName is the offset just past the name at off in b, a message that
+// dns packed (so the name is well formed).
+func skipName(b []byte, off int) int {
+	for {
+		switch l := b[off]; {
+		case l == 0:
+			return off + 1
+		case l&0xC0 == 0xC0:
+			return off + 2 // a compression pointer ends the name
+		default:
+			off += 1 + int(l)
 		}
-		out := make([]dns.RR, len(rrs))
-		for i, rr := range rrs {
-			rr = dns.Copy(rr)
-			h := rr.Header()
-			if h.Rrtype != dns.TypeOPT {
-				h.Ttl -= min(h.Ttl, age)
-			}
-			out[i] = rr
-		}
-		return out
 	}
-	out.Answer, out.Ns, out.Extra = age1(m.Answer), age1(m.Ns), age1(m.Extra)
-	return out
 }
 
 // The LRU list; callers hold mu.

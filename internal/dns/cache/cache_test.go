@@ -169,26 +169,112 @@ func TestSizeZeroCachesNothing(t *testing.T) {
 func TestPutReplaces(t *testing.T) {
 	c := New(2)
 	t0 := time.Unix(1000, 0)
-	k := Key{Name: "a.example.org.", Type: dns.TypeA, Class: dns.ClassINET}
-	c.Put(k, reply(t, k.Name, dns.TypeA, dns.RcodeSuccess, []string{"a.example.org. 300 IN A 192.0.2.1"}, nil), t0)
-	c.Put(k, reply(t, k.Name, dns.TypeA, dns.RcodeSuccess, []string{"a.example.org. 300 IN A 192.0.2.2"}, nil), t0)
+	k := KeyOf(dns.Question{Name: "a.example.org.", Qtype: dns.TypeA, Qclass: dns.ClassINET}, false, false)
+	c.Put(k, reply(t, "a.example.org.", dns.TypeA, dns.RcodeSuccess, []string{"a.example.org. 300 IN A 192.0.2.1"}, nil), t0)
+	c.Put(k, reply(t, "a.example.org.", dns.TypeA, dns.RcodeSuccess, []string{"a.example.org. 300 IN A 192.0.2.2"}, nil), t0)
 	got, _ := c.Get(k, t0)
 	if c.Len() != 1 || got.Answer[0].(*dns.A).A.String() != "192.0.2.2" {
 		t.Errorf("Len %d, answer %v; want one entry with the newer answer", c.Len(), got.Answer)
 	}
 }
 
-func BenchmarkGet(b *testing.B) {
+func TestKeys(t *testing.T) {
+	q := dns.Question{Name: "WWW.Example.org.", Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}
+	same := []Key{
+		KeyOf(q, false, false),
+		KeyOf(dns.Question{Name: "www.example.ORG", Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}, false, false),
+		KeyOf(dns.Question{Name: `\087ww.example.org.`, Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}, false, false),
+		Key(AppendKey(nil, []byte("\x03www\x07example\x03org\x00"), dns.TypeAAAA, dns.ClassINET, false, false)),
+	}
+	for i, k := range same[1:] {
+		if k != same[0] {
+			t.Errorf("key %d is %q, want %q", i+1, k, same[0])
+		}
+	}
+	other := []Key{
+		KeyOf(q, true, false),
+		KeyOf(q, false, true),
+		KeyOf(dns.Question{Name: q.Name, Qtype: dns.TypeA, Qclass: dns.ClassINET}, false, false),
+		KeyOf(dns.Question{Name: q.Name, Qtype: dns.TypeAAAA, Qclass: dns.ClassCHAOS}, false, false),
+		KeyOf(dns.Question{Name: "www.example.org.example.", Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}, false, false),
+		KeyOf(dns.Question{Name: "www.example.org.." /* not a name */, Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}, false, false),
+	}
+	for i, k := range other {
+		if k == same[0] {
+			t.Errorf("other key %d equals %q", i, k)
+		}
+	}
+}
+
+// The wire form: ID 0, TTLs aged, no OPT, owner names that are the
+// question's compressed to it so that a client's spelling of the question
+// respells them.
+func TestLookupWire(t *testing.T) {
+	c := New(10)
+	t0 := time.Unix(1000, 0)
+	m := reply(t, "a.example.org.", dns.TypeA, dns.RcodeSuccess, []string{
+		"A.EXAMPLE.ORG. 300 IN CNAME b.example.org.",
+		"b.example.org. 200 IN A 192.0.2.1",
+	}, []string{"example.org. 250 IN NS ns.example.org."})
+	m.Id, m.AuthenticatedData = 77, true
+	k := KeyOf(m.Question[0], false, false)
+	c.Put(k, m, t0)
+	h, ok := c.Lookup([]byte(k), t0.Add(50*time.Second))
+	if !ok {
+		t.Fatal("miss right after Put")
+	}
+	b := h.AppendTo([]byte("prefix"))
+	if string(b[:6]) != "prefix" || h.Len() != len(b)-6 {
+		t.Fatalf("AppendTo wrote %d bytes after the prefix, Len says %d", len(b)-6, h.Len())
+	}
+	b = b[6:]
+	copy(b[12:], "\x01A\x07eXample\x03ORG") // a client's spelling
+	got := new(dns.Msg)
+	if err := got.Unpack(b); err != nil {
+		t.Fatal(err)
+	}
+	if got.Id != 0 || !got.AuthenticatedData || got.Rcode != dns.RcodeSuccess {
+		t.Errorf("header: ID %d, AD %v, rcode %d; want 0, true, NOERROR", got.Id, got.AuthenticatedData, got.Rcode)
+	}
+	// Names that end in the question's suffixes point into it too, and
+	// take the client's spelling of them: harmless, names compare without
+	// case (RFC 4343).
+	want := []string{
+		"A.eXample.ORG.\t150\tIN\tCNAME\tb.eXample.ORG.",
+		"b.eXample.ORG.\t150\tIN\tA\t192.0.2.1",
+		"eXample.ORG.\t150\tIN\tNS\tns.eXample.ORG.",
+	}
+	var rrs []string
+	for _, rr := range append(got.Answer, append(got.Ns, got.Extra...)...) {
+		rrs = append(rrs, rr.String())
+	}
+	if fmt.Sprint(rrs) != fmt.Sprint(want) {
+		t.Errorf("records\n%q\nwant\n%q", rrs, want)
+	}
+	// Each hit starts from what was stored.
+	h, _ = c.Lookup([]byte(k), t0.Add(60*time.Second))
+	got.Unpack(h.AppendTo(nil))
+	if ttl := got.Answer[1].Header().Ttl; ttl != 140 {
+		t.Errorf("second hit: TTL %d, want 140", ttl)
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
 	c := New(100)
 	t0 := time.Unix(1000, 0)
 	m := new(dns.Msg)
 	m.SetQuestion("a.example.org.", dns.TypeA)
 	a, _ := dns.NewRR("a.example.org. 300 IN A 192.0.2.1")
 	m.Answer = []dns.RR{a}
-	k := KeyOf(m.Question[0], false, false)
-	c.Put(k, m, t0)
+	k := []byte(KeyOf(m.Question[0], false, false))
+	c.Put(Key(k), m, t0)
+	out := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
-		c.Get(k, t0)
+		h, ok := c.Lookup(k, t0)
+		if !ok {
+			b.Fatal("miss")
+		}
+		out = h.AppendTo(out[:0])
 	}
 }

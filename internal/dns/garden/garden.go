@@ -22,16 +22,18 @@ const MinTTL = 30 * time.Second
 // Domains is a set of allowed domains; each allows itself and every name
 // under it.
 type Domains struct {
-	names map[string]struct{} // lowercase, no trailing dot
+	names map[string]struct{} // lowercase wire form
 }
 
 // NewDomains returns the set of domains in list (as config.Main.AllowDomain
 // holds them: lowercase, no trailing dot; anything else is normalised).
 func NewDomains(list []string) Domains {
 	d := Domains{names: make(map[string]struct{}, len(list))}
+	var buf [255]byte // the longest name in wire form (RFC 1035 §2.3.4)
 	for _, s := range list {
-		if s = strings.ToLower(strings.TrimSuffix(s, ".")); s != "" {
-			d.names[s] = struct{}{}
+		s = strings.ToLower(dns.Fqdn(s))
+		if n, err := dns.PackDomainName(s, buf[:], 0, nil, false); err == nil && n > 1 {
+			d.names[string(buf[:n])] = struct{}{}
 		}
 	}
 	return d
@@ -40,22 +42,16 @@ func NewDomains(list []string) Domains {
 // Len is the number of domains in the set.
 func (d Domains) Len() int { return len(d.names) }
 
-// Match reports whether name, lowercase and fully qualified or not, is an
-// allowed domain or lies under one.
-func (d Domains) Match(name string) bool {
+// Match reports whether name, in lowercase wire form, is an allowed domain
+// or lies under one.
+func (d Domains) Match(name []byte) bool {
 	if len(d.names) == 0 {
 		return false
 	}
-	s := strings.TrimSuffix(name, ".")
-	for s != "" {
-		if _, ok := d.names[s]; ok {
+	for i := 0; i < len(name) && name[i] != 0; i += 1 + int(name[i]) {
+		if _, ok := d.names[string(name[i:])]; ok {
 			return true
 		}
-		i := strings.IndexByte(s, '.')
-		if i < 0 {
-			break
-		}
-		s = s[i+1:]
 	}
 	return false
 }

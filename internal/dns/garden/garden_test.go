@@ -4,11 +4,23 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
+
+// wire is name in lowercase wire form, as the resolver has it.
+func wire(t *testing.T, name string) []byte {
+	t.Helper()
+	b := make([]byte, 255)
+	n, err := dns.PackDomainName(dns.Fqdn(strings.ToLower(name)), b, 0, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[:n]
+}
 
 func TestMatch(t *testing.T) {
 	d := NewDomains([]string{"example.org", "Shop.Test.", "co.uk"})
@@ -31,11 +43,11 @@ func TestMatch(t *testing.T) {
 		{"bbc.co.uk.", true},
 	}
 	for _, tt := range tests {
-		if got := d.Match(tt.name); got != tt.want {
+		if got := d.Match(wire(t, tt.name)); got != tt.want {
 			t.Errorf("Match(%q) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if NewDomains(nil).Match("example.org.") {
+	if NewDomains(nil).Match(wire(t, "example.org.")) {
 		t.Error("an empty set matched")
 	}
 }

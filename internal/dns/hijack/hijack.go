@@ -7,28 +7,31 @@
 package hijack
 
 import (
-	"net"
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/miekg/dns"
 )
 
-// Answer fills m, already a reply to question q, with the portal's answer:
-// for an A question of class IN (or ANY), one A record with address portal
-// and TTL ttl; for anything else no record at all (NODATA).
+// Append appends the portal's answer records to b, a NOERROR reply in wire
+// form whose one question, at offset 12, has type qtype and class qclass,
+// and returns b and how many records it appended: for an A question of
+// class IN (or ANY), one A record with address portal and TTL ttl, its
+// owner name pointing to the question; for anything else no record at all
+// (NODATA).
 //
 // The empty answers carry no SOA on purpose: RFC 2308 §5 says a negative
 // answer without an SOA is not cached, so once the client signs in it asks
 // again and gets the real answer.
-func Answer(m *dns.Msg, q dns.Question, portal netip.Addr, ttl uint32) {
-	m.Rcode = dns.RcodeSuccess
-	m.Answer, m.Ns = nil, nil
-	if q.Qtype != dns.TypeA || (q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY) || !portal.Is4() {
-		return
+func Append(b []byte, qtype, qclass uint16, portal netip.Addr, ttl uint32) ([]byte, uint16) {
+	if qtype != dns.TypeA || (qclass != dns.ClassINET && qclass != dns.ClassANY) || !portal.Is4() {
+		return b, 0
 	}
+	b = append(b, 0xC0, 12) // the question's name (RFC 1035 §4.1.4)
+	b = binary.BigEndian.AppendUint16(b, dns.TypeA)
+	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	b = binary.BigEndian.AppendUint16(b, 4)
 	a := portal.As4()
-	m.Answer = []dns.RR{&dns.A{
-		Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl},
-		A:   net.IP(a[:]),
-	}}
+	return append(b, a[:]...), 1
 }

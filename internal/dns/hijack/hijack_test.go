@@ -1,13 +1,14 @@
 package hijack
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
 )
 
-func TestAnswer(t *testing.T) {
+func TestAppend(t *testing.T) {
 	portal := netip.MustParseAddr("10.77.0.1")
 	tests := []struct {
 		qtype, qclass uint16
@@ -33,14 +34,20 @@ func TestAnswer(t *testing.T) {
 		{65280, dns.ClassINET, false}, // private use
 	}
 	for _, tt := range tests {
-		q := dns.Question{Name: "Tunnel.Example.ORG.", Qtype: tt.qtype, Qclass: tt.qclass}
-		req := new(dns.Msg)
-		req.Question = []dns.Question{q}
-		m := new(dns.Msg)
-		m.SetReply(req)
-		m.Rcode = dns.RcodeServerFailure // Answer sets it
-		Answer(m, q, portal, 0)
 		name := dns.Type(tt.qtype).String() + "/" + dns.Class(tt.qclass).String()
+		req := new(dns.Msg)
+		req.Question = []dns.Question{{Name: "Tunnel.Example.ORG.", Qtype: tt.qtype, Qclass: tt.qclass}}
+		req.Response = true
+		b, err := req.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, n := Append(b, tt.qtype, tt.qclass, portal, 7)
+		binary.BigEndian.PutUint16(b[6:], n)
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			t.Fatalf("%s: the reply does not parse: %v", name, err)
+		}
 		if m.Rcode != dns.RcodeSuccess || len(m.Ns) != 0 || len(m.Extra) != 0 {
 			t.Errorf("%s: rcode %d, authority %v, additional %v; want NOERROR and nothing else", name, m.Rcode, m.Ns, m.Extra)
 		}
@@ -54,12 +61,11 @@ func TestAnswer(t *testing.T) {
 			t.Fatalf("%s: answer %v; want one A", name, m.Answer)
 		}
 		a, ok := m.Answer[0].(*dns.A)
-		if !ok || a.A.String() != "10.77.0.1" || a.Hdr.Ttl != 0 || a.Hdr.Name != q.Name || a.Hdr.Class != dns.ClassINET {
-			t.Errorf("%s: answer %v; want %s 0 IN A 10.77.0.1", name, m.Answer[0], q.Name)
+		if !ok || a.A.String() != "10.77.0.1" || a.Hdr.Ttl != 7 || a.Hdr.Name != "Tunnel.Example.ORG." || a.Hdr.Class != dns.ClassINET {
+			t.Errorf("%s: answer %v; want Tunnel.Example.ORG. 7 IN A 10.77.0.1", name, m.Answer[0])
 		}
-		// The reply must pack: it goes on the wire as is.
-		if _, err := m.Pack(); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
+	}
+	if _, n := Append(nil, dns.TypeA, dns.ClassINET, netip.MustParseAddr("2001:db8::1"), 0); n != 0 {
+		t.Error("an IPv6 portal address made an A record")
 	}
 }
