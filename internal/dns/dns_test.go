@@ -445,3 +445,35 @@ func TestOtherShapesSameAnswer(t *testing.T) {
 		}
 	}
 }
+
+// The quick path allocates nothing: a query from a client that has not
+// signed in, the portal's own name, and a signed-in client's cache hit,
+// with and without EDNS0.
+func TestQuickPathAllocatesNothing(t *testing.T) {
+	f := newFixture(t)
+	out := make([]byte, maxQuery)
+	for _, tt := range []struct {
+		name string
+		src  netip.Addr
+		edns bool
+	}{
+		{"www.example.org.", preauthIP, false},
+		{"www.example.org.", preauthIP, true},
+		{"portal.lan.", authIP, false},
+		{"www.example.org.", authIP, false},
+		{"www.example.org.", authIP, true},
+	} {
+		req := question(tt.name, dns.TypeA)
+		if tt.edns {
+			req.SetEdns0(1232, false)
+		}
+		raw, _ := req.Pack()
+		f.exchange(t, raw, tt.src, false) // fill the cache
+		if r, q, _ := f.s.answer(raw, tt.src, false, out); r == nil || q != nil {
+			t.Fatalf("%s from %v, EDNS %v: not answered at once", tt.name, tt.src, tt.edns)
+		}
+		if n := testing.AllocsPerRun(100, func() { f.s.answer(raw, tt.src, false, out) }); n != 0 {
+			t.Errorf("%s from %v, EDNS %v: %v allocations", tt.name, tt.src, tt.edns, n)
+		}
+	}
+}

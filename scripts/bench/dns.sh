@@ -19,8 +19,9 @@
 #   - latency p50 and p99 at RATE queries per second (LAT_SECONDS), where
 #     neither server is saturated;
 #   - a sweep of offered loads (SWEEP, dnsperf -Q, STEP seconds each, up to
-#     SWEEP_OUTSTANDING queries in flight): answered queries per second and
-#     the share lost.
+#     SWEEP_OUTSTANDING queries in flight): answered queries per second, the
+#     share lost, and the server's CPU time per answered query (every
+#     thread's, from /proc/PID/task/*/schedstat).
 #
 # Environment (issue 9): LOBBY (binary; built here when unset), BENCH_OUT
 # (build/bench), RUNS (5), QUICK (1: smoke run, junk figures). Also: DURATION
@@ -180,6 +181,10 @@ field() { # $1: dnsperf output, $2: label; prints the first number after it
 	printf '%s\n' "$1" | awk -v label="$2" '(i = index($0, label)) { split(substr($0, i + length(label)), f, " "); print f[1] + 0; exit }'
 }
 
+cpu_ns() { # $1: pid; the CPU time of all its threads so far, in ns
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+
 pct() { # $1: sorted file of milliseconds, $2: percentile
 	awk -v p="$2" '{ v[NR] = $1 } END { if (NR == 0) { print "0"; exit } i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; printf "%.3f\n", v[i] }' "$1"
 }
@@ -189,7 +194,7 @@ emit() { bench_row "$WORK/dns.tsv" dns "$@" || true; }
 
 # turn SERVER JOB RUN: one server's turn at one job.
 turn() {
-	local server=$1 job=$2 run=$3 file="$WORK/$2.txt" out qps sent lost rate n
+	local server=$1 job=$2 run=$3 file="$WORK/$2.txt" out qps sent lost rate n cpu
 	start_server "$server" "$job"
 	perf 10 "$file" -q "$OUTSTANDING" -n 1 -Q 50000 >/dev/null # warm-up: one pass over the file
 	out=$(perf "$DURATION" "$file" -q "$OUTSTANDING" -l "$DURATION")
@@ -203,7 +208,9 @@ turn() {
 	emit "latency p99 at $RATE q/s, $job" ms lower - - "$server" "$run" "$(pct "$WORK/lat" 99)"
 	say "$job $server run $run: $qps q/s; p50 $(pct "$WORK/lat" 50) ms, p99 $(pct "$WORK/lat" 99) ms of $n answers at $RATE q/s"
 	for rate in $SWEEP; do
+		cpu=$(cpu_ns "$SERVER_PID")
 		out=$(perf "$STEP" "$file" -q "$SWEEP_OUTSTANDING" -l "$STEP" -Q "$rate")
+		cpu=$(($(cpu_ns "$SERVER_PID") - cpu))
 		printf '== %s %s run %s, offered %s q/s\n%s\n' "$server" "$job" "$run" "$rate" "$out" >>"$WORK/dnsperf.log"
 		qps=$(field "$out" "Queries per second:")
 		sent=$(field "$out" "Queries sent:")
@@ -211,6 +218,8 @@ turn() {
 		emit "answered queries/s, $job" q/s higher "offered load (q/s)" "$rate" "$server" "$run" "$qps"
 		emit "queries lost, $job" % lower "offered load (q/s)" "$rate" "$server" "$run" \
 			"$(awk -v l="$lost" -v s="$sent" 'BEGIN { printf "%.2f\n", (s > 0 ? 100 * l / s : 100) }')"
+		emit "server CPU per answered query, $job" µs lower "offered load (q/s)" "$rate" "$server" "$run" \
+			"$(awk -v c="$cpu" -v l="$lost" -v s="$sent" 'BEGIN { printf "%.2f\n", (s > l ? c / 1000 / (s - l) : 0) }')"
 		printf '%s\t%s\t%s\t%s\n' "$job" "$rate" "$server" "$(awk -v s="$sent" -v t="$STEP" 'BEGIN { printf "%.0f\n", s / t }')" >>"$WORK/sent.txt"
 		say "  offered $rate q/s: answered $qps q/s, lost $lost of $sent"
 	done
@@ -259,6 +268,12 @@ $LOAD_END. The script took ${ELAPSED}s.
 - **Offered load**: $SWEEP q/s (\`-Q\`), ${STEP}s each, with up to $SWEEP_OUTSTANDING queries in
   flight, so that a saturated server loses queries rather than slowing dnsperf down. dnsperf
   shares the $(nproc) cores with the server: at the top rate ($top q/s) it sent, in q/s (lowest-highest round): $ceiling.
+- **Server CPU per answered query**: the CPU time of every thread of the server (the sum of
+  \`/proc/PID/task/*/schedstat\`, nanoseconds) over each offered-load step, over the queries
+  answered in it: what the server's core pays for a query, which on a router is the figure
+  that counts (its clients do not share its cores). Lobby's includes its other work in those
+  seconds (the firewall's counters, timers), which is small. Softirq work done for a server's
+  packets counts where the kernel ran it, as it does for both.
 - **Settings**: lobby runs whole, as in production (firewall rules in place, DHCP off); its
   resolver reads UDP on a socket per CPU (SO_REUSEPORT) in batches. dnsmasq runs alone,
   \`--bind-interfaces --listen-address=10.77.0.1\`, \`--no-resolv --no-hosts\`, no DHCP, no
