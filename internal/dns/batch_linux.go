@@ -14,6 +14,12 @@ import (
 // system call (recvmmsg(2), sendmmsg(2)), through buffers made once: under
 // load most of the system calls are saved, and a batch allocates nothing.
 // It belongs to one goroutine.
+//
+// The two calls are made raw (unix.RawSyscall6), without telling the Go
+// scheduler: the socket is non-blocking, so neither waits, and a call the
+// scheduler is told of wakes its monitor thread (sysmon) whenever every
+// other thread was idle — a few context switches for each query a quiet
+// resolver answers, which doubled its CPU time per query at 5,000 q/s.
 type udpBatch struct {
 	conn *net.UDPConn
 	rc   syscall.RawConn
@@ -61,7 +67,7 @@ func newUDPBatch(conn *net.UDPConn) (*udpBatch, error) {
 		for i := range batch {
 			b.rmsgs[i].Hdr.Namelen = unix.SizeofSockaddrInet4 // the kernel writes it
 		}
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rmsgs[0])), batch, 0, 0, 0)
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rmsgs[0])), batch, 0, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false
 		}
@@ -69,7 +75,7 @@ func newUDPBatch(conn *net.UDPConn) (*udpBatch, error) {
 		return true
 	}
 	b.writeFn = func(fd uintptr) bool {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.wmsgs[b.sent])), uintptr(b.nw-b.sent), 0, 0, 0)
+		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.wmsgs[b.sent])), uintptr(b.nw-b.sent), 0, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false
 		}
