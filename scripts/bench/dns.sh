@@ -275,7 +275,7 @@ $LOAD_END. The script took ${ELAPSED}s.
   seconds (the firewall's counters, timers), which is small. Softirq work done for a server's
   packets counts where the kernel ran it, as it does for both.
 - **Settings**: lobby runs whole, as in production (firewall rules in place, DHCP off); its
-  resolver reads UDP on a socket per CPU (SO_REUSEPORT) in batches. dnsmasq runs alone,
+  resolver reads UDP on one socket, up to 32 queries per recvmmsg. dnsmasq runs alone,
   \`--bind-interfaces --listen-address=10.77.0.1\`, \`--no-resolv --no-hosts\`, no DHCP, no
   logging, with the same cache size as lobby: the settings its manual gives for these jobs, and
   it is single-threaded by design. Neither server logs queries.
