@@ -18,6 +18,14 @@
 //
 // The steps are packages of their own, each testable alone, composed here
 // in one function, answer.
+//
+// Nearly every query takes the quick path (wire.go): read where it lies,
+// in the shape nearly every client sends, and answered straight into the
+// reply buffer, from the portal's address or from the cache, which keeps
+// answers packed; no allocation. Queries of any other shape, walled-garden
+// names, cache misses and answers that must be cut to size are decoded
+// whole with miekg/dns. UDP comes and goes a batch per system call, on one
+// socket (batch_linux.go).
 package dns
 
 import (
