@@ -49,7 +49,13 @@ func sanitizeRedir(raw string) string {
 	u.Scheme = strings.ToLower(u.Scheme)
 	u.Host = strings.ToLower(u.Host)
 	u.Fragment, u.RawFragment = "", ""
-	return u.String()
+	// Re-serialising may escape what raw left bare and grow it past the
+	// cap, which a second pass would then refuse: the cap holds for the
+	// result too.
+	if out := u.String(); len(out) <= maxRedir {
+		return out
+	}
+	return ""
 }
 
 // validHost accepts a DNS name (LDH labels, as the Host header of the
