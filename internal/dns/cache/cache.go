@@ -169,9 +169,14 @@ func (c *Cache) Get(k Key, now time.Time) (*dns.Msg, bool) {
 
 // Put stores m under k if it may be cached: a positive answer for its
 // smallest TTL, an NXDOMAIN or NODATA answer for its SOA's negative TTL
-// (RFC 2308 §5), nothing else. m is not changed.
+// (RFC 2308 §5), nothing else. An answer whose question is not k's (but
+// for the DO and CD bits and the spelling) is not stored: a hit's question
+// is written over with the asker's, which must fit it. m is not changed.
 func (c *Cache) Put(k Key, m *dns.Msg, now time.Time) {
-	if c.size == 0 || len(m.Question) != 1 {
+	if c.size == 0 || len(m.Question) != 1 || len(k) == 0 {
+		return
+	}
+	if q := KeyOf(m.Question[0], false, false); q[:len(q)-1] != k[:len(k)-1] {
 		return
 	}
 	ttl, ok := TTL(m)

@@ -178,6 +178,26 @@ func TestPutReplaces(t *testing.T) {
 	}
 }
 
+func TestPutRefusesAnotherQuestion(t *testing.T) {
+	c := New(10)
+	t0 := time.Unix(1000, 0)
+	m := reply(t, "b.example.org.", dns.TypeA, dns.RcodeSuccess, []string{"b.example.org. 300 IN A 192.0.2.1"}, nil)
+	for _, q := range []dns.Question{
+		{Name: "a.example.org.", Qtype: dns.TypeA, Qclass: dns.ClassINET},
+		{Name: "b.example.org.", Qtype: dns.TypeAAAA, Qclass: dns.ClassINET},
+		{Name: "b.example.org.", Qtype: dns.TypeA, Qclass: dns.ClassCHAOS},
+	} {
+		c.Put(KeyOf(q, false, false), m, t0)
+	}
+	if c.Len() != 0 {
+		t.Errorf("stored %d answers under another question's key", c.Len())
+	}
+	c.Put(KeyOf(dns.Question{Name: "B.Example.ORG.", Qtype: dns.TypeA, Qclass: dns.ClassINET}, true, true), m, t0)
+	if c.Len() != 1 {
+		t.Error("an answer to the same question spelled otherwise, with DO and CD, was not stored")
+	}
+}
+
 func TestKeys(t *testing.T) {
 	q := dns.Question{Name: "WWW.Example.org.", Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}
 	same := []Key{
