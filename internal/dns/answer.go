@@ -99,8 +99,15 @@ func (s *Server) quick(wq *wireQuery, src netip.Addr, out []byte) []byte {
 		return nil
 	}
 	hit, ok := s.cache.Load().Lookup(wq.cacheKey(), s.now())
-	if !ok || wq.opt && hit.Len()+optLen > wq.limit || !wq.opt && hit.Len() > wq.limit {
+	if !ok {
 		return nil
+	}
+	size := hit.Len()
+	if wq.opt {
+		size += optLen
+	}
+	if size > wq.limit {
+		return nil // cut to size by the full path
 	}
 	return wq.cached(out, hit)
 }

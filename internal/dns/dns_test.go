@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -475,5 +476,51 @@ func TestQuickPathAllocatesNothing(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { f.s.answer(raw, tt.src, false, out) }); n != 0 {
 			t.Errorf("%s from %v, EDNS %v: %v allocations", tt.name, tt.src, tt.edns, n)
 		}
+	}
+}
+
+// What the quick path reads in place and what it leaves to the full
+// decoder.
+func TestParseShapes(t *testing.T) {
+	q := func(hexed string) []byte {
+		b := make([]byte, len(hexed)/2)
+		for i := range b {
+			fmt.Sscanf(hexed[2*i:2*i+2], "%02x", &b[i])
+		}
+		return b
+	}
+	const head = "1234010000010000000000" // ID, RD, one question, then ARCOUNT's high byte
+	const name = "03777777076578616d706c6503636f6d00"
+	tests := []struct {
+		what string
+		b    []byte
+		want bool
+	}{
+		{"plain", q(head + "00" + name + "00010001"), true},
+		{"EDNS0", q(head + "01" + name + "00010001" + "000029100000008000" + "0000"), true},
+		{"EDNS0 with an RDATA length but no RDATA", q(head + "01" + name + "00010001" + "000029100000008000" + "0004"), false},
+		{"EDNS0 version 1", q(head + "01" + name + "00010001" + "000029100000018000" + "0000"), false},
+		{"EDNS0 not at the root", q(head + "01" + name + "00010001" + "010029100000008000" + "0000"), false},
+		{"an additional record that is not OPT", q(head + "01" + name + "00010001" + "000001000100000000" + "0000"), false},
+		{"a compressed question", q(head + "00" + "c00c" + "00010001"), false},
+		{"trailing bytes", q(head + "00" + name + "00010001" + "00"), false},
+		{"cut in the name", q(head + "00" + "037777"), false},
+		{"a response", q("1234810000010000000000" + "00" + name + "00010001"), false},
+		{"an update", q("1234280000010000000000" + "00" + name + "00010001"), false},
+		{"two questions", q("1234010000020000000000" + "00" + name + "00010001" + name + "00010001"), false},
+		{"AXFR", q(head + "00" + name + "00fc0001"), false},
+	}
+	for _, tt := range tests {
+		var wq wireQuery
+		if got := wq.parse(tt.b, false); got != tt.want {
+			t.Errorf("%s: parse %v, want %v", tt.what, got, tt.want)
+		}
+	}
+	var wq wireQuery
+	if !wq.parse(q(head+"01"+name+"00010001"+"000029100000008000"+"0000"), false) || !wq.do || wq.limit != maxUDP || string(wq.name()) != "\x03www\x07example\x03com\x00" {
+		t.Errorf("EDNS0 query read as DO %v, limit %d, name %q", wq.do, wq.limit, wq.name())
+	}
+	if !wq.parse(q(head+"00"+"03575757"+name[8:]+"00010001"), true) || wq.limit != dns.MaxMsgSize || string(wq.name()) != "\x03www\x07example\x03com\x00" {
+		t.Errorf("TCP query read as limit %d, name %q", wq.limit, wq.name())
 	}
 }

@@ -103,7 +103,7 @@ func (q *wireQuery) parse(b []byte, tcp bool) bool {
 	if counts[7] == 1 {
 		// An OPT record: root name, version 0, no options.
 		opt := b[off:]
-		if len(opt) != optLen || opt[0] != 0 || binary.BigEndian.Uint16(opt[1:]) != dns.TypeOPT || opt[6] != 0 {
+		if len(opt) != optLen || opt[0] != 0 || binary.BigEndian.Uint16(opt[1:]) != dns.TypeOPT || opt[6] != 0 || opt[9]|opt[10] != 0 {
 			return false
 		}
 		q.opt = true
