@@ -272,7 +272,8 @@ $LOAD_END. The script took ${ELAPSED}s.
   \`/proc/PID/task/*/schedstat\`, nanoseconds) over each offered-load step, over the queries
   answered in it: what the server's core pays for a query, which on a router is the figure
   that counts (its clients do not share its cores). Lobby's includes its other work in those
-  seconds (the firewall's counters, timers), which is small. Softirq work done for a server's
+  seconds (the firewall's counters, timers): an idle lobby uses about 0.1 ms of CPU a second,
+  0.02 µs a query at 5,000 q/s. Softirq work done for a server's
   packets counts where the kernel ran it, as it does for both.
 - **Settings**: lobby runs whole, as in production (firewall rules in place, DHCP off); its
   resolver reads UDP on one socket, up to 32 queries per recvmmsg. dnsmasq runs alone,
