@@ -21,8 +21,7 @@ import (
 // other thread was idle — a few context switches for each query a quiet
 // resolver answers, which doubled its CPU time per query at 5,000 q/s.
 type udpBatch struct {
-	conn *net.UDPConn
-	rc   syscall.RawConn
+	rc syscall.RawConn
 
 	in    [batch][]byte // query slots
 	riov  [batch]unix.Iovec
@@ -48,7 +47,7 @@ func newUDPBatch(conn *net.UDPConn) (*udpBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &udpBatch{conn: conn, rc: rc}
+	b := &udpBatch{rc: rc}
 	arena := make([]byte, 2*batch*maxQuery)
 	for i := range batch {
 		b.in[i] = arena[2*i*maxQuery : (2*i+1)*maxQuery : (2*i+1)*maxQuery]
@@ -86,7 +85,7 @@ func newUDPBatch(conn *net.UDPConn) (*udpBatch, error) {
 }
 
 // read waits for queries and returns how many it read, up to a batch;
-// query and from tell them, until the next read.
+// query and sender tell them, until the next read.
 func (b *udpBatch) read() (int, error) {
 	if err := b.rc.Read(b.readFn); err != nil {
 		return 0, err // closed
@@ -106,7 +105,7 @@ func (b *udpBatch) query(i int) []byte {
 	return b.in[i][:b.rmsgs[i].Len]
 }
 
-// from is the sender of the i-th datagram of the last read.
+// sender is the sender of the i-th datagram of the last read.
 func (b *udpBatch) sender(i int) netip.AddrPort {
 	sa := &b.from[i]
 	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
@@ -123,7 +122,7 @@ func (b *udpBatch) queue(r []byte, i int) {
 	if len(r) > len(slot) {
 		return // cannot happen: UDP answers are at most maxUDP bytes
 	}
-	copy(slot, r) // a no-op when r was written in place
+	copy(slot, r) // as a rule r is slot already: a short memmove onto itself
 	b.wiov[b.nw].SetLen(len(r))
 	b.wmsgs[b.nw].Hdr.Name = (*byte)(unsafe.Pointer(&b.from[i]))
 	b.nw++
