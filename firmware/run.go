@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -159,9 +158,8 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	}
 	relayHTTP, relayTLS := cfg.Main.RelayPorts()
 	postSignIn := relay.New(relay.Config{
-		HTTP:      netip.AddrPortFrom(cfg.Main.Address, relayHTTP),
-		TLS:       netip.AddrPortFrom(cfg.Main.Address, relayTLS),
-		Forbidden: relay.Forbid(append(localAddresses(), cfg.Main.Subnet)...),
+		HTTP: netip.AddrPortFrom(cfg.Main.Address, relayHTTP),
+		TLS:  netip.AddrPortFrom(cfg.Main.Address, relayTLS),
 	}, table, resolver, log)
 	ctlServer := &ctl.Server{
 		Table: table, Version: version, Started: time.Now(), Log: log,
@@ -255,21 +253,6 @@ func needsRestart(a, b *config.Config) error {
 		}
 	}
 	return errors.Join(names...)
-}
-
-// localAddresses are the router's own addresses, which the relay must never
-// carry a client to.
-func localAddresses() []netip.Prefix {
-	addrs, _ := net.InterfaceAddrs()
-	var out []netip.Prefix
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
-			}
-		}
-	}
-	return out
 }
 
 // sameDHCP compares what the DHCP server was started with (not where in the

@@ -9,6 +9,13 @@
 // HTTP Host header or the TLS server name (SNI) — resolves it through the
 // upstreams and splices the connection to the real site. The client never
 // sees "connection refused" because it signed in.
+//
+// The router itself opens the relayed connection, so the firewall's rules
+// for forwarded traffic do not hold for it: the relay makes them itself.
+// It connects only to port 80 (the HTTP relay) or 443 (the TLS relay) of
+// public unicast addresses, never to the router's own addresses or a subnet
+// attached to any of its interfaces as they are at that moment, whatever
+// name resolves there (dest.go); each address is checked as it is dialled.
 package relay
 
 import (
@@ -26,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/session"
@@ -42,14 +50,10 @@ type Table interface {
 	LookupIP(ip netip.Addr) (session.Client, bool)
 }
 
-// Config says where the relay listens and what it must never reach.
+// Config says where the relay listens.
 type Config struct {
 	// HTTP and TLS are the listen addresses for the steered TCP 80 and 443.
 	HTTP, TLS netip.AddrPort
-	// Forbidden reports addresses the relay must not connect to, so that a
-	// Host header cannot reach services that are not on the internet; nil
-	// means Forbid() with no prefixes.
-	Forbidden func(netip.Addr) bool
 	// MaxConns bounds the relayed connections at once; 0 means 512.
 	MaxConns int
 }
@@ -61,10 +65,12 @@ type Relay struct {
 	resolver Resolver
 	log      *slog.Logger
 	slots    chan struct{}
-	dialer   net.Dialer
-	// ports are the sites' ports when the Host header names none: 80 and
-	// 443 (tests change them).
+	// ports are the sites' ports, the only ones the relay connects to: 80
+	// and 443 (tests change them).
 	httpPort, tlsPort uint16
+	// permit checks each address the relay is about to connect to, as it
+	// connects: destPermitted (tests change it).
+	permit func(dst netip.AddrPort, port uint16) error
 }
 
 // Timeouts: a client must send its request head or ClientHello promptly;
@@ -81,33 +87,22 @@ func New(cfg Config, table Table, resolver Resolver, log *slog.Logger) *Relay {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 512
 	}
-	if cfg.Forbidden == nil {
-		cfg.Forbidden = Forbid()
-	}
 	return &Relay{
 		cfg: cfg, table: table, resolver: resolver, log: log,
 		slots:    make(chan struct{}, cfg.MaxConns),
-		dialer:   net.Dialer{Timeout: dialTimeout},
 		httpPort: 80, tlsPort: 443,
+		permit: destPermitted,
 	}
 }
 
-// Forbid returns a Forbidden func that refuses loopback, unspecified,
-// multicast and link-local addresses and every address in prefixes (pass
-// the router's own addresses and the LAN).
-func Forbid(prefixes ...netip.Prefix) func(netip.Addr) bool {
-	return func(a netip.Addr) bool {
-		a = a.Unmap()
-		if a.IsLoopback() || a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalUnicast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-			return true
-		}
-		for _, p := range prefixes {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
+// destPermitted is permit with the router's addresses and attached subnets
+// read now. If they cannot be read, nothing is permitted.
+func destPermitted(dst netip.AddrPort, port uint16) error {
+	local, err := localPrefixes()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errRefused, err)
 	}
+	return permit(dst, port, local)
 }
 
 // Run listens on both ports until ctx ends.
@@ -195,26 +190,47 @@ func (r *Relay) relay(ctx context.Context, c *net.TCPConn, defPort uint16, sniff
 		return err
 	}
 	c.SetReadDeadline(time.Time{})
-	if port == 0 {
+	switch port {
+	case 0:
 		port = defPort
+	case defPort:
+	default:
+		return fmt.Errorf("%w: %s:%d: only port %d is relayed here", errRefused, host, port, defPort)
 	}
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	addrs, err := r.resolver.LookupAddrs(ctx, host)
-	if err != nil {
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a} // an address names itself: no lookup
+	} else if addrs, err = r.resolver.LookupAddrs(ctx, host); err != nil {
 		return fmt.Errorf("resolving %s: %w", host, err)
 	}
-	var up net.Conn
-	for _, a := range addrs {
-		if !a.Is4() || r.cfg.Forbidden(a) {
-			continue
+	// Each address is checked where it is connected to, after the lookup
+	// (the dialer's Control runs just before connect(2)): a name that
+	// resolves into the venue's networks — DNS rebinding included — gets
+	// nowhere, and nothing but the checked address is ever dialled.
+	d := net.Dialer{Control: func(_, address string, _ syscall.RawConn) error {
+		dst, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errRefused, err)
 		}
-		if up, err = r.dialer.DialContext(ctx, "tcp4", netip.AddrPortFrom(a, port).String()); err == nil {
+		return r.permit(dst, port)
+	}}
+	var up net.Conn
+	var errs []error
+	for _, a := range addrs {
+		if !a.Unmap().Is4() {
+			continue // the relay speaks IPv4 only, like the portal address it serves
+		}
+		c, err := d.DialContext(ctx, "tcp4", netip.AddrPortFrom(a.Unmap(), port).String())
+		if err == nil {
+			up = c
 			break
 		}
+		errs = append(errs, err)
 	}
 	if up == nil {
-		return fmt.Errorf("no reachable address for %s (%v): %v", host, addrs, err)
+		return fmt.Errorf("no reachable address for %s (%v): %w", host, addrs, errors.Join(errs...))
 	}
 	defer up.Close()
 	r.log.Debug("relay: carrying", "client", src, "host", host, "to", up.RemoteAddr())

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,10 +39,12 @@ func (f fakeResolver) LookupAddrs(_ context.Context, name string) ([]netip.Addr,
 var lo = netip.MustParseAddr("127.0.0.1")
 
 // start runs a relay on loopback whose sites are also on loopback.
-func start(t *testing.T, table fakeTable, res fakeResolver, httpPort, tlsPort uint16, forbid func(netip.Addr) bool) *Relay {
+// permit (nil: every destination) replaces the destination policy, which
+// refuses loopback.
+func start(t *testing.T, table fakeTable, res fakeResolver, httpPort, tlsPort uint16, permit func(netip.AddrPort, uint16) error) *Relay {
 	t.Helper()
-	if forbid == nil {
-		forbid = func(netip.Addr) bool { return false }
+	if permit == nil {
+		permit = func(netip.AddrPort, uint16) error { return nil }
 	}
 	free := func() netip.AddrPort {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -51,8 +54,8 @@ func start(t *testing.T, table fakeTable, res fakeResolver, httpPort, tlsPort ui
 		defer l.Close()
 		return l.Addr().(*net.TCPAddr).AddrPort()
 	}
-	r := New(Config{HTTP: free(), TLS: free(), Forbidden: forbid}, table, res, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	r.httpPort, r.tlsPort = httpPort, tlsPort
+	r := New(Config{HTTP: free(), TLS: free()}, table, res, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.httpPort, r.tlsPort, r.permit = httpPort, tlsPort, permit
 	ctx, cancel := context.WithCancel(context.Background())
 	readyc, done := make(chan struct{}), make(chan error)
 	go func() { done <- r.Run(ctx, func() { close(readyc) }) }()
@@ -141,16 +144,16 @@ func TestRefused(t *testing.T) {
 	tests := []struct {
 		name   string
 		table  fakeTable
-		forbid func(netip.Addr) bool
+		permit func(netip.AddrPort, uint16) error
 	}{
 		{"preauth client", fakeTable{lo: session.Preauth}, nil},
 		{"blocked client", fakeTable{lo: session.Blocked}, nil},
 		{"unknown client", fakeTable{}, nil},
-		{"forbidden destination", fakeTable{lo: session.Authenticated}, Forbid()},
+		{"forbidden destination", fakeTable{lo: session.Authenticated}, destPermitted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := start(t, tt.table, fakeResolver{"example.com": {lo}}, port(t, site.URL), 0, tt.forbid)
+			r := start(t, tt.table, fakeResolver{"example.com": {lo}}, port(t, site.URL), 0, tt.permit)
 			c, err := net.Dial("tcp4", r.cfg.HTTP.String())
 			if err != nil {
 				t.Fatal(err)
@@ -162,19 +165,6 @@ func TestRefused(t *testing.T) {
 				t.Errorf("relayed: %q", got)
 			}
 		})
-	}
-}
-
-func TestForbid(t *testing.T) {
-	f := Forbid(netip.MustParsePrefix("10.77.0.0/24"), netip.MustParsePrefix("192.0.2.1/32"))
-	for a, want := range map[string]bool{
-		"127.0.0.1": true, "0.0.0.0": true, "224.0.0.1": true, "169.254.1.1": true, "255.255.255.255": true,
-		"10.77.0.1": true, "10.77.0.99": true, "192.0.2.1": true, "::ffff:10.77.0.5": true,
-		"198.51.100.10": false, "192.0.2.2": false, "10.78.0.1": false,
-	} {
-		if got := f(netip.MustParseAddr(a)); got != want {
-			t.Errorf("Forbid(%s) = %v, want %v", a, got, want)
-		}
 	}
 }
 
@@ -274,5 +264,113 @@ func TestHostPort(t *testing.T) {
 		if (err == nil) != tt.ok || host != tt.host || port != tt.port {
 			t.Errorf("hostPort(%q) = %q, %d, %v; want %q, %d, ok %v", tt.in, host, port, err, tt.host, tt.port, tt.ok)
 		}
+	}
+}
+
+// listener counts the connections it accepts and answers each with a
+// marker, standing for a host the relay must not reach.
+type counting struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func listenCounting(t *testing.T, addr string) *counting {
+	t.Helper()
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counting{Listener: l}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.n.Add(1)
+			io.WriteString(conn, "HTTP/1.0 200 OK\r\n\r\nPRIVATE")
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	return c
+}
+
+func (c *counting) port() uint16 { return c.Addr().(*net.TCPAddr).AddrPort().Port() }
+
+// The relay connects to the listener's port only, and only to addresses
+// the policy permits as it dials them: neither a port in the Host or SNI,
+// nor an address among a name's answers, nor an address given as the
+// Host reaches anything else.
+func TestDestinations(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(origin))
+	defer site.Close()
+	tlsSite := httptest.NewTLSServer(http.HandlerFunc(origin))
+	defer tlsSite.Close()
+	// 127.0.0.2 stands for a host in the venue's network, on every port
+	// a client names.
+	private := listenCounting(t, "127.0.0.2:0")
+	lo2 := netip.MustParseAddr("127.0.0.2")
+	// The test's sites are on loopback, which the real policy refuses:
+	// here the policy sees 127.0.0.2 as the router's attached network and
+	// 127.0.0.1 as public.
+	permitLoopback := func(dst netip.AddrPort, port uint16) error {
+		if dst.Addr() == lo {
+			dst = netip.AddrPortFrom(netip.MustParseAddr("198.51.100.10"), dst.Port())
+		}
+		return permit(dst, port, []netip.Prefix{netip.PrefixFrom(lo2, 32)})
+	}
+	res := fakeResolver{
+		"example.com": {lo},
+		"lan.test":    {lo2},
+		"mixed.test":  {lo2, lo}, // a name that resolves into the LAN first
+	}
+	r := start(t, fakeTable{lo: session.Authenticated}, res, port(t, site.URL), port(t, tlsSite.URL), permitLoopback)
+
+	httpTests := []struct {
+		name, host string
+		relayed    bool
+	}{
+		{"public name", "example.com", true},
+		{"public name, its port", fmt.Sprintf("example.com:%d", port(t, site.URL)), true},
+		{"public name, another port", fmt.Sprintf("example.com:%d", private.port()), false},
+		{"name in the LAN", "lan.test", false},
+		{"name in the LAN, its port", fmt.Sprintf("lan.test:%d", private.port()), false},
+		{"name with a LAN answer first", "mixed.test", true},
+		{"address in the LAN", "127.0.0.2", false},
+		{"address in the LAN, its port", fmt.Sprintf("127.0.0.2:%d", private.port()), false},
+		{"address is not looked up", "127.0.0.1", true},
+	}
+	for _, tt := range httpTests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp4", r.cfg.HTTP.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "GET /x HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", tt.host)
+			got, _ := io.ReadAll(c)
+			if relayed := strings.Contains(string(got), "ORIGIN"); relayed != tt.relayed {
+				t.Errorf("Host %s: relayed %v, want %v (%q)", tt.host, relayed, tt.relayed, got)
+			}
+		})
+	}
+	for _, sni := range []string{"lan.test", fmt.Sprintf("example.com:%d", private.port()), fmt.Sprintf("lan.test:%d", private.port())} {
+		t.Run("SNI "+sni, func(t *testing.T) {
+			c, err := net.Dial("tcp4", r.cfg.TLS.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, clientHello(t, sni))
+			if got, _ := io.ReadAll(c); len(got) != 0 {
+				t.Errorf("SNI %s: got %q", sni, got)
+			}
+		})
+	}
+	if n := private.n.Load(); n != 0 {
+		t.Errorf("the LAN host was reached %d times", n)
 	}
 }
