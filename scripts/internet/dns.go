@@ -33,6 +33,7 @@ type zoneConfig struct {
 	defaultA, defaultAAAA string
 	ttl                   uint32
 	nxZone, bigName       string
+	ipZone                string
 	bigSize               int
 	overrides             []string
 }
@@ -46,8 +47,11 @@ type zone struct {
 	a, aaaa         map[string][]net.IP
 	wildA, wildAAAA map[string][]net.IP
 	nxZone          string
-	bigName         string
-	bigTXT          []string
+	// ipZone names answer with the IPv4 address they spell, as nip.io's
+	// do: 192-168-1-50.ip.test is 192.168.1.50.
+	ipZone  string
+	bigName string
+	bigTXT  []string
 }
 
 func newZone(cfg zoneConfig) (*zone, error) {
@@ -58,6 +62,7 @@ func newZone(cfg zoneConfig) (*zone, error) {
 		wildA:    map[string][]net.IP{},
 		wildAAAA: map[string][]net.IP{},
 		nxZone:   canon(cfg.nxZone),
+		ipZone:   canon(cfg.ipZone),
 		bigName:  canon(cfg.bigName),
 	}
 	if z.defA = net.ParseIP(cfg.defaultA).To4(); z.defA == nil {
@@ -146,6 +151,16 @@ func lookup(exact, wild map[string][]net.IP, name string) []net.IP {
 	}
 }
 
+// spelled is the IPv4 address an ipZone name spells in its first label
+// (dashes for dots), or nil.
+func (z *zone) spelled(name string) net.IP {
+	label, rest, _ := strings.Cut(name, ".")
+	if rest != z.ipZone {
+		return nil
+	}
+	return net.ParseIP(strings.ReplaceAll(label, "-", ".")).To4()
+}
+
 func (z *zone) hdr(name string, t uint16) dns.RR_Header {
 	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: z.ttl}
 }
@@ -188,6 +203,9 @@ func (z *zone) answer(m *dns.Msg, q dns.Question) {
 	switch q.Qtype {
 	case dns.TypeA:
 		ips := lookup(z.a, z.wildA, name)
+		if ip := z.spelled(name); ip != nil {
+			ips = []net.IP{ip}
+		}
 		if ips == nil {
 			ips = []net.IP{z.defA}
 		}

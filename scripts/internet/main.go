@@ -64,6 +64,7 @@ func main() {
 		ttl        = flag.Uint("ttl", 300, "TTL of every answer")
 		nxZone     = flag.String("nx", "nx.test", "this name and every name under it are NXDOMAIN")
 		bigName    = flag.String("big", "big.test", "name whose TXT answer is larger than 512 bytes")
+		ipZone     = flag.String("ip", "ip.test", "A-B-C-D.ZONE answers A.B.C.D (as nip.io does), for names that resolve anywhere")
 		bigSize    = flag.Int("big-size", 900, "bytes of TXT text for the -big name (keep under ~1100 to fit a 1232-byte EDNS answer)")
 		overrides  listFlag
 	)
@@ -88,6 +89,7 @@ func main() {
 		ttl:         uint32(*ttl),
 		nxZone:      *nxZone,
 		bigName:     *bigName,
+		ipZone:      *ipZone,
 		bigSize:     *bigSize,
 		overrides:   append(append([]string(nil), defaultOverrides...), overrides...),
 	})
