@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/net/netutil"
 
+	"github.com/lobby-fw/lobby/internal/connlimit"
 	"github.com/lobby-fw/lobby/internal/session"
 )
 
@@ -60,7 +61,16 @@ type Config struct {
 // Server limits. A router has little memory and every preauth client can
 // reach the portal, so each request is bounded in time and size.
 const (
-	maxConns          = 256     // open connections; more wait in the kernel's backlog
+	maxConns = 256 // open connections; more wait in the kernel's backlog
+	// maxClientConns bounds one client's open connections on each of the
+	// HTTP and HTTPS ports, so that one device's keep-alive connections
+	// cannot fill maxConns and lock everyone else out of signing in. A
+	// browser opens at most 6 to a host (HTTP/1.1 per-host pool, as
+	// Chrome, Firefox and Safari have it), the operating system's
+	// captive-portal window and its API checks another few: 16 leaves
+	// room for both. Over the bound a connection is closed at once.
+	maxClientConns = 16
+
 	maxHeaderBytes    = 8 << 10 // request line and headers
 	maxFormBytes      = 4 << 10 // a POST body: the forms carry two short fields
 	readHeaderTimeout = 5 * time.Second
@@ -213,7 +223,7 @@ func (s *Server) listen(port uint16, option string) (net.Listener, error) {
 		}
 		return nil, fmt.Errorf("portal: listen tcp %s: %w — %s", addr, err, fix)
 	}
-	return netutil.LimitListener(l, maxConns), nil
+	return netutil.LimitListener(connlimit.New(maxClientConns).Listener(l), maxConns), nil
 }
 
 // Reload re-reads the certificate and the operator's page files (on

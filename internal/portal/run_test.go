@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -148,3 +149,49 @@ func TestRunErrors(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// One device that opens as many keep-alive connections as the portal has
+// slots holds maxClientConns of them; another device still signs in (here:
+// gets the API).
+func TestRunOneClientCannotFillTheSlots(t *testing.T) {
+	port := freePorts(t, 1)[0]
+	f := newFixture(t, func(c *Config) { c.Address, c.Port = netip.MustParseAddr("127.0.0.1"), port })
+	start(t, f.s)
+	addr := "127.0.0.1:" + itoa(port)
+
+	dialFrom := func(src string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+		return d.Dial("tcp4", addr)
+	}
+	held := 0
+	for range maxConns {
+		c, err := dialFrom("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, "GET /api/captive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		// The answer is read, the connection left open (keep-alive).
+		if res, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			held++
+		}
+	}
+	if held != maxClientConns {
+		t.Errorf("one client holds %d connections, want %d", held, maxClientConns)
+	}
+
+	other := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		DialContext: func(context.Context, string, string) (net.Conn, error) { return dialFrom("127.0.0.2") },
+	}}
+	res, err := other.Get("http://" + addr + "/api/captive")
+	if err != nil {
+		t.Fatalf("another client was locked out: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("another client: %s", res.Status)
+	}
+}
