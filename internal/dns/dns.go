@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/connlimit"
 	"github.com/lobby-fw/lobby/internal/dns/cache"
 	"github.com/lobby-fw/lobby/internal/dns/forward"
 	"github.com/lobby-fw/lobby/internal/dns/garden"
@@ -66,6 +67,12 @@ const (
 	maxPending = 1024
 	// maxTCPConns bounds open TCP connections.
 	maxTCPConns = 128
+	// maxTCPClientConns bounds one client's open TCP connections (both
+	// ports together), so that one device cannot fill maxTCPConns. A stub
+	// resolver reuses one connection (RFC 7766 §6.2.1) or opens one per
+	// truncated answer and closes it (glibc): a handful at once. Over the
+	// bound a connection is closed at once.
+	maxTCPClientConns = 8
 	// tcpIdle is how long a TCP connection may wait for its next query
 	// (RFC 7766 §6.2.3 wants it short on a busy server).
 	tcpIdle = 10 * time.Second
@@ -215,7 +222,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	// and so do a hundred of them when the Wi-Fi comes back.
 	udp.SetReadBuffer(1 << 20)
 	udp.SetWriteBuffer(1 << 20)
-	l := &listeners{s: s, ctx: ctx, udp: []*net.UDPConn{udp}, conns: map[net.Conn]struct{}{}}
+	l := &listeners{s: s, ctx: ctx, udp: []*net.UDPConn{udp}, conns: map[net.Conn]struct{}{}, perClient: connlimit.New(maxTCPClientConns)}
 	tcp, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(s.listen))
 	if err != nil {
 		l.close()

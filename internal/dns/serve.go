@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lobby-fw/lobby/internal/connlimit"
 )
 
 // listeners is one Run's sockets and the goroutines serving them.
@@ -21,9 +23,10 @@ type listeners struct {
 	tcp []*net.TCPListener
 	wg  sync.WaitGroup // every goroutine below; Run waits for them
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{} // open TCP connections
-	done  bool
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{} // open TCP connections
+	done      bool
+	perClient *connlimit.Limiter // open TCP connections by client
 }
 
 // close stops every socket, so that every goroutine returns.
@@ -139,9 +142,15 @@ func (l *listeners) serveTCP(ln *net.TCPListener) error {
 			}
 			continue
 		}
+		src := connlimit.Source(c)
+		if !l.perClient.Acquire(src) {
+			c.Close()
+			continue
+		}
 		l.mu.Lock()
 		if l.done || len(l.conns) >= maxTCPConns {
 			l.mu.Unlock()
+			l.perClient.Release(src)
 			c.Close()
 			continue
 		}
@@ -153,6 +162,7 @@ func (l *listeners) serveTCP(ln *net.TCPListener) error {
 				delete(l.conns, c)
 				l.mu.Unlock()
 				c.Close()
+				l.perClient.Release(src)
 			}()
 			l.serveConn(c)
 		})

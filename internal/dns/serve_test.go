@@ -219,3 +219,50 @@ func TestRunSecondInstanceRefused(t *testing.T) {
 		t.Error("a plain UDP socket could bind the resolver's port")
 	}
 }
+
+// One device that opens as many TCP connections as the resolver has
+// slots, and holds them idle, keeps maxTCPClientConns of them; another
+// device is still answered over TCP.
+func TestRunOneClientCannotFillTCP(t *testing.T) {
+	f := newFixture(t)
+	addr := freePort(t)
+	run(t, f.s, addr)
+	dialFrom := func(src string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+		return d.Dial("tcp4", addr.String())
+	}
+	var conns []net.Conn
+	for range maxTCPConns {
+		c, err := dialFrom("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte{0}) // half a length: the server waits for more
+		conns = append(conns, c)
+	}
+	// The connections over the bound were closed at once (EOF); the
+	// others are still waiting for their query (a timeout here).
+	// (A read past its deadline fails without looking: each gets its own.)
+	time.Sleep(100 * time.Millisecond)
+	held := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		var b [1]byte
+		if _, err := c.Read(b[:]); err != nil && strings.Contains(err.Error(), "timeout") {
+			held++
+		}
+	}
+	if held != maxTCPClientConns {
+		t.Errorf("one client holds %d TCP connections, want %d", held, maxTCPClientConns)
+	}
+
+	c, err := dialFrom("127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).ExchangeWithConn(question("www.example.org.", dns.TypeA), &dns.Conn{Conn: c})
+	if err != nil || len(m.Answer) == 0 {
+		t.Fatalf("another client over TCP: %v, %v", m, err)
+	}
+}
