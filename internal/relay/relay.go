@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lobby-fw/lobby/internal/connlimit"
 	"github.com/lobby-fw/lobby/internal/session"
 )
 
@@ -80,6 +81,12 @@ const (
 	dialTimeout = 10 * time.Second
 	idleTimeout = 5 * time.Minute
 	maxHead     = 16 << 10
+	// maxClientConns bounds one client's relayed connections on each of
+	// the two ports, so that one device cannot take every slot of
+	// MaxConns. A browser opens up to 6 connections per site, and a page
+	// that a stale answer sends here names a few sites: 32 is room for
+	// five of them at once. Over the bound a connection is closed at once.
+	maxClientConns = 32
 )
 
 // New returns a relay; Run starts it.
@@ -144,6 +151,7 @@ func (r *Relay) Run(ctx context.Context, ready func()) error {
 type sniffer func(*bufio.Reader) (host string, port uint16, err error)
 
 func (r *Relay) serve(ctx context.Context, l net.Listener, port uint16, sniff sniffer, wg *sync.WaitGroup) error {
+	perClient := connlimit.New(maxClientConns)
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -156,16 +164,24 @@ func (r *Relay) serve(ctx context.Context, l net.Listener, port uint16, sniff sn
 			}
 			return fmt.Errorf("relay: accept: %w", err)
 		}
+		src := connlimit.Source(c)
+		if !perClient.Acquire(src) {
+			r.log.Debug("relay: one client's connections at the bound, refusing one", "client", src, "max", maxClientConns)
+			c.Close()
+			continue
+		}
 		select {
 		case r.slots <- struct{}{}:
 		default:
 			r.log.Warn("relay: too many connections, refusing one", "max", r.cfg.MaxConns)
+			perClient.Release(src)
 			c.Close()
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer perClient.Release(src)
 			defer func() { <-r.slots }()
 			stop := context.AfterFunc(ctx, func() { c.Close() })
 			defer stop()
@@ -179,7 +195,7 @@ func (r *Relay) serve(ctx context.Context, l net.Listener, port uint16, sniff sn
 // relay carries one connection to the site named in its first bytes.
 func (r *Relay) relay(ctx context.Context, c *net.TCPConn, defPort uint16, sniff sniffer) error {
 	defer c.Close()
-	src := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+	src := connlimit.Source(c)
 	if cl, ok := r.table.LookupIP(src); !ok || (cl.State != session.Authenticated && cl.State != session.Trusted) {
 		return fmt.Errorf("%s is not signed in", src)
 	}

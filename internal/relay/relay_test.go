@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -372,5 +373,49 @@ func TestDestinations(t *testing.T) {
 	}
 	if n := private.n.Load(); n != 0 {
 		t.Errorf("the LAN host was reached %d times", n)
+	}
+}
+
+// One signed-in device that opens as many connections as the relay has
+// slots, and sends nothing on them, keeps maxClientConns of them; another
+// device is still relayed.
+func TestOneClientCannotFillTheSlots(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(origin))
+	defer site.Close()
+	lo2 := netip.MustParseAddr("127.0.0.2")
+	r := start(t, fakeTable{lo: session.Authenticated, lo2: session.Authenticated}, fakeResolver{"example.com": {lo}}, port(t, site.URL), 0, nil)
+	dialFrom := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+		c, err := d.Dial("tcp4", r.cfg.HTTP.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	var conns []net.Conn
+	for range r.cfg.MaxConns {
+		conns = append(conns, dialFrom("127.0.0.1"))
+	}
+	// Those over the bound were closed at once (EOF); the others wait
+	// for their request head.
+	time.Sleep(100 * time.Millisecond)
+	held := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond)) // a read past its deadline fails without looking
+		var b [1]byte
+		if _, err := c.Read(b[:]); errors.Is(err, os.ErrDeadlineExceeded) {
+			held++
+		}
+	}
+	if held != maxClientConns {
+		t.Errorf("one client holds %d connections, want %d", held, maxClientConns)
+	}
+
+	c := dialFrom("127.0.0.2")
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /other HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+	if got, _ := io.ReadAll(c); !strings.Contains(string(got), "ORIGIN host=example.com path=/other") {
+		t.Errorf("another client was not relayed: %q", got)
 	}
 }
