@@ -397,9 +397,15 @@ func TestOneClientCannotFillTheSlots(t *testing.T) {
 	for range r.cfg.MaxConns {
 		conns = append(conns, dialFrom("127.0.0.1"))
 	}
+	time.Sleep(100 * time.Millisecond) // the server accepts them all first
+	c := dialFrom("127.0.0.2")
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /other HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+	if got, _ := io.ReadAll(c); !strings.Contains(string(got), "ORIGIN host=example.com path=/other") {
+		t.Errorf("another client was not relayed: %q", got)
+	}
 	// Those over the bound were closed at once (EOF); the others wait
 	// for their request head.
-	time.Sleep(100 * time.Millisecond)
 	held := 0
 	for _, c := range conns {
 		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond)) // a read past its deadline fails without looking
@@ -412,10 +418,4 @@ func TestOneClientCannotFillTheSlots(t *testing.T) {
 		t.Errorf("one client holds %d connections, want %d", held, maxClientConns)
 	}
 
-	c := dialFrom("127.0.0.2")
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "GET /other HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
-	if got, _ := io.ReadAll(c); !strings.Contains(string(got), "ORIGIN host=example.com path=/other") {
-		t.Errorf("another client was not relayed: %q", got)
-	}
 }
