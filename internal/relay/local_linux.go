@@ -6,15 +6,19 @@ import (
 	"syscall"
 )
 
-// localPrefixes lists the router's own addresses as they are now, each with
-// its prefix length: the attached subnet, which holds the address itself.
+// localPrefixes lists the router's own addresses of one family as they are
+// now, each with its prefix length: the attached subnet, which holds the address itself.
 // It is one RTM_GETADDR dump over netlink (rtnetlink(7)), read again for
 // every connection the relay opens, so that an address or network added
 // after start — a new VLAN, a WAN address from DHCP — is refused at once.
 // A point-to-point link's peer (IFA_ADDRESS differing from IFA_LOCAL) is
 // listed too.
-func localPrefixes() ([]netip.Prefix, error) {
-	rib, err := syscall.NetlinkRIB(syscall.RTM_GETADDR, syscall.AF_UNSPEC)
+func localPrefixes(ipv6 bool) ([]netip.Prefix, error) {
+	family := syscall.AF_INET
+	if ipv6 {
+		family = syscall.AF_INET6
+	}
+	rib, err := syscall.NetlinkRIB(syscall.RTM_GETADDR, family)
 	if err != nil {
 		return nil, fmt.Errorf("listing the router's addresses: %w", err)
 	}

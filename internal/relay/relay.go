@@ -105,7 +105,7 @@ func New(cfg Config, table Table, resolver Resolver, log *slog.Logger) *Relay {
 // destPermitted is permit with the router's addresses and attached subnets
 // read now. If they cannot be read, nothing is permitted.
 func destPermitted(dst netip.AddrPort, port uint16) error {
-	local, err := localPrefixes()
+	local, err := localPrefixes(dst.Addr().Unmap().Is6())
 	if err != nil {
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
