@@ -69,9 +69,9 @@ type Relay struct {
 	// ports are the sites' ports, the only ones the relay connects to: 80
 	// and 443 (tests change them).
 	httpPort, tlsPort uint16
-	// permit checks each address the relay is about to connect to, as it
+	// check vets each address the relay is about to connect to, as it
 	// connects: destPermitted (tests change it).
-	permit func(dst netip.AddrPort, port uint16) error
+	check func(dst netip.AddrPort, port uint16) error
 }
 
 // Timeouts: a client must send its request head or ClientHello promptly;
@@ -98,7 +98,7 @@ func New(cfg Config, table Table, resolver Resolver, log *slog.Logger) *Relay {
 		cfg: cfg, table: table, resolver: resolver, log: log,
 		slots:    make(chan struct{}, cfg.MaxConns),
 		httpPort: 80, tlsPort: 443,
-		permit: destPermitted,
+		check: destPermitted,
 	}
 }
 
@@ -230,7 +230,7 @@ func (r *Relay) relay(ctx context.Context, c *net.TCPConn, defPort uint16, sniff
 		if err != nil {
 			return fmt.Errorf("%w: %v", errRefused, err)
 		}
-		return r.permit(dst, port)
+		return r.check(dst, port)
 	}}
 	var up net.Conn
 	var errs []error

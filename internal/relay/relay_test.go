@@ -56,7 +56,7 @@ func start(t *testing.T, table fakeTable, res fakeResolver, httpPort, tlsPort ui
 		return l.Addr().(*net.TCPAddr).AddrPort()
 	}
 	r := New(Config{HTTP: free(), TLS: free()}, table, res, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	r.httpPort, r.tlsPort, r.permit = httpPort, tlsPort, permit
+	r.httpPort, r.tlsPort, r.check = httpPort, tlsPort, permit
 	ctx, cancel := context.WithCancel(context.Background())
 	readyc, done := make(chan struct{}), make(chan error)
 	go func() { done <- r.Run(ctx, func() { close(readyc) }) }()
