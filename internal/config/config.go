@@ -50,6 +50,7 @@ type Main struct {
 	Auth           string // click
 	SessionTimeout time.Duration
 	IdleTimeout    time.Duration
+	MaxClients     int // bound of the client table (SPEC §4); Parse fills in DefaultMaxClients when unset
 	LogLevel       slog.Level
 	TrustedMAC     []net.HardwareAddr
 	BlockedMAC     []net.HardwareAddr
@@ -240,10 +241,22 @@ func Parse(f *uci.File) (*Config, Problems) {
 	} else if c.Main.Interface == "" {
 		ps = append(ps, Problem{Pos: seen["lobby"].Pos, Msg: "option interface is required: the LAN interface where clients live, like 'br-lan'"})
 	}
+	if c.Main.MaxClients == 0 {
+		pool := 0
+		if c.DHCP.Enabled {
+			pool = c.DHCP.Limit
+		}
+		c.Main.MaxClients = DefaultMaxClients(pool)
+	}
 	ps = append(ps, c.crossCheck()...)
 	ps.Sort()
 	return c, ps
 }
+
+// DefaultMaxClients is the bound of the client table without option
+// max_clients (SPEC §4): four clients per pool address — room for the
+// devices that come and go while the pool turns over — and at least 1,024.
+func DefaultMaxClients(poolSize int) int { return max(4*poolSize, 1024) }
 
 // Sort orders problems by file and line.
 func (ps Problems) Sort() {
@@ -555,6 +568,9 @@ func (d *decoder) main(m *Main) {
 	d.word("auth", &m.Auth, "click")
 	d.duration("session_timeout", &m.SessionTimeout)
 	d.duration("idle_timeout", &m.IdleTimeout)
+	if v, ok := d.one("max_clients"); ok && v.Text != "" { // '' is the default, as SPEC §2 writes it
+		d.integer("max_clients", &m.MaxClients, 1, 1<<24)
+	}
 	if v, ok := d.one("log_level"); ok {
 		if err := m.LogLevel.UnmarshalText([]byte(v.Text)); err != nil {
 			d.errorf(v.Pos, "option log_level is %q; want debug, info, warn or error", v.Text)

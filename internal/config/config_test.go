@@ -38,6 +38,34 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// max_clients defaults to 4 × the DHCP pool, at least 1,024 (SPEC §4).
+func TestMaxClients(t *testing.T) {
+	for _, tt := range []struct {
+		name, text string
+		want       int
+	}{
+		{"default pool", "", 1024},
+		{"empty is the default", "\toption max_clients ''\n", 1024},
+		{"big pool", "config dhcp\n\toption limit '1000'\n", 4000},
+		{"dhcp off", "config dhcp\n\toption enabled '0'\n\toption limit '1000'\n", 1024},
+		{"set", "\toption max_clients '300'\n", 300},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ps := parse(t, "config lobby 'main'\n\toption interface 'br-lan'\n"+tt.text)
+			if len(ps) != 0 {
+				t.Fatal(ps)
+			}
+			if c.Main.MaxClients != tt.want {
+				t.Errorf("max_clients %d, want %d", c.Main.MaxClients, tt.want)
+			}
+		})
+	}
+	_, ps := parse(t, "config lobby 'main'\n\toption interface 'br-lan'\n\toption max_clients '0'\n")
+	if len(ps) != 1 || !strings.Contains(ps[0].Error(), "option max_clients") {
+		t.Errorf("max_clients 0: %v", ps)
+	}
+}
+
 // The example of SPEC §2, verbatim, must be valid.
 const specExample = `config lobby 'main'
 	option interface 'br-lan'        # LAN side: where clients live (required)
@@ -50,6 +78,7 @@ const specExample = `config lobby 'main'
 	option auth 'click'              # click (accept the terms); more methods come later
 	option session_timeout '24h'     # hard limit of a session; 0 = none
 	option idle_timeout '1h'         # no traffic forwarded for a client this long: signed out; 0 = never
+	option max_clients ''            # bound of the client table (section 4); default 4 × the DHCP pool, at least 1024
 	option log_level 'info'
 	list trusted_mac '02:00:00:00:00:aa'   # always let through, never shown the portal
 	list blocked_mac '02:00:00:00:00:bb'   # never let through, not even after sign-in

@@ -20,6 +20,7 @@ func (c *Config) Describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s\n", m.Auth, durationOrNone(m.SessionTimeout), durationOrNone(m.IdleTimeout))
 	fmt.Fprintf(w, "firewall backend: %s\n", m.Firewall)
+	fmt.Fprintf(w, "client table: at most %d clients\n", m.MaxClients)
 	if c.DHCP.Enabled {
 		pool := fmt.Sprintf("host numbers %d-%d of the subnet", c.DHCP.Start, c.DHCP.Start+c.DHCP.Limit-1)
 		if m.Subnet.IsValid() {
