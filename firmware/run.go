@@ -96,6 +96,7 @@ func tableConfig(c *config.Config) session.Config {
 		IdleTimeout:    c.Main.IdleTimeout,
 		TrustedMAC:     c.Main.TrustedMAC,
 		BlockedMAC:     c.Main.BlockedMAC,
+		MaxClients:     c.Main.MaxClients,
 	}
 }
 

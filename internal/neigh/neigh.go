@@ -19,7 +19,11 @@ import (
 
 // Table is what the tracker tells: the session table.
 type Table interface {
+	// Seen: a live entry names mac for ip.
 	Seen(mac net.HardwareAddr, ip netip.Addr, hostname string)
+	// Gone: ip has no live entry any more (it failed or was deleted), so
+	// whoever had it is not known to answer there now.
+	Gone(ip netip.Addr)
 }
 
 // Tracker follows the neighbour table of one interface.
@@ -60,21 +64,24 @@ func (t *Tracker) Close() {
 	t.ns.Close()
 }
 
+// ours returns the IPv4 address of an entry of the tracked interface.
+func (t *Tracker) ours(n *netlink.Neigh) (netip.Addr, bool) {
+	if n.LinkIndex != t.ifindex || n.Family != unix.AF_INET {
+		return netip.Addr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(n.IP)
+	return ip.Unmap(), ok
+}
+
 // usable reports whether a neighbour entry names a live client: a
 // resolved IPv4 address with an Ethernet MAC.
 func (t *Tracker) usable(n *netlink.Neigh) (net.HardwareAddr, netip.Addr, bool) {
-	if n.LinkIndex != t.ifindex || n.Family != unix.AF_INET || len(n.HardwareAddr) != 6 {
-		return nil, netip.Addr{}, false
-	}
 	const live = unix.NUD_REACHABLE | unix.NUD_STALE | unix.NUD_DELAY | unix.NUD_PROBE | unix.NUD_PERMANENT
-	if n.State&live == 0 {
+	ip, ok := t.ours(n)
+	if !ok || len(n.HardwareAddr) != 6 || n.State&live == 0 {
 		return nil, netip.Addr{}, false
 	}
-	ip, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return nil, netip.Addr{}, false
-	}
-	return n.HardwareAddr, ip.Unmap(), true
+	return n.HardwareAddr, ip, true
 }
 
 // Run reports every existing and new neighbour to the table until ctx ends.
@@ -138,11 +145,11 @@ func (t *Tracker) follow(ctx context.Context, ready func()) error {
 			if !ok {
 				return fmt.Errorf("neighbours: netlink subscription closed")
 			}
-			if u.Type != unix.RTM_NEWNEIGH {
-				continue
-			}
-			if mac, ip, ok := t.usable(&u.Neigh); ok {
+			if mac, ip, ok := t.usable(&u.Neigh); ok && u.Type == unix.RTM_NEWNEIGH {
 				t.table.Seen(mac, ip, "")
+			} else if ip, ok := t.ours(&u.Neigh); ok && (u.Type == unix.RTM_DELNEIGH || u.Type == unix.RTM_NEWNEIGH) {
+				// Deleted, or INCOMPLETE/FAILED: nobody answers there now.
+				t.table.Gone(ip)
 			}
 		}
 	}

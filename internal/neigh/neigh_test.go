@@ -29,6 +29,12 @@ func (s *seenTable) Seen(mac net.HardwareAddr, ip netip.Addr, _ string) {
 	s.seen[ip] = mac.String()
 }
 
+func (s *seenTable) Gone(ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[ip] = "gone"
+}
+
 func (s *seenTable) get(ip netip.Addr) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,6 +118,17 @@ func TestTracker(t *testing.T) {
 	}
 	if _, ok := tr.Resolve(netip.MustParseAddr("10.77.0.99")); ok {
 		t.Error("Resolve found an address with no neighbour entry")
+	}
+	// An entry deleted is reported gone.
+	gone := &netlink.Neigh{LinkIndex: link.Attrs().Index, Family: netlink.FAMILY_V4, IP: net.ParseIP("10.77.0.51")}
+	if err := netlink.NeighDel(gone); err != nil {
+		t.Fatal(err)
+	}
+	for table.get(netip.MustParseAddr("10.77.0.51")) != "gone" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := table.get(netip.MustParseAddr("10.77.0.51")); got != "gone" {
+		t.Errorf("deleted entry 10.77.0.51: the table has %q, want it gone", got)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -72,12 +72,19 @@ type Config struct {
 	IdleTimeout    time.Duration // 0: never
 	TrustedMAC     []net.HardwareAddr
 	BlockedMAC     []net.HardwareAddr
+	// MaxClients bounds the table (SPEC §4, option max_clients); 0: no
+	// bound. Only clients configured as trusted or blocked, and the
+	// clients already signed in, trusted or blocked, may exceed it.
+	MaxClients int
 }
 
 // Errors a caller may want to tell apart.
 var (
 	ErrUnknownClient = errors.New("no such client")
 	ErrConfigured    = errors.New("set by the config file")
+	// ErrTableFull refuses a new client when every client in a full table
+	// is signed in, trusted or blocked: none of them makes room.
+	ErrTableFull = errors.New("the client table is full of signed-in, trusted and blocked clients (option max_clients)")
 )
 
 // client is the table's own record. Its effective state is derived from
@@ -96,9 +103,18 @@ type client struct {
 	cfgTrusted, cfgBlocked bool // set by the config file
 
 	since              time.Time // when the effective state began
-	seen               time.Time // last sign of life: a lease, a neighbour entry
+	seen               time.Time // last sign of life: a lease, a neighbour entry (see place)
 	bytesUp, bytesDown uint64
 	lastActive         time.Time
+
+	leased bool // holds a DHCP lease: from Leased until Forget
+	onLink bool // the kernel's neighbour table names this MAC for ip (Seen, until Gone)
+
+	// q is the queue of forgettable clients that this one is in (nil:
+	// none, it is signed in, trusted or blocked); prev and next link it
+	// there.
+	q          *queue
+	prev, next *client
 }
 
 func (c *client) state() State {
@@ -144,10 +160,46 @@ type record struct {
 
 const kind = "session"
 
-// forgetAfter is how long a preauth client may go unseen (no lease renewal,
-// no neighbour entry) before the table drops it. Phones that randomise
-// their MAC would otherwise grow the table without end.
-const forgetAfter = 24 * time.Hour
+// neighbourTTL is how long a preauth client known only from the neighbour
+// table may go unseen before the table drops it (SPEC §4). Every ARP
+// request with a new sender MAC makes the kernel report one; without this
+// bound, phones that randomise their MAC — or a flood of forged ARP —
+// would grow the table without end. A preauth client that holds a lease
+// is dropped when the lease ends (Forget) instead, and a preauth lease
+// lasts at most 10 minutes too.
+const neighbourTTL = 10 * time.Minute
+
+// fullLogEvery limits the "table full" warning during a flood.
+const fullLogEvery = time.Minute
+
+// queue is a doubly linked list of clients, the longest unseen at the
+// head: a client seen again moves to the tail, so keeping the order, and
+// finding whom to forget, each cost O(1).
+type queue struct{ head, tail *client }
+
+func (q *queue) push(c *client) {
+	c.q, c.prev, c.next = q, q.tail, nil
+	if q.tail != nil {
+		q.tail.next = c
+	} else {
+		q.head = c
+	}
+	q.tail = c
+}
+
+func (q *queue) remove(c *client) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		q.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		q.tail = c.prev
+	}
+	c.q, c.prev, c.next = nil, nil, nil
+}
 
 // Table is the client table. Its methods are safe for concurrent use.
 type Table struct {
@@ -166,6 +218,15 @@ type Table struct {
 	watchers []func(Change)
 	resolve  func(netip.Addr) (net.HardwareAddr, bool)
 	wake     chan struct{}
+
+	// The clients that may be forgotten or make room — preauth, neither
+	// trusted nor blocked — in two queues: those known only from the
+	// neighbour table, which cost an attacker one forged ARP frame each,
+	// make room first; lease holders, bounded by the DHCP pool, only when
+	// no such client is left.
+	neighOnly, leased queue
+	evicted           uint64    // clients dropped to make room, for the log
+	lastFull          time.Time // when the table last said it was full
 }
 
 // New builds the table from the store's records and cfg.
@@ -195,8 +256,10 @@ func New(cfg Config, st Store, log *slog.Logger) *Table {
 			t.byIP[ip] = c
 		}
 		t.clients[string(mac)] = c
+		t.place(c, false)
 	}
 	t.applyConfig(cfg)
+	t.shrink()
 	return t
 }
 
@@ -215,8 +278,102 @@ func (t *Table) Reload(cfg Config) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
 	changes := t.applyConfig(cfg)
+	t.mu.Lock()
+	t.shrink()
+	t.mu.Unlock()
 	t.notify(changes)
 	t.kick()
+}
+
+// shrink forgets clients until the table fits MaxClients again, after a
+// reload lowered it; the caller holds mu (or owns t, in New).
+func (t *Table) shrink() {
+	for t.cfg.MaxClients > 0 && len(t.clients) > t.cfg.MaxClients && t.evict() {
+	}
+}
+
+// place puts c in the queue that its state and lease call for. A client
+// that enters a queue, or is touched (seen again), goes to its tail with
+// seen set to now: leaving a signed-in, trusted or blocked state counts
+// as a sign of life, which keeps each queue in the order of seen. The
+// caller holds mu.
+func (t *Table) place(c *client, touched bool) {
+	var want *queue
+	if c.state() == Preauth {
+		want = &t.neighOnly
+		if c.leased {
+			want = &t.leased
+		}
+	}
+	if c.q == want && !touched {
+		return
+	}
+	if c.q != nil {
+		c.q.remove(c)
+	}
+	if want != nil {
+		c.seen = t.now()
+		want.push(c)
+	}
+}
+
+// admit adds a new preauth client for mac, making room first if the
+// table is full; nil if nobody can make room. The caller holds mu and
+// places the client.
+func (t *Table) admit(mac net.HardwareAddr) *client {
+	if t.cfg.MaxClients > 0 && len(t.clients) >= t.cfg.MaxClients && !t.evict() {
+		return nil
+	}
+	now := t.now()
+	c := &client{mac: append(net.HardwareAddr(nil), mac...), since: now, seen: now}
+	t.clients[string(mac)] = c
+	return c
+}
+
+// evict forgets the longest-unseen client that may make room (SPEC §4):
+// one known only from the neighbour table if there is one, else a preauth
+// lease holder. A signed-in, trusted or blocked client never makes room.
+// The caller holds mu.
+func (t *Table) evict() bool {
+	c := t.neighOnly.head
+	if c == nil {
+		c = t.leased.head
+	}
+	now := t.now()
+	warn := now.Sub(t.lastFull) >= fullLogEvery
+	if warn {
+		t.lastFull = now
+	}
+	if c == nil {
+		if warn {
+			t.log.Warn("session: client table full of signed-in, trusted and blocked clients; new clients are not recorded: raise option max_clients",
+				"max_clients", t.cfg.MaxClients)
+		}
+		return false
+	}
+	t.drop(c)
+	t.evicted++
+	if warn {
+		t.log.Warn("session: client table full; forgetting the longest-unseen clients that have not signed in",
+			"max_clients", t.cfg.MaxClients, "forgotten", t.evicted)
+	}
+	return true
+}
+
+// drop removes c from the table. Only a preauth client is dropped, and
+// a preauth client has no stored record (persist deletes it), so nothing
+// brings it back at the next start; the Delete makes sure of that. The
+// caller holds mu.
+func (t *Table) drop(c *client) {
+	if c.q != nil {
+		c.q.remove(c)
+	}
+	if t.byIP[c.ip] == c {
+		delete(t.byIP, c.ip)
+	}
+	key := string(c.mac)
+	delete(t.clients, key)
+	t.store.Delete(kind, c.mac.String())
 }
 
 func (t *Table) applyConfig(cfg Config) []Change {
@@ -253,6 +410,7 @@ func (t *Table) applyConfig(cfg Config) []Change {
 			changes = append(changes, Change{Client: c.snapshot(), Old: old, Reason: "config"})
 			t.persist(c)
 		}
+		t.place(c, false)
 	}
 	return changes
 }
@@ -300,14 +458,8 @@ func (t *Table) expire() time.Time {
 	now := t.now()
 	var changes []Change
 	var next time.Time
-	for key, c := range t.clients {
+	for _, c := range t.clients {
 		if !c.authenticated {
-			if c.state() == Preauth && now.Sub(c.seen) > forgetAfter {
-				if t.byIP[c.ip] == c {
-					delete(t.byIP, c.ip)
-				}
-				delete(t.clients, key)
-			}
 			continue
 		}
 		reason := ""
@@ -334,11 +486,21 @@ func (t *Table) expire() time.Time {
 				c.since = now
 			}
 			t.persist(c)
+			t.place(c, false)
 			changes = append(changes, Change{Client: c.snapshot(), Old: old, Reason: reason})
 			continue
 		}
 		if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
 			next = deadline
+		}
+	}
+	// The queue's head is the longest unseen: forgetting takes no scan.
+	for c := t.neighOnly.head; c != nil && !now.Before(c.seen.Add(neighbourTTL)); c = t.neighOnly.head {
+		t.drop(c)
+	}
+	if c := t.neighOnly.head; c != nil {
+		if d := c.seen.Add(neighbourTTL); next.IsZero() || d.Before(next) {
+			next = d
 		}
 	}
 	t.mu.Unlock()
@@ -399,11 +561,15 @@ func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durabl
 			t.mu.Unlock()
 			return Client{}, fmt.Errorf("%w %s", ErrUnknownClient, mac)
 		}
-		c = &client{mac: append(net.HardwareAddr(nil), mac...), since: t.now(), seen: t.now()}
-		t.clients[string(mac)] = c
+		if c = t.admit(mac); c == nil {
+			t.mu.Unlock()
+			return Client{MAC: mac}, fmt.Errorf("%s: %w", mac, ErrTableFull)
+		}
 	}
 	old := c.state()
-	if err := fn(c); err != nil {
+	err := fn(c)
+	t.place(c, false)
+	if err != nil {
 		t.mu.Unlock()
 		return c.snapshot(), err
 	}
@@ -488,16 +654,54 @@ func (t *Table) SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, r
 	})
 }
 
-// Seen records that a client is on the LAN with ip (from a lease or the
-// neighbour table), and its hostname if known ("" keeps the old one).
+// Seen records that the kernel's neighbour table names mac for ip: the
+// client is on the LAN with that address now. A client known only this
+// way is forgotten after 10 minutes unseen (SPEC §4). hostname is kept if
+// not "" (the neighbour table knows none).
 func (t *Table) Seen(mac net.HardwareAddr, ip netip.Addr, hostname string) {
+	t.sighted(mac, ip, hostname, false)
+}
+
+// Leased records that the DHCP server granted or renewed mac's lease of
+// ip, with the client's hostname if known ("" keeps the old one). The
+// client stays until Forget, when its lease ends.
+func (t *Table) Leased(mac net.HardwareAddr, ip netip.Addr, hostname string) {
+	t.sighted(mac, ip, hostname, true)
+}
+
+// Gone records that the kernel's neighbour table no longer has a live
+// entry for ip (it failed or was deleted).
+func (t *Table) Gone(ip netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.byIP[ip]; c != nil {
+		c.onLink = false
+	}
+}
+
+// OnLink reports whether the kernel's neighbour table last named mac for
+// ip: the device answers on the LAN with that address. The DHCP server
+// never takes such a client's address for another.
+func (t *Table) OnLink(mac net.HardwareAddr, ip netip.Addr) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c := t.clients[string(mac)]
+	return c != nil && c.ip == ip && c.onLink
+}
+
+// sighted is Seen (from the neighbour table) or Leased (from DHCP).
+func (t *Table) sighted(mac net.HardwareAddr, ip netip.Addr, hostname string, lease bool) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
 	t.mu.Lock()
 	c := t.clients[string(mac)]
 	if c == nil {
-		c = &client{mac: append(net.HardwareAddr(nil), mac...), since: t.now()}
-		t.clients[string(mac)] = c
+		if c = t.admit(mac); c == nil {
+			// Full of clients that never make room: this one is still
+			// served as preauth (LookupIP resolves it), just not recorded.
+			t.mu.Unlock()
+			return
+		}
 	}
 	c.seen = t.now()
 	changed := false
@@ -507,11 +711,19 @@ func (t *Table) Seen(mac net.HardwareAddr, ip netip.Addr, hostname string) {
 		}
 		if other := t.byIP[ip]; other != nil && other != c {
 			other.ip = netip.Addr{} // the address moved to another MAC
+			other.onLink = false
 		}
 		c.ip = ip
+		c.onLink = false
 		t.byIP[ip] = c
 		changed = true
 	}
+	if lease {
+		c.leased = true
+	} else if ip.IsValid() {
+		c.onLink = true
+	}
+	t.place(c, true)
 	if hostname != "" && hostname != c.hostname {
 		c.hostname = hostname
 		changed = true
@@ -546,21 +758,22 @@ func (t *Table) Account(mac net.HardwareAddr, up, down uint64) {
 	}
 }
 
-// Forget drops a preauth client that has left (its lease ended).
-// Clients with a state other than preauth are kept.
+// Forget records that mac's lease ended: a preauth client has left and
+// is dropped; one signed in, trusted or blocked is kept.
 func (t *Table) Forget(mac net.HardwareAddr) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.clients[string(mac)]
-	if c == nil || c.state() != Preauth || c.cfgTrusted || c.cfgBlocked {
+	if c == nil {
 		return
 	}
-	if t.byIP[c.ip] == c {
-		delete(t.byIP, c.ip)
+	if c.state() == Preauth {
+		t.drop(c)
+		return
 	}
-	delete(t.clients, string(mac))
+	c.leased = false
 }
 
 // Lookup returns the client with mac.

@@ -3,10 +3,12 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -295,26 +297,252 @@ func TestResolver(t *testing.T) {
 	}
 }
 
+// A client known only from the neighbour table is forgotten 10 minutes
+// after it was last seen (SPEC §4); seeing it again starts the 10 minutes
+// anew; a lease holder, and a client signed in or trusted, stay.
 func TestForgetUnseen(t *testing.T) {
+	ctx := context.Background()
 	c := &clock{time.Unix(1e9, 0)}
 	tb := newTable(Config{}, newMemStore(), c)
-	tb.Seen(a, netip.MustParseAddr("10.77.0.5"), "")
-	tb.Seen(b, netip.MustParseAddr("10.77.0.6"), "")
-	tb.SetTrusted(context.Background(), b, true, "t")
-	c.add(forgetAfter / 2)
+	ip := func(k int) netip.Addr { return netip.AddrFrom4([4]byte{10, 77, 0, byte(k)}) }
+	mk := func(k int) net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, 2, byte(k)} }
+	tb.Seen(mk(1), ip(1), "")   // neighbour only, never again
+	tb.Seen(mk(2), ip(2), "")   // neighbour only, seen again later
+	tb.Leased(mk(3), ip(3), "") // a lease holder
+	tb.Seen(mk(4), ip(4), "")   // signed in
+	tb.Auth(ctx, mk(4), 0, "t")
+	tb.Seen(mk(5), ip(5), "") // trusted
+	tb.SetTrusted(ctx, mk(5), true, "t")
+
+	c.add(6 * time.Minute)
+	tb.Seen(mk(2), ip(2), "")
 	tb.expire()
-	if _, ok := tb.Lookup(a); !ok {
-		t.Fatal("a forgotten too early")
+	for k := 1; k <= 5; k++ {
+		if _, ok := tb.Lookup(mk(k)); !ok {
+			t.Fatalf("client %d forgotten after 6 minutes", k)
+		}
 	}
-	c.add(forgetAfter)
+	c.add(4 * time.Minute) // 10 minutes since 1 was seen, 4 since 2 was
+	if next := tb.expire(); !next.Equal(c.t.Add(6 * time.Minute)) {
+		t.Errorf("next deadline %v, want when client 2 is 10 minutes unseen (%v)", next, c.t.Add(6*time.Minute))
+	}
+	want := map[int]bool{1: false, 2: true, 3: true, 4: true, 5: true}
+	for k, known := range want {
+		if _, ok := tb.Lookup(mk(k)); ok != known {
+			t.Errorf("client %d known %v after 10 minutes, want %v", k, ok, known)
+		}
+	}
+	if _, ok := tb.LookupIP(ip(1)); ok {
+		t.Error("the forgotten client's address is still known")
+	}
+	c.add(6 * time.Minute)
 	tb.expire()
-	if _, ok := tb.Lookup(a); ok {
-		t.Error("preauth a unseen for longer than forgetAfter is still known")
+	if _, ok := tb.Lookup(mk(2)); ok {
+		t.Error("client 2 known 10 minutes after it was last seen")
 	}
-	if _, ok := tb.LookupIP(netip.MustParseAddr("10.77.0.5")); ok {
-		t.Error("its address is still known")
+	// The lease holder goes when its lease ends, not by the clock; a
+	// client known from both goes with its lease too.
+	c.add(time.Hour)
+	tb.expire()
+	if _, ok := tb.Lookup(mk(3)); !ok {
+		t.Error("a lease holder was forgotten while its lease runs")
 	}
-	if _, ok := tb.Lookup(b); !ok {
-		t.Error("trusted b was forgotten")
+	tb.Forget(mk(3))
+	if _, ok := tb.Lookup(mk(3)); ok {
+		t.Error("a preauth client whose lease ended is still known")
+	}
+	// Signed out, a client is forgettable again: 10 minutes from then.
+	tb.Deauth(ctx, mk(4), "t")
+	c.add(9 * time.Minute)
+	tb.expire()
+	if _, ok := tb.Lookup(mk(4)); !ok {
+		t.Error("a client forgotten 9 minutes after it signed out")
+	}
+	c.add(time.Minute)
+	tb.expire()
+	if _, ok := tb.Lookup(mk(4)); ok {
+		t.Error("a signed-out neighbour-only client known 10 minutes after sign-out")
+	}
+	if _, ok := tb.Lookup(mk(5)); !ok {
+		t.Error("a trusted client was forgotten")
+	}
+}
+
+// With max_clients reached, a new client takes the place of the
+// longest-unseen one known only from the neighbour table, else of the
+// longest-unseen preauth lease holder; a signed-in, trusted or blocked
+// one never makes room, and when only they are left, nobody new gets in.
+func TestMaxClients(t *testing.T) {
+	ctx := context.Background()
+	mk := func(k int) net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, byte(k >> 8), byte(k)} }
+	ip := func(k int) netip.Addr { return netip.AddrFrom4([4]byte{10, 77, byte(k >> 8), byte(k)}) }
+	tests := []struct {
+		name  string
+		setup func(tb *Table, c *clock) // fills a table of 4
+		add   func(tb *Table) error     // the fifth client, mk(100)
+		gone  []int                     // who made room; nil: nobody
+		err   error
+	}{
+		{
+			name: "longest-unseen neighbour-only makes room",
+			setup: func(tb *Table, c *clock) {
+				for k := 1; k <= 4; k++ {
+					tb.Seen(mk(k), ip(k), "")
+					c.add(time.Second)
+				}
+				tb.Seen(mk(1), ip(1), "") // seen again: now 2 is the longest unseen
+			},
+			add:  func(tb *Table) error { tb.Seen(mk(100), ip(100), ""); return nil },
+			gone: []int{2},
+		},
+		{
+			name: "neighbour-only before a lease holder seen longer ago",
+			setup: func(tb *Table, c *clock) {
+				tb.Leased(mk(1), ip(1), "")
+				c.add(time.Second)
+				for k := 2; k <= 4; k++ {
+					tb.Seen(mk(k), ip(k), "")
+				}
+			},
+			add:  func(tb *Table) error { tb.Leased(mk(100), ip(100), ""); return nil },
+			gone: []int{2},
+		},
+		{
+			name: "a preauth lease holder when no neighbour-only is left",
+			setup: func(tb *Table, c *clock) {
+				tb.Leased(mk(1), ip(1), "")
+				tb.Auth(ctx, mk(1), 0, "t") // signed in
+				c.add(time.Second)
+				tb.Leased(mk(2), ip(2), "")
+				c.add(time.Second)
+				tb.Leased(mk(3), ip(3), "")
+				tb.Seen(mk(4), ip(4), "")
+				tb.SetBlocked(ctx, mk(4), true, "t")
+			},
+			add:  func(tb *Table) error { _, err := tb.Auth(ctx, mk(100), 0, "t"); return err },
+			gone: []int{2},
+		},
+		{
+			name: "signed-in, trusted and blocked never make room",
+			setup: func(tb *Table, c *clock) {
+				tb.Seen(mk(1), ip(1), "")
+				tb.Auth(ctx, mk(1), 0, "t")
+				tb.SetTrusted(ctx, mk(2), true, "t")
+				tb.SetBlocked(ctx, mk(3), true, "t")
+				tb.Leased(mk(4), ip(4), "")
+				tb.Auth(ctx, mk(4), 0, "t")
+			},
+			add: func(tb *Table) error {
+				tb.Seen(mk(100), ip(100), "")
+				_, err := tb.Auth(ctx, mk(100), 0, "t")
+				return err
+			},
+			err: ErrTableFull,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{time.Unix(1e9, 0)}
+			tb := newTable(Config{MaxClients: 4}, newMemStore(), c)
+			tt.setup(tb, c)
+			if n := len(tb.Clients()); n != 4 {
+				t.Fatalf("set up %d clients, want 4", n)
+			}
+			c.add(time.Second)
+			err := tt.add(tb)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("adding the fifth: %v, want %v", err, tt.err)
+			}
+			if n := len(tb.Clients()); n != 4 {
+				t.Errorf("%d clients, want at most max_clients (4)", n)
+			}
+			_, in := tb.Lookup(mk(100))
+			if in != (tt.gone != nil) {
+				t.Errorf("the fifth client known: %v", in)
+			}
+			for k := 1; k <= 4; k++ {
+				_, ok := tb.Lookup(mk(k))
+				if want := !slices.Contains(tt.gone, k); ok != want {
+					t.Errorf("client %d known %v, want %v", k, ok, want)
+				}
+			}
+		})
+	}
+}
+
+// A flood of new MACs keeps the table at max_clients, and a later reload
+// that lowers the bound shrinks it; nothing forgotten comes back from the
+// store at the next start.
+func TestMaxClientsUnderFlood(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	c := &clock{time.Unix(1e9, 0)}
+	tb := newTable(Config{MaxClients: 100}, st, c)
+	signedIn := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	tb.Seen(signedIn, netip.MustParseAddr("10.77.0.2"), "")
+	tb.Auth(ctx, signedIn, 0, "t")
+	for i := range 20000 {
+		m := net.HardwareAddr{6, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		tb.Seen(m, netip.AddrFrom4([4]byte{10, 77, 0, byte(2 + i%250)}), "")
+		c.add(time.Millisecond)
+	}
+	if n := len(tb.Clients()); n != 100 {
+		t.Errorf("%d clients after the flood, want max_clients (100)", n)
+	}
+	if s := tb.StateOf(signedIn); s != Authenticated {
+		t.Errorf("the signed-in client is %v", s)
+	}
+	last := net.HardwareAddr{6, 0, 0, 0, byte(19999 >> 8), byte(19999 & 0xff)}
+	if _, ok := tb.Lookup(last); !ok {
+		t.Error("the newest client was not recorded")
+	}
+	tb.Reload(Config{MaxClients: 10})
+	if n := len(tb.Clients()); n != 10 {
+		t.Errorf("%d clients after max_clients went down to 10", n)
+	}
+	again := newTable(Config{MaxClients: 100}, st, c)
+	if n := len(again.Clients()); n != 1 {
+		t.Errorf("after a restart %d clients, want the signed-in one alone", n)
+	}
+}
+
+func BenchmarkSeenFlood(b *testing.B) {
+	tb := newTable(Config{MaxClients: 1024}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	ip := netip.MustParseAddr("10.77.0.9")
+	m := make(net.HardwareAddr, 6)
+	m[0] = 6
+	b.ReportAllocs()
+	for i := range b.N {
+		m[2], m[3], m[4], m[5] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+		tb.Seen(m, ip, "")
+	}
+}
+
+// OnLink follows the neighbour table: Seen puts a client on the link
+// with its address, Gone, a new lease address or another MAC at the
+// address take it off.
+func TestOnLink(t *testing.T) {
+	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	ip, ip2 := netip.MustParseAddr("10.77.0.100"), netip.MustParseAddr("10.77.0.101")
+	steps := []struct {
+		do       func()
+		aOn, bOn bool // OnLink(a, ip), OnLink(b, ip)
+	}{
+		{func() { tb.Leased(a, ip, "") }, false, false},
+		{func() { tb.Seen(a, ip, "") }, true, false},
+		{func() { tb.Leased(a, ip, "") }, true, false}, // a renewal keeps it
+		{func() { tb.Gone(ip) }, false, false},
+		{func() { tb.Seen(a, ip, "") }, true, false},
+		{func() { tb.Seen(b, ip, "") }, false, true},
+		{func() { tb.Leased(b, ip2, "") }, false, false},
+	}
+	for i, s := range steps {
+		s.do()
+		if got := tb.OnLink(a, ip); got != s.aOn {
+			t.Errorf("step %d: OnLink(a) = %v, want %v", i, got, s.aOn)
+		}
+		if got := tb.OnLink(b, ip); got != s.bOn {
+			t.Errorf("step %d: OnLink(b) = %v, want %v", i, got, s.bOn)
+		}
 	}
 }
