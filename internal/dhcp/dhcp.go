@@ -40,9 +40,20 @@ import (
 const (
 	// offerHold is how long an offered address stays reserved for the
 	// client it was offered to. RFC 2131 §4.3.1 lets the server reserve
-	// it; a client that sends no REQUEST by then lost it to nobody in
-	// particular (the address only becomes reusable, oldest first).
-	offerHold = 30 * time.Second
+	// it; a client sends its REQUEST within a second or two of the OFFER.
+	// A client that sends no REQUEST by then lost it to nobody in
+	// particular (the address only becomes reusable, oldest first). The
+	// hold is soft: a pool with nothing else left takes the oldest
+	// unanswered offer for a new client, and another client's REQUEST
+	// for the address wins over it (see pool.reclaim), so a flood of
+	// DISCOVERs holds no address from a real client.
+	offerHold = 10 * time.Second
+
+	// preauthLease caps the lease of a client that has not signed in
+	// (SPEC §4): the addresses of devices that never sign in come back
+	// within minutes. A client signed in (or trusted) gets the full
+	// leasetime at its next renewal.
+	preauthLease = 10 * time.Minute
 
 	// quarantine is how long a DECLINEd address is kept out of the pool
 	// (§4.3.3: the server "MUST mark the network address as not
@@ -176,8 +187,34 @@ func newServer(cfg *config.Config, table *session.Table, st Store, log *slog.Log
 		return nil, fmt.Errorf("dhcp: %w", err)
 	}
 	s.pool = newPool(first, last, cfg.Main.Address, cfg.Hosts, st)
+	s.pool.mayReclaim = s.mayReclaim
 	s.load()
 	return s, nil
+}
+
+// leaseFor is the lease time of the client with hardware address mac
+// (SPEC §4): the configured leasetime once it is signed in or trusted, at
+// most preauthLease before. The client table knows clients by MAC, so
+// chaddr decides, whatever the client identifier.
+func (s *Server) leaseFor(mac net.HardwareAddr) time.Duration {
+	switch s.table.StateOf(mac) {
+	case session.Authenticated, session.Trusted:
+		return s.params.leaseTime
+	}
+	return min(s.params.leaseTime, preauthLease)
+}
+
+// mayReclaim reports whether the lease of ip held by mac may go to
+// another client when the pool has no free address: the holder has not
+// signed in (nor is trusted) and the kernel's neighbour table does not
+// name it for ip — it does not answer there, so no device is using the
+// address. A flood of DORAs from made-up MACs leaves exactly such leases.
+func (s *Server) mayReclaim(mac net.HardwareAddr, ip netip.Addr) bool {
+	switch s.table.StateOf(mac) {
+	case session.Authenticated, session.Trusted:
+		return false
+	}
+	return !s.table.OnLink(mac, ip)
 }
 
 // load fills the pool from the store. A record that no longer fits the
@@ -275,7 +312,7 @@ func (s *Server) announce() int {
 	bound := s.pool.bindActive(s.now())
 	s.mu.Unlock()
 	for _, b := range bound {
-		s.table.Seen(b.mac, b.ip, b.hostname)
+		s.table.Leased(b.mac, b.ip, b.hostname)
 	}
 	return len(bound)
 }
@@ -368,26 +405,31 @@ func (s *Server) committer(ctx context.Context, c *conn, commits <-chan reply) {
 				break drain
 			}
 		}
-		if err := s.store.Sync(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+		saved := s.store.Sync(ctx)
+		if saved != nil && ctx.Err() != nil {
+			return
+		}
+		if saved != nil {
 			// The client retries; an ACK for a lease we could lose would
 			// let two clients hold one address after a crash.
 			s.stats.unsaved.Add(uint64(len(batch)))
-			s.log.Error("dhcp: cannot save leases; not acknowledging them", "leases", len(batch), "err", err)
-			continue
+			s.log.Error("dhcp: cannot save leases; not acknowledging them", "leases", len(batch), "err", saved)
 		}
 		out := batch[:0]
 		for _, r := range batch {
+			// Ended leases have ended in the pool, saved or not: the
+			// table must not keep their clients.
 			for _, mac := range r.forget {
 				s.table.Forget(mac)
+			}
+			if saved != nil {
+				continue
 			}
 			if r.bind != nil {
 				// The table learns the address before the client can use
 				// it, so the resolver and firewall know it at its first
 				// packet.
-				s.table.Seen(r.bind.mac, r.bind.ip, r.bind.hostname)
+				s.table.Leased(r.bind.mac, r.bind.ip, r.bind.hostname)
 			}
 			if r.payload != nil {
 				out = append(out, r)

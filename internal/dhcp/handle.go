@@ -84,8 +84,6 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (out outcome) {
 		s.ignore(req, "relayed from another subnet")
 		return out
 	}
-	clientID := req.Options.Get(dhcpv4.OptionClientIdentifier)
-	key := clientKey(clientID, mac)
 	now := s.now()
 
 	s.mu.Lock()
@@ -93,6 +91,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (out outcome) {
 		out.forget = s.pool.takeEnded()
 		s.mu.Unlock()
 	}()
+	key, clientID := s.pool.identify(req.Options.Get(dhcpv4.OptionClientIdentifier), mac, now)
 	switch typ {
 	case dhcpv4.MessageTypeDiscover:
 		// §4.3.1: offer the client's address, the one it asks for, or a
@@ -102,7 +101,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (out outcome) {
 			s.exhausted(mac, now)
 			return out
 		}
-		out.resp = s.reply(req, dhcpv4.MessageTypeOffer, ip)
+		out.resp = s.reply(req, dhcpv4.MessageTypeOffer, ip, s.leaseFor(mac))
 		s.stats.offers.Add(1)
 
 	case dhcpv4.MessageTypeRequest:
@@ -138,7 +137,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (out outcome) {
 			s.ignore(req, "INFORM without a ciaddr on our subnet")
 			return out
 		}
-		out.resp = s.reply(req, dhcpv4.MessageTypeAck, netip.Addr{})
+		out.resp = s.reply(req, dhcpv4.MessageTypeAck, netip.Addr{}, 0)
 		s.stats.informs.Add(1)
 
 	default:
@@ -182,7 +181,8 @@ func (s *Server) request(req *dhcpv4.DHCPv4, key string, clientID []byte, now ti
 		s.log.Debug("dhcp: dropping a REQUEST with neither requested address nor ciaddr", "mac", req.ClientHWAddr.String(), "malformed", n)
 		return
 	}
-	l, renewed := s.pool.ack(key, req.ClientHWAddr, clientID, hostname(req), ip, now, s.params.leaseTime)
+	lt := s.leaseFor(req.ClientHWAddr)
+	l, renewed := s.pool.ack(key, req.ClientHWAddr, clientID, hostname(req), ip, now, lt)
 	if l == nil {
 		// §4.3.2: "If the client's requested address is incorrect or is
 		// on the wrong network, the server SHOULD respond with DHCPNAK";
@@ -192,11 +192,11 @@ func (s *Server) request(req *dhcpv4.DHCPv4, key string, clientID []byte, now ti
 		s.stats.naks.Add(1)
 		return
 	}
-	out.resp = s.reply(req, dhcpv4.MessageTypeAck, ip)
+	out.resp = s.reply(req, dhcpv4.MessageTypeAck, ip, lt)
 	out.bind = l.binding()
 	s.stats.acks.Add(1)
 	if !renewed {
-		s.log.Info("dhcp: lease", "mac", req.ClientHWAddr.String(), "address", ip.String(), "hostname", l.hostname)
+		s.log.Info("dhcp: lease", "mac", req.ClientHWAddr.String(), "address", ip.String(), "hostname", l.hostname, "time", lt)
 	}
 }
 
@@ -232,9 +232,9 @@ func (s *Server) exhausted(mac net.HardwareAddr, now time.Time) {
 }
 
 // reply builds an OFFER or ACK with the fields of RFC 2131 Table 3 and
-// the options of SPEC §3. yiaddr is zero for the ACK to an INFORM, which
-// also gets no lease times (§4.3.5).
-func (s *Server) reply(req *dhcpv4.DHCPv4, typ dhcpv4.MessageType, yiaddr netip.Addr) *dhcpv4.DHCPv4 {
+// the options of SPEC §3, for a lease of lt. yiaddr is zero for the ACK
+// to an INFORM, which also gets no lease times (§4.3.5).
+func (s *Server) reply(req *dhcpv4.DHCPv4, typ dhcpv4.MessageType, yiaddr netip.Addr, lt time.Duration) *dhcpv4.DHCPv4 {
 	resp := s.header(req, typ)
 	if typ == dhcpv4.MessageTypeAck {
 		resp.ClientIPAddr = req.ClientIPAddr // Table 3: "'ciaddr' from DHCPREQUEST or 0"
@@ -250,7 +250,6 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, typ dhcpv4.MessageType, yiaddr netip.
 	if yiaddr.IsValid() {
 		resp.YourIPAddr = net.IP(yiaddr.AsSlice())
 		// RFC 2131 §4.4.5: T1 defaults to half the lease, T2 to 7/8.
-		lt := s.params.leaseTime
 		o.Update(dhcpv4.OptIPAddressLeaseTime(lt))         // 51
 		o.Update(dhcpv4.OptRenewTimeValue(lt / 2))         // 58
 		o.Update(dhcpv4.OptRebindingTimeValue(lt * 7 / 8)) // 59

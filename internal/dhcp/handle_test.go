@@ -20,6 +20,7 @@ config dhcp 'dhcp'
 
 func TestOfferCarriesTheOptionsOfTheSpec(t *testing.T) {
 	ts := newTestServer(t, dhcpSection)
+	ts.signIn(1) // the full leasetime
 	offer := ts.do(discover(mac(1)))
 	if offer == nil {
 		t.Fatal("no offer")
@@ -81,6 +82,7 @@ func TestCaptivePortalOptionOnlyWithTLS(t *testing.T) {
 
 func TestDORAGrantsAndRecordsTheLease(t *testing.T) {
 	ts := newTestServer(t, dhcpSection)
+	ts.signIn(1)
 	ip := ts.lease(mac(1), withHostname("guest-phone"))
 	if ip != addr("10.77.0.100") {
 		t.Errorf("address %s, want the first of the pool", ip)
@@ -250,7 +252,7 @@ func TestAddressesSurviveARestart(t *testing.T) {
 	if ack.MessageType() != dhcpv4.MessageTypeAck || ip4(ack.YourIPAddr) != a {
 		t.Errorf("renewal after restart: %v", ack)
 	}
-	if got := re.do(discover(mac(7), withClientID("\x01beta"))); ip4(got.YourIPAddr) != b {
+	if got := re.do(discover(mac(2), withClientID("\x01beta"))); ip4(got.YourIPAddr) != b {
 		t.Errorf("client id after restart: offered %s, want %s", got.YourIPAddr, b)
 	}
 }
@@ -294,6 +296,7 @@ config host
 
 func TestExhaustedPoolMakesNoOffer(t *testing.T) {
 	ts := newTestServer(t, dhcpSection) // 4 addresses
+	ts.signIn(1, 2, 3, 4, 5, 6)         // their leases are nobody else's to take
 	for k := byte(1); k <= 4; k++ {
 		ts.lease(mac(k))
 	}
@@ -323,6 +326,7 @@ func TestExhaustedPoolMakesNoOffer(t *testing.T) {
 
 func TestOldestExpiredIsReusedFirst(t *testing.T) {
 	ts := newTestServer(t, dhcpSection)
+	ts.signIn(1, 2, 3, 4)
 	for k := byte(1); k <= 4; k++ { // .100 to .103, a minute apart
 		ts.lease(mac(k))
 		ts.clock.advance(time.Minute)
@@ -339,6 +343,7 @@ func TestOldestExpiredIsReusedFirst(t *testing.T) {
 
 func TestDeclineQuarantines(t *testing.T) {
 	ts := newTestServer(t, dhcpSection)
+	ts.signIn(2, 3) // their leases are nobody else's to take
 	ip := ts.lease(mac(1))
 	if r := ts.do(message(dhcpv4.MessageTypeDecline, mac(1), withRequested(ip.String()), withServerID("10.77.0.1"))); r != nil {
 		t.Fatalf("DECLINE answered: %v", r)
@@ -346,6 +351,7 @@ func TestDeclineQuarantines(t *testing.T) {
 	if _, ok := ts.table.Lookup(mac(1)); ok {
 		t.Error("the declining client is still in the table")
 	}
+	ts.signIn(1)
 	if r, ok := ts.store.lease(t, ip.String()); !ok || !r.Declined || r.MAC != "" {
 		t.Errorf("stored: %+v (present %v), want a declined record", r, ok)
 	}
@@ -416,6 +422,7 @@ func TestInformAllocatesNothing(t *testing.T) {
 
 func TestExpiredLeasesAreForgotten(t *testing.T) {
 	ts := newTestServer(t, dhcpSection)
+	ts.signIn(1, 2)
 	ts.lease(mac(1))
 	ts.lease(mac(2))
 	ts.clock.advance(40 * time.Minute)
@@ -513,5 +520,58 @@ func TestDisabledServerLoadsNothing(t *testing.T) {
 	ts := newTestServer(t, "config dhcp 'dhcp'\n\toption enabled '0'\n")
 	if ts.enabled || ts.pool != nil {
 		t.Error("disabled server has a pool")
+	}
+}
+
+// A running lease belongs to its client identifier and chaddr together:
+// another device that copies the identifier from its own MAC can neither
+// take the address, nor move it to itself in the client table, nor
+// release or decline it.
+func TestClientIDNeedsTheMAC(t *testing.T) {
+	const id = "\x01victim-phone"
+	victim, attacker := mac(1), mac(9)
+	ts := newTestServer(t, dhcpSection)
+	ip := ts.lease(victim, withClientID(id))
+	ipSlice := net.IP(ip.AsSlice())
+	stored, _ := ts.store.lease(t, ip.String())
+
+	if offer := ts.do(discover(attacker, withClientID(id))); offer == nil || ip4(offer.YourIPAddr) == ip {
+		t.Errorf("the copier was offered %v, want another address than the victim's %s", offer, ip)
+	}
+	for name, req := range map[string]*dhcpv4.DHCPv4{
+		"SELECTING":   request(attacker, withClientID(id), withServerID("10.77.0.1"), withRequested(ip.String())),
+		"INIT-REBOOT": request(attacker, withClientID(id), withRequested(ip.String())),
+		"RENEWING":    request(attacker, withClientID(id), dhcpv4.WithClientIP(ipSlice)),
+	} {
+		if r := ts.do(req); r == nil || r.MessageType() != dhcpv4.MessageTypeNak {
+			t.Errorf("%s by the copier: %v, want a NAK", name, r)
+		}
+	}
+	ts.do(message(dhcpv4.MessageTypeRelease, attacker, withClientID(id), dhcpv4.WithClientIP(ipSlice), withServerID("10.77.0.1")))
+	ts.do(message(dhcpv4.MessageTypeDecline, attacker, withClientID(id), withRequested(ip.String()), withServerID("10.77.0.1")))
+	if r, _ := ts.store.lease(t, ip.String()); !r.Expires.Equal(stored.Expires) || r.MAC != victim.String() || r.Declined {
+		t.Errorf("after the copier's RELEASE and DECLINE the lease is %+v, want %+v", r, stored)
+	}
+	if c, ok := ts.table.LookupIP(ip); !ok || c.MAC.String() != victim.String() {
+		t.Errorf("the table has %s at %s, want the victim %s", c.MAC, ip, victim)
+	}
+	// The victim renews as before.
+	if r := ts.do(request(victim, withClientID(id), dhcpv4.WithClientIP(ipSlice))); r.MessageType() != dhcpv4.MessageTypeAck || ip4(r.YourIPAddr) != ip {
+		t.Errorf("the victim's renewal: %v", r)
+	}
+	// A RELEASE with both its identifier and its MAC is the victim's own.
+	ts.do(message(dhcpv4.MessageTypeRelease, victim, withClientID(id), dhcpv4.WithClientIP(ipSlice), withServerID("10.77.0.1")))
+	if r, _ := ts.store.lease(t, ip.String()); r.Expires.After(ts.clock.t) {
+		t.Errorf("the victim's own RELEASE left the lease running until %v", r.Expires)
+	}
+}
+
+// Without a client identifier, a RELEASE from another MAC ends nothing.
+func TestReleaseNeedsTheMAC(t *testing.T) {
+	ts := newTestServer(t, dhcpSection)
+	ip := ts.lease(mac(1))
+	ts.do(message(dhcpv4.MessageTypeRelease, mac(2), dhcpv4.WithClientIP(net.IP(ip.AsSlice())), withServerID("10.77.0.1")))
+	if r, _ := ts.store.lease(t, ip.String()); !r.Expires.After(ts.clock.t) {
+		t.Error("another MAC's RELEASE ended the lease")
 	}
 }

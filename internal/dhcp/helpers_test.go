@@ -133,6 +133,16 @@ func reopen(t *testing.T, extra string, st *memStore, c *clock) *testServer {
 	return &testServer{Server: s, t: t, store: st, table: table, clock: c}
 }
 
+// signIn signs clients in, so that they get the full leasetime.
+func (ts *testServer) signIn(ks ...byte) {
+	ts.t.Helper()
+	for _, k := range ks {
+		if _, err := ts.table.Auth(context.Background(), mac(k), 0, "test"); err != nil {
+			ts.t.Fatal(err)
+		}
+	}
+}
+
 // do runs one request through the server as a worker and the committer
 // would, and returns the reply (nil if none).
 func (ts *testServer) do(req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
@@ -142,7 +152,7 @@ func (ts *testServer) do(req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 		ts.table.Forget(m)
 	}
 	if out.bind != nil {
-		ts.table.Seen(out.bind.mac, out.bind.ip, out.bind.hostname)
+		ts.table.Leased(out.bind.mac, out.bind.ip, out.bind.hostname)
 	}
 	if out.resp == nil {
 		return nil

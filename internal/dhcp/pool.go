@@ -1,6 +1,7 @@
 package dhcp
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/hex"
 	"errors"
@@ -68,6 +69,9 @@ type pool struct {
 	byClient map[string]*lease      // the lease of each client key
 	order    leaseHeap              // every non-static lease, earliest expiry first
 	ended    []net.HardwareAddr     // clients whose bound lease ended; the server tells the table
+	// mayReclaim reports whether the running lease of ip held by mac may
+	// go to another client when nothing else is left (see reclaim).
+	mayReclaim func(mac net.HardwareAddr, ip netip.Addr) bool
 }
 
 func newPool(first, last, portal netip.Addr, hosts []config.Host, st Store) *pool {
@@ -79,6 +83,8 @@ func newPool(first, last, portal netip.Addr, hosts []config.Host, st Store) *poo
 		static:   map[string]config.Host{},
 		byIP:     map[netip.Addr]*lease{},
 		byClient: map[string]*lease{},
+
+		mayReclaim: func(net.HardwareAddr, netip.Addr) bool { return false },
 	}
 	for _, h := range hosts {
 		p.static[string(h.MAC)] = h
@@ -106,6 +112,24 @@ func (p *pool) inRange(ip netip.Addr) bool {
 	return ip.Is4() && u32(ip)-p.base < p.size && !p.reserved[ip]
 }
 
+// identify returns the key by which the pool knows a requester, and the
+// client identifier to record for it. A client is known by its client
+// identifier (option 61) if it sends one (RFC 2131 §4.2), but a running
+// lease or offer belongs to the identifier and chaddr together: a request
+// that carries another device's identifier from another MAC is taken as
+// from a client without one, known by its MAC alone, so that it can
+// neither take that lease over nor release or decline it. (The client
+// table knows clients by MAC: a lease moved to the copier's MAC would
+// move the victim's address to it there.) Once the lease has ended, the
+// identifier finds its previous address from any MAC.
+func (p *pool) identify(clientID []byte, mac net.HardwareAddr, now time.Time) (key string, id []byte) {
+	key = clientKey(clientID, mac)
+	if l := p.byClient[key]; l != nil && len(clientID) > 0 && now.Before(l.expires) && !bytes.Equal(l.mac, mac) {
+		return clientKey(nil, mac), nil
+	}
+	return key, clientID
+}
+
 // usable reports whether client key (with hardware address mac) may have
 // ip now: a static host only its own address; anyone else an address of
 // the range that nobody else holds (an expired lease is not held).
@@ -131,6 +155,11 @@ func (p *pool) offer(key string, mac net.HardwareAddr, clientID []byte, requeste
 		return h.IP, true
 	}
 	if l := p.byClient[key]; l != nil && !l.static {
+		if !bytes.Equal(l.mac, mac) {
+			// Its client identifier, from another MAC, after the lease
+			// ended (identify): the offer is the new MAC's.
+			p.claim(l.ip, key, mac, clientID, now)
+		}
 		p.hold(l, now)
 		return l.ip, true
 	}
@@ -146,12 +175,48 @@ func (p *pool) offer(key string, mac net.HardwareAddr, clientID []byte, requeste
 			l = p.claim(fresh, key, mac, clientID, now)
 		} else if len(p.order) > 0 && !now.Before(p.order[0].expires) {
 			l = p.claim(p.order[0].ip, key, mac, clientID, now)
+		} else if r := p.reclaim(now); r != nil {
+			l = p.claim(r.ip, key, mac, clientID, now)
+			// The holder's record goes: a restart must not give the
+			// address back to it.
+			p.store.Delete(Kind, l.ip.String())
 		} else {
 			return netip.Addr{}, false
 		}
 	}
 	p.hold(l, now)
 	return l.ip, true
+}
+
+// reclaim chooses, in a pool with no free or expired address left, a
+// running one to give to a new client (§4.3.1 leaves "a new address
+// allocated from the server's pool" to the server), so that a flood of
+// DISCOVERs or DORAs from made-up MACs cannot keep a real guest off the
+// network until those leases end. First the lease of a client that has
+// not signed in and is not on the link (mayReclaim), the one that ends
+// first — every such lease is preauthLease long, so that is the one
+// renewed longest ago; else the offer left unanswered longest. Never a
+// signed-in, trusted or static client's, never a declined address. It
+// is nil when there is none. A scan of the pool, done only when it is
+// exhausted.
+func (p *pool) reclaim(now time.Time) *lease {
+	var bound, offered *lease
+	for _, l := range p.order {
+		switch {
+		case l.key == "" || !now.Before(l.expires):
+			// Free or quarantined; an expired one would have been taken.
+		case !l.bound:
+			if offered == nil || l.expires.Before(offered.expires) {
+				offered = l
+			}
+		case (bound == nil || l.expires.Before(bound.expires)) && p.mayReclaim(l.mac, l.ip):
+			bound = l
+		}
+	}
+	if bound != nil {
+		return bound
+	}
+	return offered
 }
 
 // fresh returns the next address of the range without a lease.
@@ -192,6 +257,9 @@ func (p *pool) claim(ip netip.Addr, key string, mac net.HardwareAddr, clientID [
 		if l.key != "" {
 			p.end(l)
 			delete(p.byClient, l.key)
+			if l.expires.After(now) {
+				p.setExpiry(l, now) // taken from its holder: the new one has only an offer yet
+			}
 		}
 		if other := p.byClient[key]; other != nil {
 			p.vacate(other, now)
@@ -199,6 +267,8 @@ func (p *pool) claim(ip netip.Addr, key string, mac net.HardwareAddr, clientID [
 		l.key = key
 		l.hostname = ""
 		p.byClient[key] = l
+	} else if !bytes.Equal(l.mac, mac) {
+		p.end(l) // the same client identifier from another MAC, after the lease ended
 	}
 	// Copies, not in place: end may have handed the old MAC to the table.
 	l.mac = slices.Clone(mac)
@@ -240,7 +310,7 @@ func (p *pool) takeEnded() []net.HardwareAddr {
 // §4.3.2) and saves it. It returns nil if the client may not have ip:
 // the caller NAKs. renewed tells a running lease extended from a new one.
 func (p *pool) ack(key string, mac net.HardwareAddr, clientID []byte, hostname string, ip netip.Addr, now time.Time, d time.Duration) (l *lease, renewed bool) {
-	if !p.usable(ip, key, mac, now) {
+	if !p.usable(ip, key, mac, now) && !p.offeredOnly(ip, mac) {
 		return nil, false
 	}
 	if prev := p.byIP[ip]; prev != nil && prev.key == key && prev.bound {
@@ -264,6 +334,18 @@ func (p *pool) ack(key string, mac net.HardwareAddr, clientID []byte, hostname s
 	l.bound = true
 	p.save(l)
 	return l, renewed
+}
+
+// offeredOnly reports whether ip is held for another client by an offer
+// it has not answered: a REQUEST for it wins (first come, first served),
+// so an offer taken over by a flood of DISCOVERs (reclaim) does not cost
+// the client that asked first its address.
+func (p *pool) offeredOnly(ip netip.Addr, mac net.HardwareAddr) bool {
+	if _, static := p.static[string(mac)]; static || !p.inRange(ip) {
+		return false
+	}
+	l := p.byIP[ip]
+	return l != nil && l.key != "" && !l.bound && !l.static
 }
 
 // abandon ends the offer held for client key, which chose another server
