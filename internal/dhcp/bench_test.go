@@ -2,9 +2,14 @@ package dhcp
 
 import (
 	"net"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/uci"
 )
 
 // BenchmarkDORA measures the handler alone (parse, decide, build the
@@ -35,5 +40,42 @@ func BenchmarkDORA(b *testing.B) {
 			}
 			_ = out.resp.ToBytes()
 		}
+	}
+}
+
+// BenchmarkExhaustedDORA is a DORA flood from new MACs against a pool of
+// 10,000 addresses (a /16) that is full of preauth leases: every DISCOVER makes
+// the pool reclaim one (a scan of the pool, done only when it is
+// exhausted).
+func BenchmarkExhaustedDORA(b *testing.B) {
+	st := newMemStore()
+	table := sessionTable(st)
+	f, err := uci.Parse("bench.conf", strings.NewReader("config lobby 'main'\n\toption interface 'br-lan'\nconfig dhcp 'dhcp'\n\toption start '10'\n\toption limit '10000'\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, _ := config.Parse(f)
+	if err := cfg.Bind([]netip.Prefix{netip.MustParsePrefix("10.77.0.1/16")}); err != nil {
+		b.Fatal(err)
+	}
+	s, err := newServer(cfg, table, st, quietLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := range 10000 + b.N {
+		if i == 10000 {
+			b.ResetTimer()
+		}
+		m := net.HardwareAddr{6, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+		off := s.process(discover(m).ToBytes()).resp
+		if off == nil {
+			b.Fatal("no offer")
+		}
+		out := s.process(request(m, withServerID("10.77.0.1"), withRequested(off.YourIPAddr.String())).ToBytes())
+		if out.bind == nil {
+			b.Fatal("no ACK")
+		}
+		table.Leased(out.bind.mac, out.bind.ip, "")
 	}
 }

@@ -72,6 +72,7 @@ type pool struct {
 	// mayReclaim reports whether the running lease of ip held by mac may
 	// go to another client when nothing else is left (see reclaim).
 	mayReclaim func(mac net.HardwareAddr, ip netip.Addr) bool
+	noneBound  time.Time // until then reclaim takes no running lease (it found none)
 }
 
 func newPool(first, last, portal netip.Addr, hosts []config.Host, st Store) *pool {
@@ -197,26 +198,62 @@ func (p *pool) offer(key string, mac net.HardwareAddr, clientID []byte, requeste
 // first — every such lease is preauthLease long, so that is the one
 // renewed longest ago; else the offer left unanswered longest. Never a
 // signed-in, trusted or static client's, never a declined address. It
-// is nil when there is none. A scan of the pool, done only when it is
-// exhausted.
+// is nil when there is none.
+//
+// The leases are visited in the order they end, by walking the heap, so
+// under a flood the answer is near its root. A walk that found no lease
+// to take is not repeated for a second (noneBound): until then only
+// offers are looked for, which end within offerHold, near the root too.
 func (p *pool) reclaim(now time.Time) *lease {
-	var bound, offered *lease
-	for _, l := range p.order {
+	wantBound := !now.Before(p.noneBound)
+	var offered *lease
+	walk := indexHeap{order: p.order}
+	if len(p.order) > 0 {
+		walk.idx = append(walk.idx, 0)
+	}
+	for len(walk.idx) > 0 {
+		i := heap.Pop(&walk).(int)
+		for _, c := range []int{2*i + 1, 2*i + 2} {
+			if c < len(p.order) {
+				heap.Push(&walk, c)
+			}
+		}
+		l := p.order[i]
 		switch {
 		case l.key == "" || !now.Before(l.expires):
-			// Free or quarantined; an expired one would have been taken.
+			// Quarantined (an expired one would have been taken).
 		case !l.bound:
-			if offered == nil || l.expires.Before(offered.expires) {
+			if offered == nil {
 				offered = l
+				if !wantBound {
+					return offered
+				}
 			}
-		case (bound == nil || l.expires.Before(bound.expires)) && p.mayReclaim(l.mac, l.ip):
-			bound = l
+		case wantBound && p.mayReclaim(l.mac, l.ip):
+			return l
 		}
 	}
-	if bound != nil {
-		return bound
+	if wantBound {
+		p.noneBound = now.Add(time.Second)
 	}
 	return offered
+}
+
+// indexHeap orders positions of a leaseHeap by their leases' expiry: a
+// walk of the heap in that order.
+type indexHeap struct {
+	order leaseHeap
+	idx   []int
+}
+
+func (h indexHeap) Len() int           { return len(h.idx) }
+func (h indexHeap) Less(i, j int) bool { return h.order.Less(h.idx[i], h.idx[j]) }
+func (h indexHeap) Swap(i, j int)      { h.idx[i], h.idx[j] = h.idx[j], h.idx[i] }
+func (h *indexHeap) Push(x any)        { h.idx = append(h.idx, x.(int)) }
+func (h *indexHeap) Pop() any {
+	x := h.idx[len(h.idx)-1]
+	h.idx = h.idx[:len(h.idx)-1]
+	return x
 }
 
 // fresh returns the next address of the range without a lease.
