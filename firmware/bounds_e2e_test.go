@@ -109,6 +109,7 @@ func TestDHCPStarvation(t *testing.T) {
 			t.Errorf("after the %s a real client got no address: %v", name, err)
 			continue
 		}
+		t.Logf("after the %s a real client got %s (lease %ss) in %v", name, l["ip"], l["lease"], took.Round(time.Millisecond))
 		if took > 5*time.Second || !inPool(l["ip"]) || l["lease"] != "600" {
 			t.Errorf("after the %s a real client got %s with lease %ss in %v; want a pool address, 600 s, within 5 s", name, l["ip"], l["lease"], took)
 		}

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,12 @@ var ethBroadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 func arpFlood(t *testing.T, ns string, n, rate int) {
 	t.Helper()
 	c := floodConn(t, ns, unix.ETH_P_ARP)
+	t.Cleanup(func() {
+		// The router's neighbour table and bridge would otherwise keep
+		// the made-up MACs for the tests that come next.
+		exec.Command("ip", "-n", routerNS, "neigh", "flush", "dev", lanIface).Run()
+		exec.Command("ip", "-n", routerNS, "link", "set", lanIface, "type", "bridge", "fdb_flush").Run()
+	})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	frame := make([]byte, 42)
 	tick := time.NewTicker(10 * time.Millisecond)

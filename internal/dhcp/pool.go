@@ -202,8 +202,9 @@ func (p *pool) offer(key string, mac net.HardwareAddr, clientID []byte, requeste
 //
 // The leases are visited in the order they end, by walking the heap, so
 // under a flood the answer is near its root. A walk that found no lease
-// to take is not repeated for a second (noneBound): until then only
-// offers are looked for, which end within offerHold, near the root too.
+// to take is not repeated for a second, or until a new lease is granted
+// (noneBound): until then only offers are looked for, which end within
+// offerHold, near the root too.
 func (p *pool) reclaim(now time.Time) *lease {
 	wantBound := !now.Before(p.noneBound)
 	var offered *lease
@@ -370,6 +371,9 @@ func (p *pool) ack(key string, mac net.HardwareAddr, clientID []byte, hostname s
 	p.setExpiry(l, exp)
 	l.bound = true
 	p.save(l)
+	if !renewed {
+		p.noneBound = time.Time{} // a new lease that reclaim may take
+	}
 	return l, renewed
 }
 
