@@ -144,16 +144,26 @@ func validate(b []byte) (*dns.Msg, *dns.Msg) {
 	case len(req.Question) != 1:
 		m.Rcode = dns.RcodeFormatError
 	default:
-		switch req.Question[0].Qtype {
-		case dns.TypeOPT:
-			m.Rcode = dns.RcodeFormatError // a pseudo-type, not a question (RFC 6891 §6.1.1)
-		case dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB:
-			m.Rcode = dns.RcodeRefused // zone transfers: not from a portal
-		default:
+		if m.Rcode = refusedType(req.Question[0].Qtype); m.Rcode == dns.RcodeSuccess {
 			return req, nil
 		}
 	}
 	return req, m
+}
+
+// refusedType is the RCODE of the answer to a question of type t that is
+// never asked upstream, and RcodeSuccess for any other type. Both paths
+// decide by it: the quick path leaves these questions to validate.
+func refusedType(t uint16) int {
+	switch t {
+	case dns.TypeOPT:
+		// A pseudo-RR, not a question: OPT "MUST NOT be cached, forwarded,
+		// or stored" (RFC 6891 §6.1.1), so there is nothing to ask.
+		return dns.RcodeFormatError
+	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB:
+		return dns.RcodeRefused // zone transfers: not from a portal
+	}
+	return dns.RcodeSuccess
 }
 
 // packReply packs m, a reply that refuses req (nil if it did not decode),

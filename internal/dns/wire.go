@@ -93,8 +93,7 @@ func (q *wireQuery) parse(b []byte, tcp bool) bool {
 	q.question = b[12 : off+4]
 	q.qtype = binary.BigEndian.Uint16(b[off:])
 	q.qclass = binary.BigEndian.Uint16(b[off+2:])
-	switch q.qtype {
-	case dns.TypeOPT, dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB:
+	if refusedType(q.qtype) != dns.RcodeSuccess {
 		return false // answered with an error, by the full decoder
 	}
 	off += 4
