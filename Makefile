@@ -18,7 +18,7 @@ NOINLINE = crypto/... net/http/... encoding/asn1 encoding/pem vendor/... math/bi
 	mime/... text/... compress/... github.com/coreos/go-iptables/... github.com/vishvananda/...
 GCFLAGS  = $(patsubst %,%=-l,$(NOINLINE))
 BOARDS   = $(basename $(notdir $(wildcard board/*.conf)))
-FUZZTIME ?= 5s
+FUZZTIME ?= 30s
 E2E     ?= .
 export CGO_ENABLED = 0
 export PATH := $(PATH):/usr/local/go/bin
@@ -29,7 +29,8 @@ help:
 	@echo "make build   build bin/lobby for this machine"
 	@echo "make cross   static binaries for every board: build/BOARD/lobby ($(BOARDS))"
 	@echo "make size    stripped and xz -9 size per board"
-	@echo "make test    lint, unit tests, short fuzz runs, end-to-end tests (root)"
+	@echo "make test    lint, unit tests (every fuzz corpus included), end-to-end tests (root)"
+	@echo "make fuzz    explore every fuzz target for FUZZTIME ($(FUZZTIME)) each: run it before you stop"
 	@echo "make demo    bring up the lab and walk a client through the hotspot (root)"
 	@echo "make lint    gofmt and go vet"
 	@echo "make bench   benchmarks against the peers, figures in docs/ (root)"
@@ -67,9 +68,14 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 
+# The unit tests run every fuzz target's corpus, its seeds and the inputs
+# kept in testdata/fuzz, as ordinary tests: the same commit is always green
+# or always red. Exploring for new inputs is make fuzz, never make test.
 unit:
 	$(GO) test -count=1 ./...
 
+# Run before you stop. A finding is fixed, and its input (which go test
+# wrote to the package's testdata/fuzz) kept and committed with the fix.
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
@@ -83,7 +89,7 @@ e2e: deps
 cross-test: cross
 	scripts/cross-check.sh
 
-test: deps lint unit fuzz cross-test e2e openwrt-test boot-test
+test: deps lint unit cross-test e2e openwrt-test boot-test
 
 # OpenWrt (docs/openwrt.md): an .ipk per board from the cross builds, and a
 # sysupgrade image through the board's Image Builder:

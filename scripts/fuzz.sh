@@ -1,6 +1,8 @@
 #!/bin/sh
-# Runs every fuzz target of the module for FUZZTIME each (default 5s): the
-# short run CI does. Longer runs: FUZZTIME=10m scripts/fuzz.sh
+# Explores every fuzz target of the module for FUZZTIME each (default 30s;
+# longer: FUZZTIME=10m scripts/fuzz.sh). Not part of make test: there, go
+# test runs each target's corpus (seeds and testdata/fuzz) as plain tests.
+# A finding is fixed and its input kept in testdata/fuzz.
 #
 # Go 1.26's fuzzing coordinator can fail a target with a bare "context
 # deadline exceeded" when -fuzztime ends while a worker is busy on a loaded
@@ -9,7 +11,7 @@
 # input written is run once more, any other failure stops the run.
 set -eu
 cd "$(dirname "$0")/.."
-FUZZTIME=${FUZZTIME:-5s}
+FUZZTIME=${FUZZTIME:-30s}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
