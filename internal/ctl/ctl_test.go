@@ -14,24 +14,14 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
-
-type memStore struct{ recs map[string]json.RawMessage }
-
-func (m *memStore) Records(string) map[string]json.RawMessage { return m.recs }
-func (m *memStore) Put(_, key string, v any) error {
-	b, err := json.Marshal(v)
-	m.recs[key] = b
-	return err
-}
-func (m *memStore) Delete(_, key string)       { delete(m.recs, key) }
-func (m *memStore) Sync(context.Context) error { return nil }
 
 // serve starts a Server on a socket in a temp dir and returns its path.
 func serve(t *testing.T) (string, *session.Table) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	table := session.New(session.Config{SessionTimeout: time.Hour}, &memStore{recs: map[string]json.RawMessage{}}, log)
+	table := session.New(session.Config{SessionTimeout: time.Hour}, new(storetest.Mem), log)
 	s := &Server{Table: table, Version: "test", Started: time.Now(), Backend: func() string { return "none" }, Log: log}
 	path := filepath.Join(t.TempDir(), "ctl.sock")
 	l, err := Listen(path)

@@ -9,6 +9,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 	"github.com/lobby-fw/lobby/internal/uci"
 )
 
@@ -16,7 +17,7 @@ import (
 // reply) for a DISCOVER and a REQUEST of 200 clients in turn; the sockets
 // and the disk are scripts/bench/dhcp.sh's to measure.
 func BenchmarkDORA(b *testing.B) {
-	st := newMemStore()
+	st := new(storetest.Mem)
 	s, err := newServer(testConfig(b, "config dhcp 'dhcp'\n\toption start '10'\n\toption limit '240'\n"), sessionTable(st), st, quietLog())
 	if err != nil {
 		b.Fatal(err)
@@ -48,7 +49,7 @@ func BenchmarkDORA(b *testing.B) {
 // the pool reclaim one (a scan of the pool, done only when it is
 // exhausted).
 func BenchmarkExhaustedDORA(b *testing.B) {
-	st := newMemStore()
+	st := new(storetest.Mem)
 	table := sessionTable(st)
 	f, err := uci.Parse("bench.conf", strings.NewReader("config lobby 'main'\n\toption interface 'br-lan'\nconfig dhcp 'dhcp'\n\toption start '10'\n\toption limit '10000'\n"))
 	if err != nil {

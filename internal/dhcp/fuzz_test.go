@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
 // FuzzProcess feeds arbitrary datagrams to the packet handler of a server
@@ -29,7 +31,7 @@ func FuzzProcess(f *testing.F) {
 	}
 	cfg := testConfig(f, dhcpSection+"config host\n\toption mac '02:00:00:00:01:05'\n\toption ip '10.77.0.10'\n")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st := newMemStore()
+		st := new(storetest.Mem)
 		s, err := newServer(cfg, sessionTable(st), st, quietLog())
 		if err != nil {
 			t.Fatal(err)

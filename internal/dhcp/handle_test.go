@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
 const dhcpSection = `
@@ -87,7 +89,7 @@ func TestDORAGrantsAndRecordsTheLease(t *testing.T) {
 	if ip != addr("10.77.0.100") {
 		t.Errorf("address %s, want the first of the pool", ip)
 	}
-	r, ok := ts.store.lease(t, "10.77.0.100")
+	r, ok := storedLease(t, ts.store, "10.77.0.100")
 	if !ok || r.MAC != mac(1).String() || r.Hostname != "guest-phone" {
 		t.Errorf("stored lease %+v (present %v)", r, ok)
 	}
@@ -352,7 +354,7 @@ func TestDeclineQuarantines(t *testing.T) {
 		t.Error("the declining client is still in the table")
 	}
 	ts.signIn(1)
-	if r, ok := ts.store.lease(t, ip.String()); !ok || !r.Declined || r.MAC != "" {
+	if r, ok := storedLease(t, ts.store, ip.String()); !ok || !r.Declined || r.MAC != "" {
 		t.Errorf("stored: %+v (present %v), want a declined record", r, ok)
 	}
 	next := ts.lease(mac(1))
@@ -372,7 +374,7 @@ func TestDeclineQuarantines(t *testing.T) {
 	}
 	// A DECLINE for someone else's address is ignored.
 	ts.do(message(dhcpv4.MessageTypeDecline, mac(9), withRequested(next.String()), withServerID("10.77.0.1")))
-	if r, _ := ts.store.lease(t, next.String()); r.Declined {
+	if r, _ := storedLease(t, ts.store, next.String()); r.Declined {
 		t.Error("a stranger's DECLINE quarantined a running lease")
 	}
 }
@@ -384,7 +386,7 @@ func TestReleaseEndsTheLeaseButKeepsTheAddress(t *testing.T) {
 	if _, ok := ts.table.Lookup(mac(1)); ok {
 		t.Error("released client still in the table")
 	}
-	if r, _ := ts.store.lease(t, ip.String()); r.Expires.After(ts.clock.t) {
+	if r, _ := storedLease(t, ts.store, ip.String()); r.Expires.After(ts.clock.t) {
 		t.Errorf("released lease still runs until %v", r.Expires)
 	}
 	if st := ts.Stats(); st.Releases != 1 {
@@ -474,7 +476,7 @@ func TestDropsAndIgnores(t *testing.T) {
 }
 
 func TestStoredLeasesThatNoLongerFitAreDropped(t *testing.T) {
-	st := newMemStore()
+	st := new(storetest.Mem)
 	now := newClock()
 	exp := now.t.Add(time.Hour)
 	st.Put(Kind, "10.77.0.100", record{MAC: mac(1).String(), Expires: exp})   // fine
@@ -483,7 +485,7 @@ func TestStoredLeasesThatNoLongerFitAreDropped(t *testing.T) {
 	st.Put(Kind, "not-an-ip", record{MAC: mac(3).String(), Expires: exp})     // garbage
 	st.Put(Kind, "10.77.0.102", record{MAC: "zz", Expires: exp})              // garbage
 	st.Put(Kind, "10.77.0.103", record{MAC: mac(1).String(), Expires: now.t}) // older lease of mac(1)
-	st.records[Kind]["10.77.0.104"] = []byte(`{"mac":`)                       // cut short
+	st.PutRaw(Kind, "10.77.0.104", []byte(`{"mac":`))                         // cut short
 	ts := reopen(t, dhcpSection+"config host\n\toption mac '02:00:00:00:01:05'\n\toption ip '10.77.0.10'\n", st, now)
 	recs := ts.store.Records(Kind)
 	if len(recs) != 1 || recs["10.77.0.100"] == nil {
@@ -533,7 +535,7 @@ func TestClientIDNeedsTheMAC(t *testing.T) {
 	ts := newTestServer(t, dhcpSection)
 	ip := ts.lease(victim, withClientID(id))
 	ipSlice := net.IP(ip.AsSlice())
-	stored, _ := ts.store.lease(t, ip.String())
+	stored, _ := storedLease(t, ts.store, ip.String())
 
 	if offer := ts.do(discover(attacker, withClientID(id))); offer == nil || ip4(offer.YourIPAddr) == ip {
 		t.Errorf("the copier was offered %v, want another address than the victim's %s", offer, ip)
@@ -549,7 +551,7 @@ func TestClientIDNeedsTheMAC(t *testing.T) {
 	}
 	ts.do(message(dhcpv4.MessageTypeRelease, attacker, withClientID(id), dhcpv4.WithClientIP(ipSlice), withServerID("10.77.0.1")))
 	ts.do(message(dhcpv4.MessageTypeDecline, attacker, withClientID(id), withRequested(ip.String()), withServerID("10.77.0.1")))
-	if r, _ := ts.store.lease(t, ip.String()); !r.Expires.Equal(stored.Expires) || r.MAC != victim.String() || r.Declined {
+	if r, _ := storedLease(t, ts.store, ip.String()); !r.Expires.Equal(stored.Expires) || r.MAC != victim.String() || r.Declined {
 		t.Errorf("after the copier's RELEASE and DECLINE the lease is %+v, want %+v", r, stored)
 	}
 	if c, ok := ts.table.LookupIP(ip); !ok || c.MAC.String() != victim.String() {
@@ -561,7 +563,7 @@ func TestClientIDNeedsTheMAC(t *testing.T) {
 	}
 	// A RELEASE with both its identifier and its MAC is the victim's own.
 	ts.do(message(dhcpv4.MessageTypeRelease, victim, withClientID(id), dhcpv4.WithClientIP(ipSlice), withServerID("10.77.0.1")))
-	if r, _ := ts.store.lease(t, ip.String()); r.Expires.After(ts.clock.t) {
+	if r, _ := storedLease(t, ts.store, ip.String()); r.Expires.After(ts.clock.t) {
 		t.Errorf("the victim's own RELEASE left the lease running until %v", r.Expires)
 	}
 }
@@ -571,7 +573,7 @@ func TestReleaseNeedsTheMAC(t *testing.T) {
 	ts := newTestServer(t, dhcpSection)
 	ip := ts.lease(mac(1))
 	ts.do(message(dhcpv4.MessageTypeRelease, mac(2), dhcpv4.WithClientIP(net.IP(ip.AsSlice())), withServerID("10.77.0.1")))
-	if r, _ := ts.store.lease(t, ip.String()); !r.Expires.After(ts.clock.t) {
+	if r, _ := storedLease(t, ts.store, ip.String()); !r.Expires.After(ts.clock.t) {
 		t.Error("another MAC's RELEASE ended the lease")
 	}
 }

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,51 +15,14 @@ import (
 
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 	"github.com/lobby-fw/lobby/internal/uci"
 )
 
-// memStore is an in-memory Store: the disk is the store package's to test.
-type memStore struct {
-	mu      sync.Mutex
-	records map[string]map[string]json.RawMessage
-	puts    int
-}
-
-func newMemStore() *memStore { return &memStore{records: map[string]map[string]json.RawMessage{}} }
-
-func (m *memStore) Records(kind string) map[string]json.RawMessage {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return maps.Clone(m.records[kind])
-}
-
-func (m *memStore) Put(kind, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.records[kind] == nil {
-		m.records[kind] = map[string]json.RawMessage{}
-	}
-	m.records[kind][key] = b
-	m.puts++
-	return nil
-}
-
-func (m *memStore) Delete(kind, key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.records[kind], key)
-}
-
-func (m *memStore) Sync(context.Context) error { return nil }
-
-// lease returns the stored record of ip.
-func (m *memStore) lease(t *testing.T, ip string) (record, bool) {
+// storedLease returns the record of ip in st.
+func storedLease(t *testing.T, st *storetest.Mem, ip string) (record, bool) {
 	t.Helper()
-	raw, ok := m.Records(Kind)[ip]
+	raw, ok := st.Records(Kind)[ip]
 	if !ok {
 		return record{}, false
 	}
@@ -100,7 +61,7 @@ func newClock() *clock                   { return &clock{t: time.Date(2026, 3, 1
 func quietLog() *slog.Logger             { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 func mac(k byte) net.HardwareAddr        { return net.HardwareAddr{2, 0, 0, 0, 1, k} }
 func addr(s string) netip.Addr           { return netip.MustParseAddr(s) }
-func sessionTable(st *memStore) *session.Table {
+func sessionTable(st *storetest.Mem) *session.Table {
 	return session.New(session.Config{}, st, quietLog())
 }
 
@@ -108,18 +69,18 @@ func sessionTable(st *memStore) *session.Table {
 type testServer struct {
 	*Server
 	t     *testing.T
-	store *memStore
+	store *storetest.Mem
 	table *session.Table
 	clock *clock
 }
 
 func newTestServer(t *testing.T, extra string) *testServer {
 	t.Helper()
-	return reopen(t, extra, newMemStore(), newClock())
+	return reopen(t, extra, new(storetest.Mem), newClock())
 }
 
 // reopen builds a server over an existing store, as a restart does.
-func reopen(t *testing.T, extra string, st *memStore, c *clock) *testServer {
+func reopen(t *testing.T, extra string, st *storetest.Mem, c *clock) *testServer {
 	t.Helper()
 	table := sessionTable(st)
 	s, err := newServer(testConfig(t, extra), table, st, quietLog())

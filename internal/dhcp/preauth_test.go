@@ -68,7 +68,7 @@ func checkLease(t *testing.T, ts *testServer, what string, ack *dhcpv4.DHCPv4, w
 	if t1, t2 := ack.IPAddressRenewalTime(0), ack.IPAddressRebindingTime(0); t1 != (want/2).Truncate(time.Second) || t2 != (want*7/8).Truncate(time.Second) {
 		t.Errorf("%s: T1 %v, T2 %v, want %v and %v", what, t1, t2, want/2, want*7/8)
 	}
-	r, _ := ts.store.lease(t, ack.YourIPAddr.String())
+	r, _ := storedLease(t, ts.store, ack.YourIPAddr.String())
 	exp := ts.clock.t.Add(want)
 	if s := exp.Truncate(time.Second); s.Before(exp) {
 		exp = s.Add(time.Second)
@@ -136,7 +136,7 @@ func TestReclaimWhenExhausted(t *testing.T) {
 			if _, ok := ts.table.Lookup(mac(tt.want)); ok {
 				t.Errorf("the table still knows %s, whose address was taken", mac(tt.want))
 			}
-			if _, stored := ts.store.lease(t, addrOf[tt.want]); stored {
+			if _, stored := storedLease(t, ts.store, addrOf[tt.want]); stored {
 				t.Errorf("the old holder's lease of %s is still stored: a restart would give it back", addrOf[tt.want])
 			}
 			ack := ts.do(request(mac(9), withServerID("10.77.0.1"), withRequested(addrOf[tt.want])))

@@ -2,7 +2,6 @@ package dns
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -18,15 +17,8 @@ import (
 
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
-
-// memStore is a session.Store that keeps nothing.
-type memStore struct{}
-
-func (memStore) Records(string) map[string]json.RawMessage { return nil }
-func (memStore) Put(string, string, any) error             { return nil }
-func (memStore) Delete(string, string)                     {}
-func (memStore) Sync(context.Context) error                { return nil }
 
 // The clients of the test table.
 var (
@@ -40,7 +32,7 @@ var (
 
 func testTable(t testing.TB) *session.Table {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	table := session.New(session.Config{SessionTimeout: time.Hour}, memStore{}, log)
+	table := session.New(session.Config{SessionTimeout: time.Hour}, new(storetest.Mem), log)
 	ctx := context.Background()
 	for i, ip := range []netip.Addr{preauthIP, authIP, trustIP, blockIP} {
 		mac := net.HardwareAddr{2, 0, 0, 0, 1, byte(i + 1)}

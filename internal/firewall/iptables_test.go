@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
 func TestRuleCounter(t *testing.T) {
@@ -286,7 +287,7 @@ func TestFirewallIPTables(t *testing.T) {
 	fd := inNetNS(t)
 	a := mustMAC("02:00:00:00:01:01")
 	cfg := testConfig(IPTables, nil)
-	table := newTable(t, &memStore{}, cfg)
+	table := newTable(t, new(storetest.Mem), cfg)
 	table.Seen(a, netip.MustParseAddr("10.77.0.11"), "")
 	f, err := newFirewall(cfg, table, quietLog(), options{netns: fd, iptablesSuffix: "-legacy"})
 	if err != nil {

@@ -1,8 +1,6 @@
 package firewall
 
 import (
-	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -10,11 +8,11 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 	"github.com/vishvananda/netns"
 )
 
@@ -65,44 +63,6 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// memStore is an in-memory session store.
-type memStore struct {
-	mu sync.Mutex
-	m  map[string]json.RawMessage
-}
-
-func (s *memStore) Records(string) map[string]json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]json.RawMessage{}
-	for k, v := range s.m {
-		out[k] = v
-	}
-	return out
-}
-
-func (s *memStore) Put(_, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]json.RawMessage{}
-	}
-	s.m[key] = b
-	return nil
-}
-
-func (s *memStore) Delete(_, key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-}
-
-func (s *memStore) Sync(context.Context) error { return nil }
-
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // testConfig is a config like the lab's.
@@ -117,7 +77,7 @@ func testConfig(backend string, extra func(*config.Main)) *config.Config {
 	return c
 }
 
-func newTable(t *testing.T, st *memStore, cfg *config.Config) *session.Table {
+func newTable(t *testing.T, st *storetest.Mem, cfg *config.Config) *session.Table {
 	t.Helper()
 	return session.New(session.Config{TrustedMAC: cfg.Main.TrustedMAC, BlockedMAC: cfg.Main.BlockedMAC}, st, quietLog())
 }

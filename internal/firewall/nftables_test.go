@@ -15,6 +15,7 @@ import (
 
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
 func mustMAC(s string) net.HardwareAddr {
@@ -372,7 +373,7 @@ func TestFirewallFollowsTable(t *testing.T) {
 		m.BlockedMAC = []net.HardwareAddr{blocked}
 		m.TrustedMAC = []net.HardwareAddr{trusted}
 	})
-	st := &memStore{}
+	st := new(storetest.Mem)
 	table := newTable(t, st, cfg)
 	table.Seen(a, netip.MustParseAddr("10.77.0.11"), "laptop")
 	f, err := newFirewall(cfg, table, quietLog(), options{netns: fd, pollEvery: time.Hour})

@@ -1,14 +1,12 @@
 package portal
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -22,32 +20,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
-
-// memStore is the session table's store, in memory.
-type memStore struct {
-	mu   sync.Mutex
-	recs map[string]json.RawMessage
-}
-
-func (m *memStore) Records(string) map[string]json.RawMessage { return nil }
-func (m *memStore) Put(kind, key string, v any) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, err := json.Marshal(v)
-	if m.recs == nil {
-		m.recs = map[string]json.RawMessage{}
-	}
-	m.recs[key] = b
-	return err
-}
-func (m *memStore) Delete(kind, key string)        {}
-func (m *memStore) Sync(ctx context.Context) error { return nil }
 
 // The lab's addresses, as the portal sees them.
 const (
@@ -68,7 +46,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	t.Helper()
-	table := session.New(session.Config{SessionTimeout: 2 * time.Hour}, &memStore{}, slog.New(slog.DiscardHandler))
+	table := session.New(session.Config{SessionTimeout: 2 * time.Hour}, new(storetest.Mem), slog.New(slog.DiscardHandler))
 	table.Seen(mac1, netip.MustParseAddr(ip1), "")
 	table.Seen(mac2, netip.MustParseAddr(ip2), "")
 	cfg := Config{

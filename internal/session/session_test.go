@@ -2,57 +2,17 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
-
-// memStore is an in-memory Store that counts syncs.
-type memStore struct {
-	mu    sync.Mutex
-	recs  map[string]json.RawMessage
-	syncs int
-}
-
-func newMemStore() *memStore { return &memStore{recs: map[string]json.RawMessage{}} }
-
-func (m *memStore) Records(kind string) map[string]json.RawMessage {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := map[string]json.RawMessage{}
-	for k, v := range m.recs {
-		out[k] = v
-	}
-	return out
-}
-
-func (m *memStore) Put(kind, key string, v any) error {
-	b, err := json.Marshal(v)
-	m.mu.Lock()
-	m.recs[key] = b
-	m.mu.Unlock()
-	return err
-}
-
-func (m *memStore) Delete(kind, key string) {
-	m.mu.Lock()
-	delete(m.recs, key)
-	m.mu.Unlock()
-}
-
-func (m *memStore) Sync(context.Context) error {
-	m.mu.Lock()
-	m.syncs++
-	m.mu.Unlock()
-	return nil
-}
 
 type clock struct{ t time.Time }
 
@@ -114,7 +74,7 @@ func TestStates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tb := newTable(tt.cfg, newMemStore(), &clock{time.Unix(1e9, 0)})
+			tb := newTable(tt.cfg, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 			if err := tt.do(tb); err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +86,7 @@ func TestStates(t *testing.T) {
 }
 
 func TestDeauthUnknown(t *testing.T) {
-	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	if _, err := tb.Deauth(context.Background(), a, "t"); err == nil {
 		t.Fatal("deauth of an unknown client succeeded")
 	}
@@ -135,7 +95,7 @@ func TestDeauthUnknown(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{time.Unix(1e9, 0)}
-	tb := newTable(Config{SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute}, newMemStore(), c)
+	tb := newTable(Config{SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute}, new(storetest.Mem), c)
 	var changes []Change
 	tb.Watch(func(ch Change) { changes = append(changes, ch) })
 
@@ -176,7 +136,7 @@ func TestTimeouts(t *testing.T) {
 
 func TestNextDeadline(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
-	tb := newTable(Config{SessionTimeout: time.Hour}, newMemStore(), c)
+	tb := newTable(Config{SessionTimeout: time.Hour}, new(storetest.Mem), c)
 	if next := tb.expire(); !next.IsZero() {
 		t.Errorf("deadline %v with nobody signed in", next)
 	}
@@ -188,14 +148,14 @@ func TestNextDeadline(t *testing.T) {
 
 func TestPersistAcrossRestart(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := new(storetest.Mem)
 	c := &clock{time.Unix(1e9, 0)}
 	tb := newTable(Config{SessionTimeout: time.Hour}, st, c)
 	tb.Seen(a, netip.MustParseAddr("10.77.0.100"), "phone")
 	before, _ := tb.Auth(ctx, a, 0, "t")
 	tb.SetBlocked(ctx, b, true, "t")
-	if st.syncs < 2 {
-		t.Errorf("sign-in and block made %d syncs; both must reach the disk", st.syncs)
+	if st.Syncs() < 2 {
+		t.Errorf("sign-in and block made %d syncs; both must reach the disk", st.Syncs())
 	}
 
 	c.add(10 * time.Minute)
@@ -215,7 +175,7 @@ func TestPersistAcrossRestart(t *testing.T) {
 }
 
 func TestSeenMovesAddress(t *testing.T) {
-	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	ip := netip.MustParseAddr("10.77.0.100")
 	tb.Seen(a, ip, "")
 	tb.Seen(b, ip, "")
@@ -234,7 +194,7 @@ func TestSeenMovesAddress(t *testing.T) {
 
 func TestReloadBlocks(t *testing.T) {
 	ctx := context.Background()
-	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	tb.Auth(ctx, a, 0, "t")
 	var got []Change
 	tb.Watch(func(ch Change) { got = append(got, ch) })
@@ -253,7 +213,7 @@ func TestReloadBlocks(t *testing.T) {
 }
 
 func TestRunExpires(t *testing.T) {
-	tb := New(Config{}, newMemStore(), quiet())
+	tb := New(Config{}, new(storetest.Mem), quiet())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- tb.Run(ctx) }()
@@ -272,7 +232,7 @@ func TestRunExpires(t *testing.T) {
 }
 
 func TestResolver(t *testing.T) {
-	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	ip := netip.MustParseAddr("10.77.0.50")
 	if _, ok := tb.LookupIP(ip); ok {
 		t.Fatal("unknown IP found without a resolver")
@@ -303,7 +263,7 @@ func TestResolver(t *testing.T) {
 func TestForgetUnseen(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{time.Unix(1e9, 0)}
-	tb := newTable(Config{}, newMemStore(), c)
+	tb := newTable(Config{}, new(storetest.Mem), c)
 	ip := func(k int) netip.Addr { return netip.AddrFrom4([4]byte{10, 77, 0, byte(k)}) }
 	mk := func(k int) net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, 2, byte(k)} }
 	tb.Seen(mk(1), ip(1), "")   // neighbour only, never again
@@ -443,7 +403,7 @@ func TestMaxClients(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{time.Unix(1e9, 0)}
-			tb := newTable(Config{MaxClients: 4}, newMemStore(), c)
+			tb := newTable(Config{MaxClients: 4}, new(storetest.Mem), c)
 			tt.setup(tb, c)
 			if n := len(tb.Clients()); n != 4 {
 				t.Fatalf("set up %d clients, want 4", n)
@@ -475,7 +435,7 @@ func TestMaxClients(t *testing.T) {
 // store at the next start.
 func TestMaxClientsUnderFlood(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := new(storetest.Mem)
 	c := &clock{time.Unix(1e9, 0)}
 	tb := newTable(Config{MaxClients: 100}, st, c)
 	signedIn := net.HardwareAddr{2, 0, 0, 0, 0, 1}
@@ -507,7 +467,7 @@ func TestMaxClientsUnderFlood(t *testing.T) {
 }
 
 func BenchmarkSeenFlood(b *testing.B) {
-	tb := newTable(Config{MaxClients: 1024}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{MaxClients: 1024}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	ip := netip.MustParseAddr("10.77.0.9")
 	m := make(net.HardwareAddr, 6)
 	m[0] = 6
@@ -522,7 +482,7 @@ func BenchmarkSeenFlood(b *testing.B) {
 // with its address, Gone, a new lease address or another MAC at the
 // address take it off.
 func TestOnLink(t *testing.T) {
-	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	ip, ip2 := netip.MustParseAddr("10.77.0.100"), netip.MustParseAddr("10.77.0.101")
 	steps := []struct {
 		do       func()
