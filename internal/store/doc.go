@@ -76,6 +76,15 @@
 // leave half a line at the end of the journal, the next attempt after a
 // failure writes a new snapshot and journal instead of appending.
 //
+// # Trust
+//
 // The store assumes it is the only writer of its directory; the daemon is
-// expected to run once per state_dir.
+// expected to run once per state_dir (a lock file makes sure). Open refuses
+// a directory that another user can write to: one owned by neither lobby's
+// user nor root, or writable by its group or others. Inside it no symbolic
+// link is followed: every file is opened with O_NOFOLLOW, and a link (or
+// anything else that is not a regular file) at the name of the snapshot or
+// the journal is set aside like a corrupt file, its target untouched. The
+// renames that replace the snapshot and the journal replace whatever has
+// the name, never what a link there points at.
 package store

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,7 +25,7 @@ const keepCorrupt = 5
 // The returned file is still open when keepOpen is set (the journal keeps
 // being appended to through it), and closed otherwise.
 func writeSynced(path string, data []byte, flag int, keepOpen, sync bool) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|flag, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW|flag, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +45,68 @@ func writeSynced(path string, data []byte, flag int, keepOpen, sync bool) (*os.F
 		return nil, err
 	}
 	return f, nil
+}
+
+// checkDir refuses a state directory that another user can write to (SPEC
+// §4): whoever can write there can plant a journal that signs devices in,
+// or a symbolic link that turns lobby's writes against another file. dir
+// must be owned by lobby's user or root, and writable by neither its group
+// nor others. A symbolic link naming dir itself is followed: it is the
+// operator's (OpenWrt's /var is one), and the directory it leads to is the
+// one checked.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("store: state directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("store: state directory %s is not a directory", dir)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("store: state directory %s: no owner to check", dir)
+	}
+	if euid := os.Geteuid(); st.Uid != uint32(euid) && st.Uid != 0 {
+		return fmt.Errorf("store: state directory %s belongs to uid %d, not to lobby's user (uid %d) or root, so another user can change lobby's state: chown %d %s, or remove it and lobby creates it (mode 0700)",
+			dir, st.Uid, euid, euid, dir)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("store: state directory %s is writable by other users (mode %04o), so they can change lobby's state: chmod go-w %s, or remove it and lobby creates it (mode 0700)",
+			dir, perm, dir)
+	}
+	return nil
+}
+
+// readRegular reads the regular file at path without following a symbolic
+// link (SPEC §4): a link, a FIFO, a device or a directory there is an
+// error, and its target is never opened for reading or writing.
+func readRegular(path string) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO must not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, noFollowError(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	return io.ReadAll(f)
+}
+
+// noFollowError makes ELOOP, which open with O_NOFOLLOW returns for a
+// symbolic link, say so.
+func noFollowError(err error) error {
+	if errors.Is(err, syscall.ELOOP) {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("%s is a symbolic link, which lobby does not follow in its state directory", pe.Path)
+		}
+	}
+	return err
 }
 
 // syncDir fsyncs a directory, which is what makes a rename or a file creation
@@ -90,7 +153,7 @@ func setAside(dir, base string) (string, error) {
 // saveAside writes data to a new corrupt-named file next to base.
 func saveAside(dir, base string, data []byte) (string, error) {
 	name := corruptName(dir, base)
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return "", err
 	}
@@ -161,9 +224,9 @@ func pathError(op, path string, err error) error {
 // drops it when the process dies, so a crash never leaves the directory
 // locked.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("store: %w", noFollowError(err))
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // load reads the snapshot and the journal into s.records, then leaves the
@@ -38,7 +39,7 @@ func (s *Store) load() error {
 	if snapOK && jr.clean && jr.records == 0 {
 		// Nothing to fold into the snapshot: keep appending to the
 		// journal instead of rewriting both files on every start.
-		f, err := os.OpenFile(filepath.Join(s.dir, journalName), os.O_WRONLY|os.O_APPEND, 0)
+		f, err := os.OpenFile(filepath.Join(s.dir, journalName), os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
 		if err == nil {
 			s.jf = f
 			s.journalOK = true
@@ -65,7 +66,7 @@ func (s *Store) load() error {
 // damaged file cannot even be renamed, which means the directory is unusable.
 func (s *Store) loadSnapshot() (gen uint64, ok bool, err error) {
 	path := filepath.Join(s.dir, snapshotName)
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, false, nil
 	}
@@ -98,7 +99,7 @@ type journalResult struct {
 // snapshot. A damaged tail is copied aside.
 func (s *Store) loadJournal(snapGen uint64, snapOK bool) (journalResult, error) {
 	path := filepath.Join(s.dir, journalName)
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return journalResult{}, nil
 	}

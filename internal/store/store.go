@@ -134,6 +134,9 @@ func Open(dir string, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create state directory: %w", err)
 	}
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
 	s := &Store{
 		dir:            dir,
 		interval:       cfg.FlushInterval,
