@@ -20,10 +20,15 @@ import (
 // serve starts a Server on a socket in a temp dir and returns its path.
 func serve(t *testing.T) (string, *session.Table) {
 	t.Helper()
+	return serveAt(t, filepath.Join(t.TempDir(), "ctl.sock"))
+}
+
+// serveAt starts a Server on a socket at path.
+func serveAt(t *testing.T, path string) (string, *session.Table) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	table := session.New(session.Config{SessionTimeout: time.Hour}, new(storetest.Mem), log)
 	s := &Server{Table: table, Version: "test", Started: time.Now(), Backend: func() string { return "none" }, Log: log}
-	path := filepath.Join(t.TempDir(), "ctl.sock")
 	l, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/config"
@@ -41,17 +42,92 @@ func Listen(path string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("control socket: removing stale %s: %w", path, err)
 	}
-	l, err := net.Listen("unix", path)
+	l, err := listenPrivate(path)
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w (set option socket to a writable path)", err)
-	}
-	l.(*net.UnixListener).SetUnlinkOnClose(true)
-	// Anyone who can talk to the socket can sign clients in: root only.
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, fmt.Errorf("control socket %s: %w (set option socket to a writable path)", path, err)
 	}
 	return l, nil
+}
+
+// listenPrivate binds a unix socket at path that is mode 0600 from the
+// moment it exists: anyone who can talk to it can sign clients in. A chmod
+// after bind would leave it open to every local user for an instant, and
+// setting the umask around bind would change it for the whole process.
+// Linux gives the file the socket inode's own mode, less the umask
+// (unix_bind_bsd in net/unix/af_unix.c), so the inode is made 0600 first.
+func listenPrivate(path string) (*net.UnixListener, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close() // net.FileListener holds a copy of fd
+	if err := syscall.Fchmod(fd, 0o600); err != nil {
+		return nil, os.NewSyscallError("fchmod", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		return nil, os.NewSyscallError("bind", err)
+	}
+	l, err := listenFile(f)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return l, nil
+}
+
+// listenFile listens on the bound socket f and makes it a listener that
+// removes its file when closed.
+func listenFile(f *os.File) (*net.UnixListener, error) {
+	if err := syscall.Listen(int(f.Fd()), syscall.SOMAXCONN); err != nil {
+		return nil, os.NewSyscallError("listen", err)
+	}
+	l, err := net.FileListener(f)
+	if err != nil {
+		return nil, err
+	}
+	ul, ok := l.(*net.UnixListener)
+	if !ok {
+		l.Close()
+		return nil, fmt.Errorf("not a unix socket: %T", l)
+	}
+	ul.SetUnlinkOnClose(true)
+	return ul, nil
+}
+
+// checkPeer allows a request from a process running as uid: root, or the
+// daemon's own user (self), which is who may sign clients in (SPEC §5: root
+// only). The socket's mode keeps others out already; this holds even if
+// that mode is changed, or the socket is passed on.
+func checkPeer(uid uint32, self int) error {
+	if uid == 0 || int64(uid) == int64(self) {
+		return nil
+	}
+	return fmt.Errorf("permission denied: lobby ctl is for root (this request came from uid %d)", uid)
+}
+
+// peerUID is the user of the process at the other end of conn, as the
+// kernel recorded it when that process connected (SO_PEERCRED, unix(7)).
+func peerUID(conn net.Conn) (uint32, error) {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return 0, fmt.Errorf("not a unix socket: %T", conn)
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, serr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, os.NewSyscallError("getsockopt SO_PEERCRED", serr)
+	}
+	return cred.Uid, nil
 }
 
 // Serve answers connections on l until ctx ends, then closes l and waits
@@ -82,8 +158,17 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var req Request
 	var resp Response
+	uid, peerErr := peerUID(conn)
+	if peerErr == nil {
+		peerErr = checkPeer(uid, os.Geteuid())
+	}
+	// The request is read even from a peer that is refused, so that it
+	// gets the answer instead of a broken pipe; nothing of it is done.
 	if err := json.NewDecoder(io.LimitReader(conn, 64<<10)).Decode(&req); err != nil {
 		resp.Error = "bad request: " + err.Error()
+	} else if peerErr != nil {
+		s.Log.Warn("ctl: request refused", "verb", req.Verb, "err", peerErr)
+		resp.Error = peerErr.Error()
 	} else if result, err := s.do(ctx, req); err != nil {
 		resp.Error = err.Error()
 	} else {
