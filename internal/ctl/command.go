@@ -53,7 +53,7 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: lobby ctl [-s SOCKET] [-c FILE] [--json] VERB [ARG]")
 		fmt.Fprintln(stderr, "verbs:")
 		for _, v := range verbs {
-			fmt.Fprintf(stderr, "  %s %s\n", v.name, v.args)
+			fmt.Fprintf(stderr, "  %s\n", v.usage())
 		}
 		fs.PrintDefaults()
 	}
@@ -65,14 +65,8 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return ExitUsage
 	}
-	req := Request{Verb: rest[0], Args: rest[1:]}
-	ok := false
-	for _, v := range verbs {
-		if v.name == req.Verb {
-			ok = len(req.Args) >= v.min && len(req.Args) <= v.max
-		}
-	}
-	if !ok {
+	v, vargs, ok := findVerb(verbs, rest)
+	if !ok || !v.takes(len(vargs)) {
 		fmt.Fprintf(stderr, "lobby ctl: bad verb or arguments: %s\n", strings.Join(rest, " "))
 		fs.Usage()
 		return ExitUsage
@@ -80,7 +74,7 @@ func Command(args []string, stdout, stderr io.Writer) int {
 	if *socket == "" {
 		*socket = socketFromConfig(*file)
 	}
-	res, err := Call(*socket, req)
+	res, err := Call(*socket, Request{Verb: v.name, Args: vargs})
 	if err != nil {
 		fmt.Fprintf(stderr, "lobby ctl: %v\n", err)
 		return ExitDaemon
@@ -92,7 +86,11 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 		return ExitOK
 	}
-	if err := printHuman(stdout, req.Verb, res); err != nil {
+	show := v.print
+	if show == nil {
+		show = printClient
+	}
+	if err := show(stdout, res); err != nil {
 		fmt.Fprintf(stderr, "lobby ctl: %v\n", err)
 		return ExitDaemon
 	}
@@ -109,25 +107,27 @@ func socketFromConfig(path string) string {
 	return c.Main.Socket
 }
 
-func printHuman(w io.Writer, verb string, res json.RawMessage) error {
-	switch verb {
-	case "status":
-		var s Status
-		if err := json.Unmarshal(res, &s); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "lobby %s, up %s, firewall %s\n", s.Version, time.Duration(s.UptimeSeconds)*time.Second, s.Backend)
-		fmt.Fprintf(w, "clients: %d preauth, %d authenticated, %d trusted, %d blocked\n",
-			s.Clients["preauth"], s.Clients["authenticated"], s.Clients["trusted"], s.Clients["blocked"])
-		return nil
-	case "clients":
-		var cs []Client
-		if err := json.Unmarshal(res, &cs); err != nil {
-			return err
-		}
-		printClients(w, cs)
-		return nil
+func printStatus(w io.Writer, res json.RawMessage) error {
+	var s Status
+	if err := json.Unmarshal(res, &s); err != nil {
+		return err
 	}
+	fmt.Fprintf(w, "lobby %s, up %s, firewall %s\n", s.Version, time.Duration(s.UptimeSeconds)*time.Second, s.Backend)
+	fmt.Fprintf(w, "clients: %d preauth, %d authenticated, %d trusted, %d blocked\n",
+		s.Clients["preauth"], s.Clients["authenticated"], s.Clients["trusted"], s.Clients["blocked"])
+	return nil
+}
+
+func printClientList(w io.Writer, res json.RawMessage) error {
+	var cs []Client
+	if err := json.Unmarshal(res, &cs); err != nil {
+		return err
+	}
+	printClients(w, cs)
+	return nil
+}
+
+func printClient(w io.Writer, res json.RawMessage) error {
 	var c Client
 	if err := json.Unmarshal(res, &c); err != nil {
 		return err

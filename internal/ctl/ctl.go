@@ -9,7 +9,11 @@
 package ctl
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/session"
@@ -63,19 +67,62 @@ func clientJSON(c session.Client) Client {
 	return out
 }
 
-// verbs lists every verb with its argument synopsis, for usage and for the
-// server's check of argument counts.
-var verbs = []struct {
+// verb is one `lobby ctl` verb: the one place that says what it takes, how
+// the daemon does it and how its result prints. A name of two words
+// ("voucher create") is a verb of its own.
+type verb struct {
 	name     string
-	args     string
-	min, max int
-}{
-	{"status", "", 0, 0},
-	{"clients", "", 0, 0},
-	{"auth", "MAC|IP [DURATION]", 1, 2},
-	{"deauth", "MAC|IP", 1, 1},
-	{"block", "MAC", 1, 1},
-	{"unblock", "MAC", 1, 1},
-	{"trust", "MAC", 1, 1},
-	{"untrust", "MAC", 1, 1},
+	args     string // synopsis, for usage
+	min, max int    // how many arguments it takes
+	// do is the daemon's side; what it returns is the result, in JSON.
+	do func(s *Server, ctx context.Context, args []string) (any, error)
+	// print writes the result for a person; nil prints the client row
+	// that the verbs which change a client return.
+	print func(w io.Writer, res json.RawMessage) error
 }
+
+// verbs are the verbs of SPEC §5, in the order usage lists them.
+var verbs = []verb{
+	{name: "status", do: (*Server).status, print: printStatus},
+	{name: "clients", do: (*Server).clients, print: printClientList},
+	{name: "auth", args: "MAC|IP [DURATION]", min: 1, max: 2, do: (*Server).auth},
+	{name: "deauth", args: "MAC|IP", min: 1, max: 1, do: (*Server).deauth},
+	{name: "block", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetBlocked, true)},
+	{name: "unblock", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetBlocked, false)},
+	{name: "trust", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetTrusted, true)},
+	{name: "untrust", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetTrusted, false)},
+}
+
+// findVerb is the verb of vs named by the first words of args (the one of
+// most words, should "voucher" and "voucher create" both be verbs), and the
+// arguments after its name.
+func findVerb(vs []verb, args []string) (verb, []string, bool) {
+	var found verb
+	n := 0
+	for _, v := range vs {
+		words := strings.Fields(v.name)
+		if len(words) > n && len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
+			found, n = v, len(words)
+		}
+	}
+	if n == 0 {
+		return verb{}, nil, false
+	}
+	return found, args[n:], true
+}
+
+// lookupVerb is the verb of vs called name.
+func lookupVerb(vs []verb, name string) (verb, bool) {
+	for _, v := range vs {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return verb{}, false
+}
+
+// takes reports whether v takes n arguments.
+func (v verb) takes(n int) bool { return n >= v.min && n <= v.max }
+
+// usage is v's line in the usage text.
+func (v verb) usage() string { return strings.TrimSpace(v.name + " " + v.args) }

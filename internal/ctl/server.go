@@ -181,72 +181,74 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	json.NewEncoder(conn).Encode(resp)
 }
 
+// do serves req by its verb's entry in verbs.
 func (s *Server) do(ctx context.Context, req Request) (any, error) {
-	known := false
-	for _, v := range verbs {
-		if v.name == req.Verb {
-			known = true
-			if len(req.Args) < v.min || len(req.Args) > v.max {
-				return nil, fmt.Errorf("usage: %s %s", v.name, v.args)
-			}
-		}
-	}
-	if !known {
+	v, ok := lookupVerb(verbs, req.Verb)
+	if !ok {
 		return nil, fmt.Errorf("unknown verb %q", req.Verb)
 	}
-	t := s.Table
-	const reason = "ctl"
-	switch req.Verb {
-	case "status":
-		st := Status{
-			Version:       s.Version,
-			UptimeSeconds: int64(time.Since(s.Started).Seconds()),
-			Backend:       s.Backend(),
-			Clients:       map[string]int{},
-		}
-		for state, n := range t.Counts() {
-			st.Clients[state.String()] = n
-		}
-		return st, nil
-	case "clients":
-		cs := t.Clients()
-		out := make([]Client, len(cs))
-		for i, c := range cs {
-			out[i] = clientJSON(c)
-		}
-		return out, nil
-	case "auth":
-		mac, err := s.client(req.Args[0], true)
-		if err != nil {
-			return nil, err
-		}
-		var d time.Duration
-		if len(req.Args) == 2 {
-			if d, err = config.ParseDuration(req.Args[1]); err != nil || d == 0 {
-				return nil, fmt.Errorf("duration %q: want a positive duration like 2h", req.Args[1])
-			}
-		}
-		return result(t.Auth(ctx, mac, d, reason))
-	case "deauth":
-		mac, err := s.client(req.Args[0], false)
-		if err != nil {
-			return nil, err
-		}
-		return result(t.Deauth(ctx, mac, reason))
+	if !v.takes(len(req.Args)) {
+		return nil, fmt.Errorf("usage: %s", v.usage())
 	}
-	mac, err := config.ParseMAC(req.Args[0])
+	return v.do(s, ctx, req.Args)
+}
+
+// reason is what the client table logs as the cause of a change made here.
+const reason = "ctl"
+
+func (s *Server) status(context.Context, []string) (any, error) {
+	st := Status{
+		Version:       s.Version,
+		UptimeSeconds: int64(time.Since(s.Started).Seconds()),
+		Backend:       s.Backend(),
+		Clients:       map[string]int{},
+	}
+	for state, n := range s.Table.Counts() {
+		st.Clients[state.String()] = n
+	}
+	return st, nil
+}
+
+func (s *Server) clients(context.Context, []string) (any, error) {
+	cs := s.Table.Clients()
+	out := make([]Client, len(cs))
+	for i, c := range cs {
+		out[i] = clientJSON(c)
+	}
+	return out, nil
+}
+
+func (s *Server) auth(ctx context.Context, args []string) (any, error) {
+	mac, err := s.client(args[0], true)
 	if err != nil {
-		return nil, fmt.Errorf("%q: %v", req.Args[0], err)
+		return nil, err
 	}
-	switch req.Verb {
-	case "block":
-		return result(t.SetBlocked(ctx, mac, true, reason))
-	case "unblock":
-		return result(t.SetBlocked(ctx, mac, false, reason))
-	case "trust":
-		return result(t.SetTrusted(ctx, mac, true, reason))
-	default: // untrust
-		return result(t.SetTrusted(ctx, mac, false, reason))
+	var d time.Duration
+	if len(args) == 2 {
+		if d, err = config.ParseDuration(args[1]); err != nil || d == 0 {
+			return nil, fmt.Errorf("duration %q: want a positive duration like 2h", args[1])
+		}
+	}
+	return result(s.Table.Auth(ctx, mac, d, reason))
+}
+
+func (s *Server) deauth(ctx context.Context, args []string) (any, error) {
+	mac, err := s.client(args[0], false)
+	if err != nil {
+		return nil, err
+	}
+	return result(s.Table.Deauth(ctx, mac, reason))
+}
+
+// byMAC is the daemon's side of a verb that sets or clears a flag of the
+// client whose MAC is its one argument (block, trust and their undoing).
+func byMAC(set func(*session.Table, context.Context, net.HardwareAddr, bool, string) (session.Client, error), on bool) func(*Server, context.Context, []string) (any, error) {
+	return func(s *Server, ctx context.Context, args []string) (any, error) {
+		mac, err := config.ParseMAC(args[0])
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", args[0], err)
+		}
+		return result(set(s.Table, ctx, mac, on, reason))
 	}
 }
 
