@@ -9,7 +9,9 @@
 #   vmlinuz       the kernel (Debian's package KERNEL_PACKAGE for DEBIAN_ARCH)
 #   initrd.gz     gzip'd cpio (newc): /init = lobby, /etc/config/lobby,
 #                 /etc/modules, /lib/modules/VERSION (MODULES and what they
-#                 need, with depmod's modules.dep/softdep/alias/builtin)
+#                 need, with depmod's modules.dep/softdep/alias/builtin),
+#                 /lib/firmware (the files those modules ask for that Debian's
+#                 FIRMWARE_PACKAGES ship) and those packages' copyright files
 #   cmdline       the kernel command line (console, lobby.state=STATE_DEVICE)
 #   disk.img      DISK=syslinux: an MBR disk that boots with SYSLINUX from
 #                 partition 1 (FAT) and keeps the state on partition 2 (ext4,
@@ -49,6 +51,7 @@ MODULES=$(key MODULES)
 CONSOLE=$(key CONSOLE)
 STATE_DEVICE=$(key STATE_DEVICE)
 DISK=$(key DISK)
+FIRMWARE_PACKAGES=$(key FIRMWARE_PACKAGES)
 for k in DEBIAN_ARCH KERNEL_PACKAGE CONSOLE; do
 	[ -n "${!k}" ] || die "$PROFILE has no $k (board/README.md lists the keys)"
 done
@@ -83,7 +86,11 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 	[ -f "$f" ] || continue
 	# Only Debian's own mirrors: other repositories rarely carry armhf or
 	# mipsel and would only fail the update.
-	grep -q 'debian' "$f" && cp "$f" "$apt_dir/sources/"
+	grep -q 'debian' "$f" || continue
+	# Firmware lives in Debian's non-free-firmware component, which a
+	# host may not list: it is added here, for this private state only.
+	sed -E -e '/^Components:/{/non-free-firmware/!s/$/ non-free-firmware/}' \
+		-e '/^deb[[:space:]]/{/non-free-firmware/!s/$/ non-free-firmware/}' "$f" >"$apt_dir/sources/$(basename "$f")"
 done
 case $(ls "$apt_dir/sources") in '') die "no Debian apt sources in /etc/apt" ;; esac
 apt_opts=(
@@ -107,6 +114,14 @@ else
 fi
 deb=$(ls -t "$apt_dir/archives/${pkg}_"*"_$DEBIAN_ARCH.deb" | head -n 1)
 say "kernel package $(basename "$deb")"
+fwdebs=()
+for p in ${FIRMWARE_PACKAGES//,/ }; do
+	(cd "$apt_dir/archives" && apt-get "${apt_opts[@]}" -qq download "$p") >&2 ||
+		say "apt-get download $p failed (going on with a cached one)"
+	f=$(ls -t "$apt_dir/archives/${p}_"*.deb 2>/dev/null | head -n 1)
+	[ -n "$f" ] || die "no package $p (FIRMWARE_PACKAGES; Debian's non-free-firmware component)"
+	fwdebs+=("$f")
+done
 dpkg-deb -x "$deb" "$WORK/kernel"
 KVER=$(ls "$WORK/kernel/lib/modules")
 [ "$(echo "$KVER" | wc -l)" -eq 1 ] || die "$deb holds several kernels: $KVER"
@@ -140,6 +155,34 @@ depmod -b "$ROOT" "$KVER"
 # lobby reads the text files; the binary indexes are modprobe's.
 rm -f "$ROOT/$MODDIR"/*.bin "$ROOT/$MODDIR/modules.builtin.modinfo" "$ROOT/$MODDIR/modules.order"
 nmods=$(find "$ROOT/$MODDIR" -name '*.ko*' | wc -l)
+
+# --- firmware -----------------------------------------------------------------
+
+# The files the carried modules ask for at probe or open (modinfo's
+# firmware lines: r8169's rtl_nic/*.fw, say) that FIRMWARE_PACKAGES ship,
+# at /lib/firmware where the kernel's own loader looks (no udev helper, and
+# lobby never leaves the initramfs, so it stays findable). A driver whose
+# file is missing still runs without it, the kernel says so on the console.
+nfw=0
+if [ ${#fwdebs[@]} -gt 0 ]; then
+	for f in "${fwdebs[@]}"; do
+		dpkg-deb -x "$f" "$WORK/firmware"
+		p=$(basename "$f" | cut -d_ -f1)
+		# The licences ask for the notice to go with the files.
+		mkdir -p "$ROOT/usr/share/doc/$p"
+		cp "$WORK/firmware/usr/share/doc/$p/copyright" "$ROOT/usr/share/doc/$p/copyright"
+	done
+	find "$ROOT/$MODDIR" -name '*.ko*' -print0 | xargs -0 -n 1 modinfo -F firmware 2>/dev/null | sort -u >"$WORK/fwnames"
+	while read -r fw; do
+		[ -n "$fw" ] || continue
+		src=$WORK/firmware/lib/firmware/$fw
+		[ -f "$src" ] || continue
+		mkdir -p "$ROOT/lib/firmware/$(dirname "$fw")"
+		cp "$src" "$ROOT/lib/firmware/$fw"
+		nfw=$((nfw + 1))
+	done <"$WORK/fwnames"
+	say "firmware: $nfw of the $(wc -l <"$WORK/fwnames") files the modules name, from ${FIRMWARE_PACKAGES//,/ }"
+fi
 tr , '\n' <<<"$MODULES" | sed '/^$/d' >"$WORK/modules.list"
 
 # --- initramfs ----------------------------------------------------------------
@@ -215,6 +258,7 @@ size() { stat -c %s "$1"; }
 	echo "KERNEL_VERSION=$KVER"
 	echo "KERNEL_DEB=$(basename "$deb")"
 	echo "MODULE_COUNT=$nmods"
+	echo "FIRMWARE_COUNT=$nfw"
 	echo "LOBBY_BYTES=$(size "$BIN")"
 	echo "VMLINUZ_BYTES=$(size "$OUT/vmlinuz")"
 	echo "INITRD_BYTES=$(size "$OUT/initrd.gz")"
