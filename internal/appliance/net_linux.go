@@ -28,13 +28,31 @@ func setupLinks(links []Link, wait time.Duration, log *slog.Logger) error {
 		errs = append(errs, fmt.Errorf("lo: up: %w", err))
 	}
 	deadline := time.Now().Add(wait)
+	used := map[string]bool{}
 	for _, l := range links {
+		used[l.Name] = true
+		for _, p := range l.Ports {
+			used[p] = true
+		}
 		if err := setupLink(l, deadline, log); err != nil {
 			errs = append(errs, fmt.Errorf("interface %s (%s): %w", l.Section, l.Name, err))
 		}
 	}
+	// What the kernel found, once every configured device had its chance
+	// to appear: the line to read when a box's ports are not where the
+	// config expects them (the kernel names NICs eth0, eth1, … as their
+	// drivers probe them; docs/appliance.md, Hardware).
+	if nics, err := listNICs(sysClassNet); err != nil {
+		errs = append(errs, err)
+	} else {
+		have, unused := nicSummary(nics, used)
+		log.Info("net: NICs", "found", have, "not in the config", unused)
+	}
 	return errors.Join(errs...)
 }
+
+// sysClassNet is where the kernel lists network devices.
+const sysClassNet = "/sys/class/net"
 
 func setupLink(l Link, deadline time.Time, log *slog.Logger) error {
 	devices := l.Ports
@@ -99,13 +117,11 @@ func waitLink(name string, deadline time.Time) (netlink.Link, error) {
 			return l, nil
 		}
 		if time.Now().After(deadline) {
-			var have []string
-			if all, lerr := netlink.LinkList(); lerr == nil {
-				for _, a := range all {
-					have = append(have, a.Attrs().Name)
-				}
+			have := "none"
+			if nics, lerr := listNICs(sysClassNet); lerr == nil {
+				have, _ = nicSummary(nics, nil)
 			}
-			return nil, fmt.Errorf("device %s not found (the kernel has: %s): check option device and the board's network driver modules", name, strings.Join(have, ", "))
+			return nil, fmt.Errorf("device %s not found (the kernel's NICs: %s): check option device, and that the image carries the NIC's driver (docs/appliance.md, Hardware)", name, have)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

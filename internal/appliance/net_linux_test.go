@@ -107,7 +107,7 @@ func TestSetupLinks(t *testing.T) {
 func TestSetupLinksMissingDevice(t *testing.T) {
 	inNetns(t, func(t *testing.T) string {
 		err := setupLinks([]Link{{Section: "lan", Name: "eth7", Proto: "static", Prefix: netip.MustParsePrefix("10.0.0.1/24")}}, 100*time.Millisecond, quietLog())
-		if err == nil || !strings.Contains(err.Error(), "device eth7 not found (the kernel has: lo)") {
+		if err == nil || !strings.Contains(err.Error(), "device eth7 not found (the kernel's NICs: ") {
 			t.Errorf("err = %v", err)
 		}
 		return ""
