@@ -48,7 +48,7 @@ func Run(c Config) {
 	log.Info("boot: done", "took", time.Since(start).Round(time.Millisecond))
 
 	if in := consoleInput(); in != nil {
-		con := &console{in: in, out: os.Stdout, ctl: c.Ctl, power: request}
+		con := &console{in: in, out: os.Stdout, ctl: c.Ctl, power: request, mem: writeMem}
 		go con.serve(ctx)
 	}
 	daemonDone := make(chan struct{})

@@ -28,6 +28,7 @@ func (p Power) String() string {
 // consoleHelp lists the commands of the serial console.
 const consoleHelp = `console commands:
   ctl VERB [ARG]   lobby ctl on the running daemon (ctl status, ctl clients, ctl auth MAC, …)
+  mem              lobby's memory: resident (whole, anonymous, file) and the Go runtime's share
   reboot           stop the services, unmount the state and reboot
   poweroff         the same, then power off (halt does the same)
   help             this list
@@ -43,6 +44,9 @@ type console struct {
 	out   io.Writer
 	ctl   func(args []string, out io.Writer) int
 	power func(Power)
+	// mem writes one line about the process's memory (PID 1 is lobby,
+	// daemon included): what make bench reads on boards under qemu.
+	mem func(out io.Writer)
 }
 
 // maxConsoleLine bounds one command line; a longer one (line noise) is
@@ -89,6 +93,12 @@ func (c *console) do(line string) {
 		if rc := c.ctl(f[1:], c.out); rc != 0 {
 			fmt.Fprintf(c.out, "console: ctl exited with status %d\n", rc)
 		}
+	case "mem":
+		if c.mem == nil {
+			io.WriteString(c.out, "console: mem is not available\n")
+			return
+		}
+		c.mem(c.out)
 	case "reboot":
 		c.power(Reboot)
 	case "poweroff", "halt":

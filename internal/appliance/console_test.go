@@ -16,7 +16,7 @@ func TestConsole(t *testing.T) {
 		powers  []Power
 	)
 	c := &console{
-		in:  strings.NewReader("help\n\nctl status\nctl --json clients\nctl\nbogus thing\nreboot\npoweroff\nhalt\n"),
+		in:  strings.NewReader("help\n\nctl status\nctl --json clients\nctl\nmem\nbogus thing\nreboot\npoweroff\nhalt\n"),
 		out: &out,
 		ctl: func(args []string, w io.Writer) int {
 			ctlArgs = append(ctlArgs, args)
@@ -27,6 +27,7 @@ func TestConsole(t *testing.T) {
 			return 0
 		},
 		power: func(p Power) { powers = append(powers, p) },
+		mem:   func(w io.Writer) { fmt.Fprintln(w, "mem: VmRSS=1 kB") },
 	}
 	c.serve(context.Background())
 	if want := [][]string{{"status"}, {"--json", "clients"}, {"-h"}}; !reflect.DeepEqual(ctlArgs, want) {
@@ -35,7 +36,7 @@ func TestConsole(t *testing.T) {
 	if want := []Power{Reboot, PowerOff, PowerOff}; !reflect.DeepEqual(powers, want) {
 		t.Errorf("power requests %v, want %v", powers, want)
 	}
-	for _, s := range []string{"console commands:", "ctl says hi", "ctl exited with status 2", `unknown command "bogus"`} {
+	for _, s := range []string{"console commands:", "ctl says hi", "ctl exited with status 2", "mem: VmRSS=1 kB", `unknown command "bogus"`} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("console output lacks %q:\n%s", s, out.String())
 		}
