@@ -22,9 +22,18 @@
 #     list -deps ./firmware); until it is, the step reports N/A and the test
 #     does not fail for it. A wired subsystem that misbehaves fails.
 #
+#   - a profile with QEMU_NICS (x86_64: virtio-net-pci,e1000,e1000e) boots
+#     once per NIC model: the first walks everything above, the others the
+#     boot and the client flow, then power off; the driver the console's
+#     "net: NICs" line names must be the model's
+#
 # Environment: LAB_PREFIX (default ap), BOOT_TIMEOUT (seconds for one boot,
 # default 240), BOOT_TEST_DIR (default /run/$LAB_PREFIX-boot-test: console
-# logs, kept after the run), GO.
+# logs, kept after the run), GO, NICS (comma-separated qemu NIC models:
+# only these of a profile's QEMU_NICS), MEM_OUT (a file: lobby's memory,
+# from the console's `mem`, is appended there as "BOARD STATE FIELD VALUE"
+# lines, idle after the boot and with MEM_CLIENTS (500) signed in; for
+# scripts/bench/daemon.sh).
 #
 # Needs root, qemu-system-x86/-arm/-mips, busybox (udhcpc, udhcpd), curl,
 # dnsutils, iproute2 and what scripts/lab.sh needs. Exit 0 when no step
@@ -35,6 +44,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 export LAB_PREFIX=${LAB_PREFIX:-ap}
 export LAB_ROUTER=external
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+MEM_OUT=${MEM_OUT:-}
+MEM_CLIENTS=${MEM_CLIENTS:-500}
 DIR=${BOOT_TEST_DIR:-/run/$LAB_PREFIX-boot-test}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 R=$LAB_PREFIX-router I=$LAB_PREFIX-inet C=${LAB_PREFIX}-c1
@@ -61,8 +72,8 @@ wired() { grep -qx "github.com/lobby-fw/lobby/internal/$1" <<<"$deps"; }
 declare -a RESULTS=()
 FAILED=0
 result() { # BOARD STEP PASS|FAIL|N/A DETAIL
-	RESULTS+=("$(printf '%-18s %-28s %-5s %s' "$1" "$2" "$3" "$4")")
-	printf 'boot-test: %-18s %-28s %-5s %s\n' "$1" "$2" "$3" "$4" >&2
+	RESULTS+=("$(printf '%-32s %-28s %-5s %s' "$1" "$2" "$3" "$4")")
+	printf 'boot-test: %-32s %-28s %-5s %s\n' "$1" "$2" "$3" "$4" >&2
 	[ "$3" != FAIL ] || FAILED=$((FAILED + 1))
 }
 # step BOARD NAME NEEDS... -- CMD...: runs CMD (its stdout is the detail) if
@@ -126,11 +137,11 @@ ctl_until() {
 
 key() { sed -n "s/^$1=//p" "$2" | tail -n 1; }
 
-start_vm() {
-	local board=$1 profile=$REPO/board/$1.conf img=$REPO/build/image/$1
-	local qemu machine cpu mem nic blk rng order lan wan args=()
+start_vm() { # BOARD NIC
+	local board=$1 nic=$2 profile=$REPO/board/$1.conf img=$REPO/build/image/$1
+	local qemu machine cpu mem blk rng order lan wan args=()
 	qemu=$(key QEMU "$profile") machine=$(key QEMU_MACHINE "$profile") cpu=$(key QEMU_CPU "$profile")
-	mem=$(key QEMU_MEMORY "$profile") nic=$(key QEMU_NIC "$profile") blk=$(key QEMU_BLOCK "$profile")
+	mem=$(key QEMU_MEMORY "$profile") blk=$(key QEMU_BLOCK "$profile")
 	rng=$(key QEMU_RNG "$profile") order=$(key QEMU_NIC_ORDER "$profile")
 	command -v "$qemu" >/dev/null || die "missing $qemu (Debian: qemu-system-x86, qemu-system-arm, qemu-system-mips)"
 	args=(-M "$machine" -m "${mem:-256}" -nodefaults -no-user-config -display none -monitor none -serial stdio)
@@ -296,19 +307,80 @@ check_still_signed_in() {
 	ctl_until "^$CLIENT_MAC .*authenticated" 30 clients
 }
 
+# check_nics DRIVER: the console's inventory names the driver of the NIC
+# model the VM has.
+check_nics() {
+	local line
+	line=$(grep -m1 -F 'msg="net: NICs"' "$LOG") || { echo "no 'net: NICs' line"; return 1; }
+	grep -qF "($1, " <<<"$line" || { echo "no NIC driven by $1: $line"; return 1; }
+	grep -o 'found="[^"]*"' <<<"$line"
+}
+
+# nic_driver MODEL: the Linux driver of a qemu NIC model.
+nic_driver() {
+	case $1 in
+	virtio-net*) echo virtio_net ;;
+	pcnet) echo pcnet32 ;;
+	*) echo "$1" ;; # e1000, e1000e
+	esac
+}
+
+# mem_record LABEL STATE: the console's `mem` line, appended to MEM_OUT.
+mem_record() {
+	local line f
+	line=$(ctl_until_cmd '^mem: VmRSS=' 30 mem) || { echo "$line"; return 1; }
+	for f in $line; do
+		case $f in *=*) printf '%s\t%s\t%s\t%s\n' "$1" "$2" "${f%%=*}" "${f#*=}" >>"$MEM_OUT" ;; esac
+	done
+	echo "$2: $line"
+}
+
+# ctl_until_cmd PATTERN SECONDS LINE…: like ctl_until for any console command.
+ctl_until_cmd() {
+	local pat=$1 secs=$2 before deadline
+	shift 2
+	deadline=$((SECONDS + secs))
+	while :; do
+		before=$(grep -cE -- "$pat" "$LOG" || true)
+		console "$@"
+		sleep 1.5
+		if [ "$(grep -cE -- "$pat" "$LOG" || true)" -gt "$before" ]; then
+			grep -E -- "$pat" "$LOG" | tail -n 1
+			return 0
+		fi
+		[ "$SECONDS" -lt "$deadline" ] || { echo "$*: no answer matching '$pat' within $secs s"; return 1; }
+	done
+}
+
+# mem_clients N: N MACs signed in with ctl auth on the console; done when
+# ctl status counts them.
+mem_clients() {
+	local i
+	# In batches: the console's tty buffer holds 4 KB of typed lines.
+	for i in $(seq 0 $(($1 - 1))); do
+		printf 'ctl auth 02:01:00:%02x:%02x:01\n' $((i >> 8 & 255)) $((i & 255)) >&"$CONFD"
+		[ $((i % 25)) != 24 ] || sleep 1
+	done
+	ctl_until_cmd "^clients: [0-9]+ preauth, ($1|$(($1 + 1))) authenticated" 300 ctl status
+}
+
 # --- one board ------------------------------------------------------------------
 
 declare -a TIMES=()
 
+# test_board BOARD NIC FULL: one boot of BOARD with NIC; FULL=1 adds the
+# reboot (the state disk keeps the session) before the power-off.
 test_board() {
-	local b=$1 img=$REPO/build/image/$1 t_boot t_reboot
-	[ -f "$img/image.env" ] || { result "$b" image FAIL "no $img: run make image BOARD=$b"; return; }
-	RUN=$DIR/$b LOG=$DIR/$b/console.log
+	local board=$1 nic=$2 full=$3 img=$REPO/build/image/$1 t_boot t_reboot b
+	b=$board
+	[ "$(qemu_nics "$board" | wc -w)" -le 1 ] || b=$board/$nic
+	[ -f "$img/image.env" ] || { result "$b" image FAIL "no $img: run make image BOARD=$board"; return; }
+	RUN=$DIR/${b//\//-} LOG=$RUN/console.log
 	rm -rf "$RUN"
 	mkdir -p "$RUN"
 	client_reset
-	say "$b: booting ($(key KERNEL_VERSION "$img/image.env"))"
-	start_vm "$b"
+	say "$b: booting ($(key KERNEL_VERSION "$img/image.env"), NICs $nic)"
+	start_vm "$board" "$nic"
 
 	# Boot: lobby is PID 1 and every service runs.
 	if ! out=$(wait_for 'msg="boot: done"' 1 "$BOOT_TIMEOUT"); then
@@ -341,8 +413,13 @@ test_board() {
 	else
 		result "$b" "wan DHCP lease" FAIL "$out"
 	fi
+	step "$b" "NICs ($(nic_driver "$nic"))" -- check_nics "$(nic_driver "$nic")" || true
 	if grep -qF 'msg="nat: masquerading' "$LOG"; then result "$b" "nat" PASS "table inet lobby-nat"; else result "$b" "nat" FAIL "no nat line"; fi
 	step "$b" "ctl status (console)" ctl -- ctl_until '^clients: [0-9]+ preauth' 20 status || true
+	if [ -n "$MEM_OUT" ]; then
+		sleep 10 # idle: every service up, nothing asked
+		step "$b" "memory, idle" -- mem_record "$b" idle || true
+	fi
 
 	# The client flow, as a phone would do it.
 	if ! step "$b" "client DHCP" dhcp -- check_dhcp; then
@@ -357,6 +434,15 @@ test_board() {
 	step "$b" "sign-in (portal)" portal -- check_signin && signed=1
 	step "$b" "origin after sign-in" -- check_origin || true
 	step "$b" "DNS after sign-in" dns -- check_dns_forward || true
+	if [ -n "$MEM_OUT" ]; then
+		step "$b" "sign in $MEM_CLIENTS MACs (console)" ctl -- mem_clients "$MEM_CLIENTS" &&
+			step "$b" "memory, $MEM_CLIENTS signed in" -- mem_record "$b" "signed-in-$MEM_CLIENTS" || true
+	fi
+	if [ "$full" != 1 ]; then
+		poweroff_vm "$b"
+		TIMES+=("$(printf '%-32s boot %6s s' "$b" "$t_boot")")
+		return
+	fi
 
 	# Reboot: the state disk keeps the session.
 	local t_r0=$SECONDS
@@ -391,9 +477,14 @@ test_board() {
 		result "$b" "still signed in" N/A "no sign-in before the reboot (portal not wired or failed)"
 	fi
 
-	# Power off: qemu ends when the VM does.
+	poweroff_vm "$b"
+	TIMES+=("$(printf '%-32s boot %6s s   reboot %6s s' "$b" "$t_boot" "$t_reboot")")
+}
+
+# poweroff_vm B: power off on the console; qemu ends when the VM does.
+poweroff_vm() {
+	local b=$1 deadline=$((SECONDS + 60))
 	console poweroff
-	local deadline=$((SECONDS + 60))
 	while kill -0 "$QEMU_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
 	if kill -0 "$QEMU_PID" 2>/dev/null; then
 		result "$b" "poweroff" FAIL "qemu still running 60 s after poweroff; last: $(tail -n 1 "$LOG")"
@@ -401,7 +492,17 @@ test_board() {
 		result "$b" "poweroff" PASS "qemu ended after a clean shutdown"
 	fi
 	stop_vm
-	TIMES+=("$(printf '%-18s boot %6s s   reboot %6s s' "$b" "$t_boot" "$t_reboot")")
+}
+
+# qemu_nics BOARD: the NIC models to boot BOARD with (QEMU_NICS, else
+# QEMU_NIC), only those in NICS when set.
+qemu_nics() {
+	local p=$REPO/board/$1.conf all n
+	all=$(key QEMU_NICS "$p")
+	[ -n "$all" ] || all=$(key QEMU_NIC "$p")
+	for n in ${all//,/ }; do
+		if [ -z "${NICS:-}" ] || [[ ,$NICS, == *",$n,"* ]]; then echo "$n"; fi
+	done
 }
 
 # --- main -----------------------------------------------------------------------
@@ -413,7 +514,11 @@ start_udhcpd
 start=$SECONDS
 for b in "${boards[@]}"; do
 	[ -f "$REPO/board/$b.conf" ] || die "no board profile board/$b.conf"
-	test_board "$b"
+	full=1
+	for nic in $(qemu_nics "$b"); do
+		test_board "$b" "$nic" "$full"
+		full=0
+	done
 done
 
 echo
