@@ -25,8 +25,14 @@
 # (perfdhcp), kea-dhcp4-server, dnsmasq-base and tcpdump when missing.
 # Bounded: every wait has a limit; about 3 minutes with the defaults.
 #
+#   RSS on MIPS       lobby as PID 1 of the mipsel appliance under
+#                     qemu-system-mipsel: idle and with SOME signed in
+#                     (scripts/boot-test.sh with MEM_OUT; about 5 minutes
+#                     a run)
+#
 # Environment: RUNS (5), SOME (500), SESSIONS (10000), RELOADS (50), LAB_PREFIX
-# (benchdm), KEEP (set: keep the work directory with the logs).
+# (benchdm), KEEP (set: keep the work directory with the logs), MIPS (1;
+# 0 leaves the MIPS figures out), MIPS_RUNS (2).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -268,6 +274,36 @@ for run in $(seq "$RUNS"); do
 		stop_server
 	done
 done
+
+# --- on a board: the mipsel appliance under qemu-system -----------------------------
+# The figures above are this machine's (x86-64). The MIPS ones come from
+# lobby as PID 1 of the mipsel appliance image (every service on, as on a
+# router), booted by the boot test under qemu-system-mipsel (software
+# emulation, Malta, 256 MB) with MEM_OUT set: the console's `mem` line
+# (/proc/1/status and the Go runtime's figures) ten seconds after the boot,
+# and again with SOME MACs signed in with `ctl auth` on the console.
+# With 2,000 vouchers: pending the voucher issue (there are no vouchers
+# yet); its hook is a mem_record after creating them in boot-test.sh.
+if [ "${MIPS:-1}" = 1 ]; then
+	say "mipsel appliance under qemu (MIPS_RUNS=${MIPS_RUNS:=2})"
+	scripts/image.sh appliance-mipsel >"$WORK/image-mipsel.log" 2>&1 || { tail -5 "$WORK/image-mipsel.log" >&2; exit 1; }
+	for run in $(seq "$MIPS_RUNS"); do
+		: >"$WORK/mips-mem.tsv"
+		LAB_PREFIX=${LAB_PREFIX}m BOOT_TEST_DIR=$WORK/boot-test MEM_OUT=$WORK/mips-mem.tsv MEM_CLIENTS=$SOME \
+			NICS=virtio-net-pci scripts/boot-test.sh appliance-mipsel >"$WORK/boot-test-$run.log" 2>&1 ||
+			say "boot test run $run failed (figures kept if measured): $(tail -n 1 "$WORK/boot-test-$run.log")"
+		while IFS=$'\t' read -r _ state field value; do
+			case $state in idle) n=0 ;; signed-in-*) n=${state#signed-in-} ;; *) continue ;; esac
+			case $field in
+			VmRSS) metric="RSS on the mipsel appliance (qemu)" ;;
+			RssAnon) metric="RSS on the mipsel appliance (qemu), anonymous part" ;;
+			*) continue ;;
+			esac
+			row "$metric" MB lower "signed-in clients" "$n" lobby "$run" "$(awk -v v="${value%_kB}" 'BEGIN { printf "%.2f", v / 1024 }')"
+		done <"$WORK/mips-mem.tsv"
+		cp "$WORK/mips-mem.tsv" "$BENCH_OUT/daemon-mips-mem-$run.tsv"
+	done
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cat >"$MD" <<EOF
@@ -293,6 +329,14 @@ Load average before and after this area: $load_before; $load_after.
   The rest is the program's own pages, read from the binary: lobby is one static binary of
   about 8 MB, dnsmasq and Kea share libraries with other processes, and the kernel can drop
   such pages under memory pressure and read them again.
+- **RSS on the mipsel appliance**: lobby as PID 1 of the mipsel appliance image (every
+  service on: DHCP, DNS, portal, responder, relay, firewall with nftables, the WAN's DHCP
+  client), booted under qemu-system-mipsel (Malta, 24Kc, 256 MB, software emulation) by
+  scripts/boot-test.sh; VmRSS and RssAnon from /proc/1/status, read by the console's \`mem\`
+  command ten seconds after the boot (0 clients) and after $SOME MACs were signed in with
+  \`ctl auth\` on the console ($SOME). The whole lines, with the Go runtime's heap and stack
+  figures, are in build/bench/daemon-mips-mem-RUN.tsv. With 2,000 vouchers: pending the
+  voucher issue.
 - **Config reload**: $RELOADS SIGHUPs per run, 200 ms apart, to a running lobby; the time from
   \`kill -HUP\` until the log line \`reload: config applied\` reaches the script (the log
   followed with \`tail -f\`, read by the shell itself; a run's figure is the median of its
