@@ -11,9 +11,11 @@ import (
 
 // memStatusFields are the lines of /proc/PID/status that say what a
 // process holds resident: all of it, its anonymous part (heap, stacks:
-// what only swap could take away) and its file part (the binary's pages,
-// which the kernel drops and reads again under pressure).
-var memStatusFields = []string{"VmRSS", "RssAnon", "RssFile"}
+// what only swap could take away), its file part (the binary's pages,
+// which the kernel drops and reads again under pressure) and its shared
+// memory part (where the binary's pages are counted when it runs from an
+// initramfs, which is a tmpfs: they cannot be dropped there).
+var memStatusFields = []string{"VmRSS", "RssAnon", "RssFile", "RssShmem"}
 
 // memGoMetrics are the Go runtime's views of the anonymous part.
 var memGoMetrics = []struct{ name, label string }{
