@@ -13,6 +13,7 @@
 #                 /lib/firmware (the files those modules ask for that Debian's
 #                 FIRMWARE_PACKAGES ship) and those packages' copyright files
 #   cmdline       the kernel command line (console, lobby.state=STATE_DEVICE)
+#   dtbs/         DTBS=1: the device trees of Debian's kernel package
 #   disk.img      DISK=syslinux: an MBR disk that boots with SYSLINUX from
 #                 partition 1 (FAT) and keeps the state on partition 2 (ext4,
 #                 label lobby-state)
@@ -52,6 +53,7 @@ CONSOLE=$(key CONSOLE)
 STATE_DEVICE=$(key STATE_DEVICE)
 DISK=$(key DISK)
 FIRMWARE_PACKAGES=$(key FIRMWARE_PACKAGES)
+DTBS=$(key DTBS)
 for k in DEBIAN_ARCH KERNEL_PACKAGE CONSOLE; do
 	[ -n "${!k}" ] || die "$PROFILE has no $k (board/README.md lists the keys)"
 done
@@ -207,6 +209,11 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 cp "$vmlinuz" "$OUT/vmlinuz"
 cp "$WORK/initrd.gz" "$OUT/initrd.gz"
+if [ "$DTBS" = 1 ]; then
+	# Device trees: the board's boot loader passes its own to the kernel.
+	[ -d "$WORK/kernel/usr/lib/linux-image-$KVER" ] || die "$deb has no device trees (DTBS=1)"
+	cp -r "$WORK/kernel/usr/lib/linux-image-$KVER" "$OUT/dtbs"
+fi
 cmdline="console=$CONSOLE,115200 lobby.state=$STATE_DEVICE panic=10 loglevel=4"
 echo "$cmdline" >"$OUT/cmdline"
 
