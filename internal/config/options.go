@@ -26,11 +26,11 @@ import (
 type option[T any] struct {
 	name string
 	// restart marks the options a reload cannot apply (SPEC §5: the
-	// sockets and files a running daemon holds). It returns the value a
-	// restart compares between the running config and the new one, taken
-	// after Bind, so that a portal address that follows the interface
-	// counts too.
-	restart func(*Config) string
+	// sockets and files a running daemon holds). It sets the option in
+	// next back to its running value and reports whether they differed;
+	// both are bound (Bind), so a portal address that follows the
+	// interface counts too.
+	restart func(next, running *Config) bool
 	// example is a valid value unlike the default, for the reload test;
 	// "$DIR/" stands for a directory the test fills with the files that
 	// examples name (see Options).
@@ -90,24 +90,33 @@ func Options() []Option {
 	return out
 }
 
-func restarts[T any](s *section[T], a, b *Config) []string {
+func pinAll[T any](s *section[T], next, running *Config) []string {
 	var out []string
 	for _, o := range s.options {
-		if o.restart != nil && o.restart(a) != o.restart(b) {
+		if o.restart != nil && o.restart(next, running) {
 			out = append(out, s.typ+"."+o.name)
 		}
 	}
 	return out
 }
 
-// NeedsRestart names the options marked restart whose value differs between
-// the running config a and the new one b: a reload leaves them as they are
-// and the log says so.
-func NeedsRestart(a, b *Config) []string {
+// Pin sets the options marked restart in next back to their values in
+// running, the config the daemon started with, and names those that
+// differed: a reload applies next, and the log names the rest as waiting
+// for a restart.
+func Pin(next, running *Config) []string {
 	var out []string
-	out = append(out, restarts(&lobbySection, a, b)...)
-	out = append(out, restarts(&interfaceSection, a, b)...)
+	out = append(out, pinAll(&lobbySection, next, running)...)
+	out = append(out, pinAll(&interfaceSection, next, running)...)
+	next.Interfaces = running.Interfaces // every option of theirs is restart
 	return out
+}
+
+// pin sets *dst to v and reports whether it was different.
+func pin[V comparable](dst *V, v V) bool {
+	changed := *dst != v
+	*dst = v
+	return changed
 }
 
 // Section tables. Their order is the order options are read in, which only
@@ -115,16 +124,19 @@ func NeedsRestart(a, b *Config) []string {
 var (
 	lobbySection = section[Main]{typ: "lobby", options: []option[Main]{
 		{name: "enabled", example: "0", read: func(d *decoder, n string, m *Main) { d.boolean(n, &m.Enabled) }},
-		{name: "interface", restart: func(c *Config) string { return c.Main.Interface },
+		{name: "interface", restart: func(n, r *Config) bool { return pin(&n.Main.Interface, r.Main.Interface) },
 			read: func(d *decoder, n string, m *Main) { d.str(n, &m.Interface) }},
-		{name: "address", restart: func(c *Config) string { return c.Main.Address.String() },
+		{name: "address", restart: func(n, r *Config) bool {
+			n.Main.Subnet = r.Main.Subnet
+			return pin(&n.Main.Address, r.Main.Address)
+		},
 			read: func(d *decoder, n string, m *Main) {
 				if o := d.sec.Option(n); o != nil {
 					m.addrPos = o.Pos
 				}
 				d.ipv4(n, &m.Address)
 			}},
-		{name: "port", restart: func(c *Config) string { return fmt.Sprint(c.Main.Port) },
+		{name: "port", restart: func(n, r *Config) bool { return pin(&n.Main.Port, r.Main.Port) },
 			read: func(d *decoder, n string, m *Main) { d.port(n, &m.Port) }},
 		{name: "hostname", example: "guest.example", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok {
@@ -135,11 +147,11 @@ var (
 				}
 			}
 		}},
-		{name: "state_dir", restart: func(c *Config) string { return c.Main.StateDir },
+		{name: "state_dir", restart: func(n, r *Config) bool { return pin(&n.Main.StateDir, r.Main.StateDir) },
 			read: func(d *decoder, n string, m *Main) { d.absPath(n, &m.StateDir) }},
-		{name: "socket", restart: func(c *Config) string { return c.Main.Socket },
+		{name: "socket", restart: func(n, r *Config) bool { return pin(&n.Main.Socket, r.Main.Socket) },
 			read: func(d *decoder, n string, m *Main) { d.absPath(n, &m.Socket) }},
-		{name: "firewall", restart: func(c *Config) string { return c.Main.Firewall },
+		{name: "firewall", restart: func(n, r *Config) bool { return pin(&n.Main.Firewall, r.Main.Firewall) },
 			read: func(d *decoder, n string, m *Main) { d.word(n, &m.Firewall, "auto", "nftables", "iptables") }},
 		// auth has one value until the other sign-in methods come, so it
 		// has no example: nothing to reload yet.
@@ -359,14 +371,18 @@ var (
 	}}
 )
 
-// interfaces compares one field of every `config interface` section.
-func interfaces(field func(Interface) any) func(*Config) string {
-	return func(c *Config) string {
-		var b strings.Builder
-		for _, i := range c.Interfaces {
-			fmt.Fprintf(&b, "%s=%v;", i.Name, field(i))
+// interfaces compares one field of every `config interface` section; Pin
+// keeps the running sections whole.
+func interfaces(field func(Interface) any) func(n, r *Config) bool {
+	return func(n, r *Config) bool {
+		list := func(c *Config) string {
+			var b strings.Builder
+			for _, i := range c.Interfaces {
+				fmt.Fprintf(&b, "%s=%v;", i.Name, field(i))
+			}
+			return b.String()
 		}
-		return b.String()
+		return list(n) != list(r)
 	}
 }
 

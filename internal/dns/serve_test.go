@@ -184,7 +184,7 @@ func TestRunPortTaken(t *testing.T) {
 
 func TestRunDisabled(t *testing.T) {
 	cfg := testConfig()
-	cfg.DNS.Enabled = false
+	cfg.Enabled = false
 	s, err := New(cfg, testTable(t), nil, newFixture(t).s.log)
 	if err != nil {
 		t.Fatal(err)
