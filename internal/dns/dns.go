@@ -284,7 +284,7 @@ func (s *Server) serve(ctx context.Context, ready func()) error {
 	}
 	if err != nil {
 		l.close()
-		return fmt.Errorf("dns: the port for queries redirected from other resolvers (option port + 3): %w", err)
+		return fmt.Errorf("the port for queries redirected from other resolvers (option port + 3): %w", err)
 	}
 	l.tcp = append(l.tcp, tcp)
 
