@@ -16,6 +16,7 @@
 package dhcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,8 +155,9 @@ type Server struct {
 	workers int // one per CPU: they block only on reading, which they take turns at
 	params  atomic.Pointer[params]
 
-	mu            sync.Mutex // guards pool, enabled and lastExhausted
+	mu            sync.Mutex // guards pool, shape, enabled and lastExhausted
 	pool          *pool
+	shape         Config // the Config pool was made from
 	enabled       bool
 	lastExhausted time.Time
 	// toggled tells Run that a reload turned the server on or off.
@@ -201,6 +204,7 @@ func newServer(cfg Config, table *session.Table, st Store, log *slog.Logger) (*S
 	if cfg.Enabled {
 		s.pool = newPool(cfg.First, cfg.Last, cfg.Server, cfg.Hosts, st)
 		s.pool.mayReclaim = s.mayReclaim
+		s.shape = cfg
 		s.load()
 	}
 	return s, nil
@@ -227,8 +231,9 @@ func (s *Server) Reload(cfg Config) {
 	s.setParams(cfg)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cfg.Enabled && cfg.First.IsValid() {
+	if cfg.Enabled && cfg.First.IsValid() && !samePool(cfg, s.shape) {
 		old := s.pool
+		s.shape = cfg
 		s.pool = newPool(cfg.First, cfg.Last, cfg.Server, cfg.Hosts, s.store)
 		s.pool.mayReclaim = s.mayReclaim
 		if old == nil {
@@ -244,6 +249,15 @@ func (s *Server) Reload(cfg Config) {
 		default:
 		}
 	}
+}
+
+// samePool reports whether a and b make the same pool, so that a reload
+// that changes neither the pool nor the static hosts leaves it alone.
+func samePool(a, b Config) bool {
+	return a.First == b.First && a.Last == b.Last && a.Server == b.Server &&
+		slices.EqualFunc(a.Hosts, b.Hosts, func(x, y Host) bool {
+			return bytes.Equal(x.MAC, y.MAC) && x.IP == y.IP && x.Name == y.Name
+		})
 }
 
 // carry moves the leases of old into s.pool, dropping those it refuses;
