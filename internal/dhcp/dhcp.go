@@ -228,6 +228,8 @@ func (s *Server) setParams(cfg Config) {
 // which is NAKed (RFC 2131 §4.3.2: the address is no longer right for it),
 // so that it moves into the new pool. Its session is untouched.
 func (s *Server) Reload(cfg Config) {
+	cur := s.params.Load()
+	cfg.Server, cfg.Subnet = cur.server, cur.subnet
 	s.setParams(cfg)
 	s.mu.Lock()
 	defer s.mu.Unlock()
