@@ -169,61 +169,33 @@ func Load(path string) (*Config, Problems, error) {
 // with what could be read and the defaults; the caller decides what the
 // problems mean.
 func Parse(f *uci.File) (*Config, Problems) {
-	c := &Config{
-		Main: Main{
-			Enabled:        true,
-			Port:           2050,
-			Hostname:       "portal.lan",
-			StateDir:       "/tmp/lobby",
-			Socket:         "/var/run/lobby.sock",
-			Firewall:       "auto",
-			Auth:           "click",
-			SessionTimeout: 24 * time.Hour,
-			IdleTimeout:    time.Hour,
-			LogLevel:       slog.LevelInfo,
-			TLSPort:        8443,
-			VenueName:      "Guest Wi-Fi",
-			Terms:          DefaultTerms,
-		},
-		DHCP: DHCP{Enabled: true, Start: 100, Limit: 150, LeaseTime: 12 * time.Hour, Domain: "lan"},
-		DNS:  DNS{Enabled: true, CacheSize: 4096},
-	}
+	c := &Config{}
 	var ps Problems
 	seen := map[string]*uci.Section{}
-	once := func(s *uci.Section) bool {
-		if prev := seen[s.Type]; prev != nil {
-			ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("second 'config %s' section; the first is at %s", s.Type, prev.Pos)})
-			return false
-		}
-		seen[s.Type] = s
-		return true
+	var known []string
+	for _, sec := range sections {
+		known = append(known, sec.typeName())
 	}
 	for _, s := range f.Sections {
-		d := &decoder{sec: s, ps: &ps}
-		switch s.Type {
-		case "lobby":
-			if once(s) {
-				lobbySection.decode(d, &c.Main)
+		sec := sectionOf(s.Type)
+		if sec == nil {
+			ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("unknown section type %q (known: %s)", s.Type, strings.Join(known, ", ")), Unknown: true})
+			continue
+		}
+		if sec.unique() {
+			if prev := seen[s.Type]; prev != nil {
+				ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("second 'config %s' section; the first is at %s", s.Type, prev.Pos)})
+				continue
 			}
-		case "dhcp":
-			if once(s) {
-				c.DHCP.pos = s.Pos
-				dhcpSection.decode(d, &c.DHCP)
-			}
-		case "dns":
-			if once(s) {
-				dnsSection.decode(d, &c.DNS)
-			}
-		case "host":
-			h := Host{pos: s.Pos}
-			hostSection.decode(d, &h)
-			c.Hosts = append(c.Hosts, h)
-		case "interface":
-			i := Interface{Name: s.Name, Proto: "static"}
-			interfaceSection.decode(d, &i)
-			c.Interfaces = append(c.Interfaces, i)
-		default:
-			ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("unknown section type %q (known: lobby, dhcp, host, dns, interface)", s.Type), Unknown: true})
+		}
+		seen[s.Type] = s
+		sec.decodeInto(&decoder{sec: s, ps: &ps}, c)
+	}
+	// A section that is written once and left out still gives its
+	// options' defaults.
+	for _, sec := range sections {
+		if sec.unique() && seen[sec.typeName()] == nil {
+			sec.decodeInto(&decoder{sec: &uci.Section{Type: sec.typeName()}, ps: &ps}, c)
 		}
 	}
 	if seen["lobby"] == nil {
@@ -368,6 +340,10 @@ type decoder struct {
 	sec  *uci.Section
 	ps   *Problems
 	used map[string]bool
+	// dflt is the default of the option being read: values gives it,
+	// as if it were written at the section's line, when the option is
+	// absent.
+	dflt string
 }
 
 func (d *decoder) errorf(pos uci.Pos, format string, a ...any) {
@@ -382,6 +358,9 @@ func (d *decoder) values(name string) []uci.Value {
 	d.used[name] = true
 	o := d.sec.Option(name)
 	if o == nil {
+		if d.dflt != "" {
+			return []uci.Value{{Text: d.dflt, Pos: d.sec.Pos}}
+		}
 		return nil
 	}
 	return o.Values

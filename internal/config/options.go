@@ -8,17 +8,19 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/lobby-fw/lobby/internal/uci"
 )
 
 // An option is one `option` or `list` that the decoder knows, with all there
-// is to know about it: how it is read, whether a reload can apply it, and a
-// value to test that with. A new option costs one entry in its section's
-// table here and one field in the Config of the subsystem that firmware/
-// hands it to (firmware/derive.go), for example:
+// is to know about it: how it is read, its default, whether a reload can
+// apply it, and a value to test that with. A new option costs one entry in
+// its section's table here and one field in the Config of the subsystem that
+// firmware/ hands it to (firmware/derive.go), for example:
 //
-//	{name: "cooldown", example: "1d", read: func(d *decoder, n string, c *Click) { d.duration(n, &c.Cooldown) }},
+//	{name: "cooldown", dflt: "0", example: "1d", read: func(d *decoder, n string, c *Click) { d.duration(n, &c.Cooldown) }},
 //
-// and a new section one table and one case in Parse. firmware's
+// and a new section one table, listed in sections. firmware's
 // TestReloadReachesEveryOption sets every option of these tables to its
 // example and fails unless the change reaches a subsystem's Config or the
 // option is marked restart, so an option that a reload would drop cannot be
@@ -35,26 +37,91 @@ type option[T any] struct {
 	// "$DIR/" stands for a directory the test fills with the files that
 	// examples name (see Options).
 	example string
-	read    func(d *decoder, name string, dst *T)
+	// dflt is the value of an option left out, read like a written one.
+	dflt string
+	read func(d *decoder, name string, dst *T)
 }
 
 // section is the table of one section type.
 type section[T any] struct {
-	typ     string
+	typ string
+	// into returns where a section of this type is read to: the one
+	// struct of a section written once, or a new element of a list.
+	into func(c *Config, s *uci.Section) *T
+	// many marks a type of which a file may have any number of sections
+	// (config host); the others are written at most once.
+	many    bool
 	options []option[T]
 	// check reports what only the options together can show.
 	check func(d *decoder, dst *T)
+	// pin runs after the options' own restart pins (see Pin).
+	pin func(next, running *Config)
 }
 
 // decode reads every option of s into dst and reports the unknown ones.
 func (s *section[T]) decode(d *decoder, dst *T) {
 	for _, o := range s.options {
+		if o.dflt != "" && d.sec.Option(o.name) != nil {
+			// The default first, so that a wrong value leaves it.
+			blank := &decoder{sec: &uci.Section{Type: s.typ, Pos: d.sec.Pos}, ps: d.ps, dflt: o.dflt}
+			o.read(blank, o.name, dst)
+		}
+		d.dflt = o.dflt
 		o.read(d, o.name, dst)
 	}
+	d.dflt = ""
 	if s.check != nil {
 		s.check(d, dst)
 	}
 	d.unknown()
+}
+
+func (s *section[T]) typeName() string { return s.typ }
+func (s *section[T]) unique() bool     { return !s.many }
+func (s *section[T]) decodeInto(d *decoder, c *Config) {
+	s.decode(d, s.into(c, d.sec))
+}
+
+func (s *section[T]) describe() []Option {
+	out := make([]Option, len(s.options))
+	for i, o := range s.options {
+		out[i] = Option{Section: s.typ, Name: o.name, Restart: o.restart != nil, Default: o.dflt, Example: o.example}
+	}
+	return out
+}
+
+func (s *section[T]) pinAll(next, running *Config) []string {
+	var out []string
+	for _, o := range s.options {
+		if o.restart != nil && o.restart(next, running) {
+			out = append(out, s.typ+"."+o.name)
+		}
+	}
+	if s.pin != nil {
+		s.pin(next, running)
+	}
+	return out
+}
+
+// anySection is a section table whatever its type.
+type anySection interface {
+	typeName() string
+	unique() bool
+	decodeInto(d *decoder, c *Config)
+	describe() []Option
+	pinAll(next, running *Config) []string
+}
+
+// sections are every section type the decoder knows.
+var sections = []anySection{&lobbySection, &dhcpSection, &hostSection, &dnsSection, &interfaceSection}
+
+func sectionOf(typ string) anySection {
+	for _, s := range sections {
+		if s.typeName() == typ {
+			return s
+		}
+	}
+	return nil
 }
 
 // Option describes one option the decoder knows, for tests and tools.
@@ -63,6 +130,7 @@ type Option struct {
 	Name    string
 	// Restart is set for the options a reload cannot apply (SPEC §5).
 	Restart bool
+	Default string // "" for none (or empty)
 	// Example is a valid value other than the default; "$DIR/" stands for
 	// a directory holding the files examples name (b.crt, b.key, pages/).
 	Example string
@@ -71,31 +139,11 @@ type Option struct {
 // Key is SECTION.NAME, as the reload log names an option.
 func (o Option) Key() string { return o.Section + "." + o.Name }
 
-func describe[T any](s *section[T]) []Option {
-	out := make([]Option, len(s.options))
-	for i, o := range s.options {
-		out[i] = Option{Section: s.typ, Name: o.name, Restart: o.restart != nil, Example: o.example}
-	}
-	return out
-}
-
 // Options lists every option of every section the decoder knows.
 func Options() []Option {
 	var out []Option
-	out = append(out, describe(&lobbySection)...)
-	out = append(out, describe(&dhcpSection)...)
-	out = append(out, describe(&hostSection)...)
-	out = append(out, describe(&dnsSection)...)
-	out = append(out, describe(&interfaceSection)...)
-	return out
-}
-
-func pinAll[T any](s *section[T], next, running *Config) []string {
-	var out []string
-	for _, o := range s.options {
-		if o.restart != nil && o.restart(next, running) {
-			out = append(out, s.typ+"."+o.name)
-		}
+	for _, s := range sections {
+		out = append(out, s.describe()...)
 	}
 	return out
 }
@@ -106,9 +154,9 @@ func pinAll[T any](s *section[T], next, running *Config) []string {
 // for a restart.
 func Pin(next, running *Config) []string {
 	var out []string
-	out = append(out, pinAll(&lobbySection, next, running)...)
-	out = append(out, pinAll(&interfaceSection, next, running)...)
-	next.Interfaces = running.Interfaces // every option of theirs is restart
+	for _, s := range sections {
+		out = append(out, s.pinAll(next, running)...)
+	}
 	return out
 }
 
@@ -122,8 +170,8 @@ func pin[V comparable](dst *V, v V) bool {
 // Section tables. Their order is the order options are read in, which only
 // matters to the checks.
 var (
-	lobbySection = section[Main]{typ: "lobby", options: []option[Main]{
-		{name: "enabled", example: "0", read: func(d *decoder, n string, m *Main) { d.boolean(n, &m.Enabled) }},
+	lobbySection = section[Main]{typ: "lobby", into: func(c *Config, _ *uci.Section) *Main { return &c.Main }, options: []option[Main]{
+		{name: "enabled", dflt: "1", example: "0", read: func(d *decoder, n string, m *Main) { d.boolean(n, &m.Enabled) }},
 		{name: "interface", restart: func(n, r *Config) bool { return pin(&n.Main.Interface, r.Main.Interface) },
 			read: func(d *decoder, n string, m *Main) { d.str(n, &m.Interface) }},
 		{name: "address", restart: func(n, r *Config) bool {
@@ -136,9 +184,9 @@ var (
 				}
 				d.ipv4(n, &m.Address)
 			}},
-		{name: "port", restart: func(n, r *Config) bool { return pin(&n.Main.Port, r.Main.Port) },
+		{name: "port", dflt: "2050", restart: func(n, r *Config) bool { return pin(&n.Main.Port, r.Main.Port) },
 			read: func(d *decoder, n string, m *Main) { d.port(n, &m.Port) }},
-		{name: "hostname", example: "guest.example", read: func(d *decoder, n string, m *Main) {
+		{name: "hostname", dflt: "portal.lan", example: "guest.example", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok {
 				if !validHostname(v.Text) {
 					d.errorf(v.Pos, "option hostname %q is not a valid DNS name", v.Text)
@@ -147,24 +195,24 @@ var (
 				}
 			}
 		}},
-		{name: "state_dir", restart: func(n, r *Config) bool { return pin(&n.Main.StateDir, r.Main.StateDir) },
+		{name: "state_dir", dflt: "/tmp/lobby", restart: func(n, r *Config) bool { return pin(&n.Main.StateDir, r.Main.StateDir) },
 			read: func(d *decoder, n string, m *Main) { d.absPath(n, &m.StateDir) }},
-		{name: "socket", restart: func(n, r *Config) bool { return pin(&n.Main.Socket, r.Main.Socket) },
+		{name: "socket", dflt: "/var/run/lobby.sock", restart: func(n, r *Config) bool { return pin(&n.Main.Socket, r.Main.Socket) },
 			read: func(d *decoder, n string, m *Main) { d.absPath(n, &m.Socket) }},
-		{name: "firewall", restart: func(n, r *Config) bool { return pin(&n.Main.Firewall, r.Main.Firewall) },
+		{name: "firewall", dflt: "auto", restart: func(n, r *Config) bool { return pin(&n.Main.Firewall, r.Main.Firewall) },
 			read: func(d *decoder, n string, m *Main) { d.word(n, &m.Firewall, "auto", "nftables", "iptables") }},
 		// auth has one value until the other sign-in methods come, so it
 		// has no example: nothing to reload yet.
-		{name: "auth", read: func(d *decoder, n string, m *Main) { d.word(n, &m.Auth, "click") }},
-		{name: "session_timeout", example: "2h", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.SessionTimeout) }},
-		{name: "idle_timeout", example: "10m", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.IdleTimeout) }},
+		{name: "auth", dflt: "click", read: func(d *decoder, n string, m *Main) { d.word(n, &m.Auth, "click") }},
+		{name: "session_timeout", dflt: "24h", example: "2h", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.SessionTimeout) }},
+		{name: "idle_timeout", dflt: "1h", example: "10m", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.IdleTimeout) }},
 		// '' is the default, as SPEC §2 writes it; Parse fills it in.
 		{name: "max_clients", example: "300", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok && v.Text != "" {
 				d.integer(n, &m.MaxClients, 1, 1<<24)
 			}
 		}},
-		{name: "log_level", example: "debug", read: func(d *decoder, n string, m *Main) {
+		{name: "log_level", dflt: "info", example: "debug", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok {
 				if err := m.LogLevel.UnmarshalText([]byte(v.Text)); err != nil {
 					d.errorf(v.Pos, "option log_level is %q; want debug, info, warn or error", v.Text)
@@ -213,8 +261,8 @@ var (
 		}},
 		{name: "tls_cert", example: "$DIR/b.crt", read: func(d *decoder, n string, m *Main) { d.file(n, &m.TLSCert) }},
 		{name: "tls_key", example: "$DIR/b.key", read: func(d *decoder, n string, m *Main) { d.file(n, &m.TLSKey) }},
-		{name: "tls_port", example: "9443", read: func(d *decoder, n string, m *Main) { d.port(n, &m.TLSPort) }},
-		{name: "venue_name", example: "Café Central", read: func(d *decoder, n string, m *Main) {
+		{name: "tls_port", dflt: "8443", example: "9443", read: func(d *decoder, n string, m *Main) { d.port(n, &m.TLSPort) }},
+		{name: "venue_name", dflt: "Guest Wi-Fi", example: "Café Central", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok {
 				name := strings.TrimSpace(v.Text)
 				switch {
@@ -229,7 +277,7 @@ var (
 		}},
 		// The limits keep a typo (a whole file pasted in) off every
 		// guest's phone.
-		{name: "terms", example: "Be nice.", read: func(d *decoder, n string, m *Main) {
+		{name: "terms", dflt: DefaultTerms, example: "Be nice.", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok {
 				switch {
 				case !utf8.ValidString(v.Text):
@@ -271,11 +319,14 @@ var (
 		}
 	}}
 
-	dhcpSection = section[DHCP]{typ: "dhcp", options: []option[DHCP]{
-		{name: "enabled", example: "0", read: func(d *decoder, n string, c *DHCP) { d.boolean(n, &c.Enabled) }},
-		{name: "start", example: "50", read: func(d *decoder, n string, c *DHCP) { d.integer(n, &c.Start, 1, 1<<24) }},
-		{name: "limit", example: "20", read: func(d *decoder, n string, c *DHCP) { d.integer(n, &c.Limit, 1, 1<<24) }},
-		{name: "leasetime", example: "1h", read: func(d *decoder, n string, c *DHCP) {
+	dhcpSection = section[DHCP]{typ: "dhcp", into: func(c *Config, s *uci.Section) *DHCP {
+		c.DHCP.pos = s.Pos
+		return &c.DHCP
+	}, options: []option[DHCP]{
+		{name: "enabled", dflt: "1", example: "0", read: func(d *decoder, n string, c *DHCP) { d.boolean(n, &c.Enabled) }},
+		{name: "start", dflt: "100", example: "50", read: func(d *decoder, n string, c *DHCP) { d.integer(n, &c.Start, 1, 1<<24) }},
+		{name: "limit", dflt: "150", example: "20", read: func(d *decoder, n string, c *DHCP) { d.integer(n, &c.Limit, 1, 1<<24) }},
+		{name: "leasetime", dflt: "12h", example: "1h", read: func(d *decoder, n string, c *DHCP) {
 			d.duration(n, &c.LeaseTime)
 			if c.LeaseTime < time.Minute {
 				if v, ok := d.one(n); ok {
@@ -283,7 +334,7 @@ var (
 				}
 			}
 		}},
-		{name: "domain", example: "guest.example", read: func(d *decoder, n string, c *DHCP) {
+		{name: "domain", dflt: "lan", example: "guest.example", read: func(d *decoder, n string, c *DHCP) {
 			if v, ok := d.one(n); ok {
 				if v.Text != "" && !validHostname(v.Text) {
 					d.errorf(v.Pos, "option domain %q is not a DNS name", v.Text)
@@ -293,7 +344,10 @@ var (
 		}},
 	}}
 
-	hostSection = section[Host]{typ: "host", options: []option[Host]{
+	hostSection = section[Host]{typ: "host", many: true, into: func(c *Config, s *uci.Section) *Host {
+		c.Hosts = append(c.Hosts, Host{pos: s.Pos})
+		return &c.Hosts[len(c.Hosts)-1]
+	}, options: []option[Host]{
 		{name: "mac", example: "02:00:00:00:00:11", read: func(d *decoder, n string, h *Host) {
 			if v, ok := d.one(n); ok {
 				h.MAC = d.mac(v, "option mac")
@@ -317,8 +371,8 @@ var (
 		}},
 	}}
 
-	dnsSection = section[DNS]{typ: "dns", options: []option[DNS]{
-		{name: "enabled", example: "0", read: func(d *decoder, n string, c *DNS) { d.boolean(n, &c.Enabled) }},
+	dnsSection = section[DNS]{typ: "dns", into: func(c *Config, _ *uci.Section) *DNS { return &c.DNS }, options: []option[DNS]{
+		{name: "enabled", dflt: "1", example: "0", read: func(d *decoder, n string, c *DNS) { d.boolean(n, &c.Enabled) }},
 		{name: "upstream", example: "198.51.100.54", read: func(d *decoder, n string, c *DNS) {
 			for _, v := range d.values(n) {
 				ap, err := netip.ParseAddrPort(v.Text)
@@ -333,17 +387,22 @@ var (
 				c.Upstream = append(c.Upstream, ap)
 			}
 		}},
-		{name: "cache_size", example: "100", read: func(d *decoder, n string, c *DNS) { d.integer(n, &c.CacheSize, 0, 1<<20) }},
+		{name: "cache_size", dflt: "4096", example: "100", read: func(d *decoder, n string, c *DNS) { d.integer(n, &c.CacheSize, 0, 1<<20) }},
 	}}
 
 	// The appliance sets its interfaces up once, at boot (SPEC §6).
-	interfaceSection = section[Interface]{typ: "interface", options: []option[Interface]{
+	interfaceSection = section[Interface]{typ: "interface", many: true, into: func(c *Config, s *uci.Section) *Interface {
+		c.Interfaces = append(c.Interfaces, Interface{Name: s.Name})
+		return &c.Interfaces[len(c.Interfaces)-1]
+	}, pin: func(n, r *Config) {
+		n.Interfaces = r.Interfaces // every option of theirs is restart
+	}, options: []option[Interface]{
 		{name: "device", restart: interfaces(func(i Interface) any { return i.Device }), read: func(d *decoder, n string, i *Interface) {
 			for _, v := range d.values(n) {
 				i.Device = append(i.Device, strings.Fields(v.Text)...)
 			}
 		}},
-		{name: "proto", restart: interfaces(func(i Interface) any { return i.Proto }),
+		{name: "proto", dflt: "static", restart: interfaces(func(i Interface) any { return i.Proto }),
 			read: func(d *decoder, n string, i *Interface) { d.word(n, &i.Proto, "static", "dhcp") }},
 		{name: "ipaddr", restart: interfaces(func(i Interface) any { return i.IPAddr }),
 			read: func(d *decoder, n string, i *Interface) { d.ipv4(n, &i.IPAddr) }},
