@@ -52,6 +52,7 @@ func derive(c *config.Config) given {
 			IdleTimeout:    m.IdleTimeout,
 			TrustedMAC:     m.TrustedMAC,
 			BlockedMAC:     m.BlockedMAC,
+			MaxClients:     m.MaxClients,
 		},
 		DNS: dns.Config{
 			Enabled:      c.DNS.Enabled,
