@@ -44,7 +44,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintf(stdout, "%s: valid\n", *path)
-	c.Describe(stdout)
+	describe(c, stdout)
 	return 0
 }
 

@@ -48,7 +48,7 @@ esac
 `
 	}
 	// udhcpc passes the event as $1, dhclient and dhcpcd as $reason.
-	body += fmt.Sprintf(`{ echo "EVENT ${1:-$reason}"; env | sed -n 's/^\([a-z_]*=\)/\1/p'; echo END; } >> %q
+	body += fmt.Sprintf(`{ echo "EVENT ${1:-$reason}"; env | sed -n 's/^\([a-z_][a-z_0-9]*=\)/\1/p'; echo END; } >> %q
 `, out)
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)

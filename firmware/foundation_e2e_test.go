@@ -252,12 +252,12 @@ func TestReloadOnHUP(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// What a reload cannot apply is named in the log, not silently ignored.
-	d.writeConfig(baseConfig(d.dir, "list trusted_mac '"+mac+"'") + "\nconfig dhcp 'dhcp'\n\toption limit '50'\n")
+	d.writeConfig(baseConfig(d.dir, "list trusted_mac '"+mac+"'", "option firewall 'iptables'"))
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	deadline = time.Now().Add(5 * time.Second)
-	for !strings.Contains(d.logText(), "config dhcp or config host") {
+	for !strings.Contains(d.logText(), "lobby.firewall") {
 		if time.Now().After(deadline) {
-			t.Fatalf("a changed DHCP pool was not reported as needing a restart:\n%s", d.logText())
+			t.Fatalf("a changed firewall backend was not reported as needing a restart:\n%s", d.logText())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/signal"
-	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -90,16 +88,6 @@ func oneLine(ps config.Problems) error {
 	return fmt.Errorf("%v (and %d more problems: lobby check lists them all)", ps[0], len(ps)-1)
 }
 
-func tableConfig(c *config.Config) session.Config {
-	return session.Config{
-		SessionTimeout: c.Main.SessionTimeout,
-		IdleTimeout:    c.Main.IdleTimeout,
-		TrustedMAC:     c.Main.TrustedMAC,
-		BlockedMAC:     c.Main.BlockedMAC,
-		MaxClients:     c.Main.MaxClients,
-	}
-}
-
 // daemon wires the subsystems and runs them until ctx ends (a signal, or
 // the appliance shutting down) or a failure.
 func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.LevelVar) error {
@@ -116,58 +104,67 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		log.Info("config: 'config interface' sections are for the appliance image; the system owns the interfaces here")
 	}
 
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	g := derive(cfg)
 	st, err := store.Open(cfg.Main.StateDir, store.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("%w (option state_dir)", err)
 	}
 	defer st.Close()
-	table := session.New(tableConfig(cfg), st, log)
+	table := session.New(g.Session, st, log)
 	neighbours, err := neigh.New(cfg.Main.Interface, table, log)
 	if err != nil {
 		return err
 	}
 	defer neighbours.Close()
 	table.SetResolver(neighbours.Resolve)
-	fw, err := firewall.New(cfg, table, log)
+	fw, err := firewall.New(g.Firewall, table, log)
 	if err != nil {
 		return err
 	}
-	dhcpServer, err := dhcp.New(cfg, table, st, log)
+	dhcpServer, err := dhcp.New(g.DHCP, table, st, log)
 	if err != nil {
 		return err
 	}
-	resolver, err := dns.New(cfg, table, fw, log)
+	resolver, err := dns.New(g.DNS, table, fw, log)
 	if err != nil {
 		return err
 	}
-	portalServer, err := portal.New(portal.Config{
-		Address: cfg.Main.Address, Port: cfg.Main.Port, Hostname: cfg.Main.Hostname,
-		TLSCert: cfg.Main.TLSCert, TLSKey: cfg.Main.TLSKey, TLSPort: cfg.Main.TLSPort,
-		VenueName: cfg.Main.VenueName, Terms: cfg.Main.Terms, TemplateDir: cfg.Main.TemplateDir,
-		Table: table, Log: log,
-	})
+	pc := g.Portal
+	pc.Table, pc.Log = table, log
+	portalServer, err := portal.New(pc)
 	if err != nil {
 		return err
 	}
-	httpResponder, err := responder.New(responder.Config{
-		Interface: cfg.Main.Interface, Portal: netip.AddrPortFrom(cfg.Main.Address, cfg.Main.Port),
-		ProbeRedirect: cfg.Main.ProbeRedirect, AllowAddress: cfg.Main.AllowAddress,
-		Garden: fw.InGarden,
-	}, table, log)
+	rc := g.Responder
+	rc.Garden = fw.InGarden
+	httpResponder, err := responder.New(rc, table, log)
 	if err != nil {
 		return err
 	}
-	relayHTTP, relayTLS := cfg.Main.RelayPorts()
-	postSignIn := relay.New(relay.Config{
-		HTTP: netip.AddrPortFrom(cfg.Main.Address, relayHTTP),
-		TLS:  netip.AddrPortFrom(cfg.Main.Address, relayTLS),
-	}, table, resolver, log)
+	postSignIn := relay.New(g.Relay, table, resolver, log)
 	ctlServer := &ctl.Server{
 		Table: table, Version: version, Started: time.Now(), Log: log,
 		Backend: fw.Backend,
 	}
 
-	go reloadOnHUP(ctx, path, log, level, cfg, table, resolver, portalServer)
+	// A reload hands each subsystem its part of the new config.
+	apply := func(g given) error {
+		// The portal reads files (pages, certificate) and may refuse
+		// them: then nothing changes anywhere.
+		if err := portalServer.Reload(g.Portal); err != nil {
+			return err
+		}
+		level.Set(g.LogLevel)
+		table.Reload(g.Session)
+		dhcpServer.Reload(g.DHCP)
+		resolver.Reload(g.DNS)
+		fw.Reload(g.Firewall)
+		httpResponder.Reload(g.Responder)
+		return nil
+	}
+	go reloadOnHUP(ctx, path, log, cfg, apply, stop)
 
 	log.Info("lobby starting", "version", version, "interface", cfg.Main.Interface, "address", cfg.Main.Address)
 	err = supervisor.Run(ctx, log,
@@ -198,9 +195,11 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	return nil
 }
 
-// reloadOnHUP re-reads the config on SIGHUP and applies what can change
-// without a restart. A broken file keeps the running config.
-func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, level *slog.LevelVar, cur *config.Config, table *session.Table, resolver *dns.Server, pages *portal.Server) {
+// reloadOnHUP re-reads the config on SIGHUP and applies every option but
+// those marked restart (SPEC §5), which keep their running values and are
+// named in the log. A broken file keeps the running config; option enabled
+// '0' stops lobby, as at start.
+func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, running *config.Config, apply func(given) error, stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -215,60 +214,18 @@ func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, level *slog
 			log.Error("reload: keeping the running config", "err", err)
 			continue
 		}
-		if restart := needsRestart(cur, next); restart != nil {
-			log.Warn("reload: these changes take effect at the next restart", "options", restart)
+		if !next.Main.Enabled {
+			log.Info("reload: lobby is disabled (option enabled '0'); stopping", "config", path)
+			stop()
+			return
 		}
-		level.Set(next.Main.LogLevel)
-		table.Reload(tableConfig(next))
-		resolver.Reload(next)
-		pages.Reload()
-		cur = next
+		if restart := config.Pin(next, running); len(restart) > 0 {
+			log.Warn("reload: these options take effect at the next restart", "options", strings.Join(restart, ", "))
+		}
+		if err := apply(derive(next)); err != nil {
+			log.Error("reload: keeping the running config", "err", err)
+			continue
+		}
 		log.Info("reload: config applied", "file", path)
 	}
-}
-
-// needsRestart names the changed options that a reload cannot apply, so
-// that the log says so instead of ignoring them. (The portal re-reads its
-// certificate and page files on SIGHUP itself; their paths and the texts
-// take a restart.)
-func needsRestart(a, b *config.Config) error {
-	var names []error
-	for _, f := range []struct {
-		name string
-		same bool
-	}{
-		{"interface", a.Main.Interface == b.Main.Interface},
-		{"address", a.Main.Address == b.Main.Address},
-		{"port", a.Main.Port == b.Main.Port},
-		{"state_dir", a.Main.StateDir == b.Main.StateDir},
-		{"socket", a.Main.Socket == b.Main.Socket},
-		{"firewall", a.Main.Firewall == b.Main.Firewall},
-		{"allow_address", slices.Equal(a.Main.AllowAddress, b.Main.AllowAddress)},
-		{"probe_redirect", slices.Equal(a.Main.ProbeRedirect, b.Main.ProbeRedirect)},
-		{"tls_cert, tls_key or tls_port", a.Main.TLSCert == b.Main.TLSCert && a.Main.TLSKey == b.Main.TLSKey && a.Main.TLSPort == b.Main.TLSPort},
-		{"venue_name, terms or template_dir", a.Main.VenueName == b.Main.VenueName && a.Main.Terms == b.Main.Terms && a.Main.TemplateDir == b.Main.TemplateDir},
-		{"config dhcp or config host", sameDHCP(a, b)},
-	} {
-		if !f.same {
-			names = append(names, errors.New(f.name))
-		}
-	}
-	return errors.Join(names...)
-}
-
-// sameDHCP compares what the DHCP server was started with (not where in the
-// file it was written).
-func sameDHCP(a, b *config.Config) bool {
-	da, db := a.DHCP, b.DHCP
-	if da.Enabled != db.Enabled || da.Start != db.Start || da.Limit != db.Limit ||
-		da.LeaseTime != db.LeaseTime || da.Domain != db.Domain || len(a.Hosts) != len(b.Hosts) {
-		return false
-	}
-	for i, h := range a.Hosts {
-		g := b.Hosts[i]
-		if h.MAC.String() != g.MAC.String() || h.IP != g.IP || h.Name != g.Name {
-			return false
-		}
-	}
-	return true
 }

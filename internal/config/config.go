@@ -10,13 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/lobby-fw/lobby/internal/uci"
 )
@@ -172,65 +169,34 @@ func Load(path string) (*Config, Problems, error) {
 // with what could be read and the defaults; the caller decides what the
 // problems mean.
 func Parse(f *uci.File) (*Config, Problems) {
-	c := &Config{
-		Main: Main{
-			Enabled:        true,
-			Port:           2050,
-			Hostname:       "portal.lan",
-			StateDir:       "/tmp/lobby",
-			Socket:         "/var/run/lobby.sock",
-			Firewall:       "auto",
-			Auth:           "click",
-			SessionTimeout: 24 * time.Hour,
-			IdleTimeout:    time.Hour,
-			LogLevel:       slog.LevelInfo,
-			TLSPort:        8443,
-			VenueName:      "Guest Wi-Fi",
-			Terms:          DefaultTerms,
-		},
-		DHCP: DHCP{Enabled: true, Start: 100, Limit: 150, LeaseTime: 12 * time.Hour, Domain: "lan"},
-		DNS:  DNS{Enabled: true, CacheSize: 4096},
-	}
+	c := &Config{}
 	var ps Problems
 	seen := map[string]*uci.Section{}
-	once := func(s *uci.Section) bool {
-		if prev := seen[s.Type]; prev != nil {
-			ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("second 'config %s' section; the first is at %s", s.Type, prev.Pos)})
-			return false
-		}
-		seen[s.Type] = s
-		return true
+	var known []string
+	for _, sec := range sections {
+		known = append(known, sec.typeName())
 	}
 	for _, s := range f.Sections {
-		d := &decoder{sec: s, ps: &ps}
-		switch s.Type {
-		case "lobby":
-			if !once(s) {
-				continue
-			}
-			d.main(&c.Main)
-		case "dhcp":
-			if !once(s) {
-				continue
-			}
-			c.DHCP.pos = s.Pos
-			d.dhcp(&c.DHCP)
-		case "dns":
-			if !once(s) {
-				continue
-			}
-			d.dns(&c.DNS)
-		case "host":
-			h := Host{pos: s.Pos}
-			d.host(&h)
-			c.Hosts = append(c.Hosts, h)
-		case "interface":
-			c.Interfaces = append(c.Interfaces, d.iface())
-		default:
-			ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("unknown section type %q (known: lobby, dhcp, host, dns, interface)", s.Type), Unknown: true})
+		sec := sectionOf(s.Type)
+		if sec == nil {
+			ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("unknown section type %q (known: %s)", s.Type, strings.Join(known, ", ")), Unknown: true})
 			continue
 		}
-		d.unknown()
+		if sec.unique() {
+			if prev := seen[s.Type]; prev != nil {
+				ps = append(ps, Problem{Pos: s.Pos, Msg: fmt.Sprintf("second 'config %s' section; the first is at %s", s.Type, prev.Pos)})
+				continue
+			}
+		}
+		seen[s.Type] = s
+		sec.decodeInto(&decoder{sec: s, ps: &ps}, c)
+	}
+	// A section that is written once and left out still gives its
+	// options' defaults.
+	for _, sec := range sections {
+		if sec.unique() && seen[sec.typeName()] == nil {
+			sec.decodeInto(&decoder{sec: &uci.Section{Type: sec.typeName()}, ps: &ps}, c)
+		}
 	}
 	if seen["lobby"] == nil {
 		file := f.Name
@@ -374,6 +340,10 @@ type decoder struct {
 	sec  *uci.Section
 	ps   *Problems
 	used map[string]bool
+	// dflt is the default of the option being read: values gives it,
+	// as if it were written at the section's line, when the option is
+	// absent.
+	dflt string
 }
 
 func (d *decoder) errorf(pos uci.Pos, format string, a ...any) {
@@ -388,6 +358,9 @@ func (d *decoder) values(name string) []uci.Value {
 	d.used[name] = true
 	o := d.sec.Option(name)
 	if o == nil {
+		if d.dflt != "" {
+			return []uci.Value{{Text: d.dflt, Pos: d.sec.Pos}}
+		}
 		return nil
 	}
 	return o.Values
@@ -534,228 +507,4 @@ func validHostname(s string) bool {
 		}
 	}
 	return true
-}
-
-func (d *decoder) main(m *Main) {
-	m.pos = d.sec.Pos
-	d.boolean("enabled", &m.Enabled)
-	d.str("interface", &m.Interface)
-	if o := d.sec.Option("address"); o != nil {
-		m.addrPos = o.Pos
-	}
-	d.ipv4("address", &m.Address)
-	d.port("port", &m.Port)
-	if v, ok := d.one("hostname"); ok {
-		if !validHostname(v.Text) {
-			d.errorf(v.Pos, "option hostname %q is not a valid DNS name", v.Text)
-		} else {
-			m.Hostname = strings.ToLower(strings.TrimSuffix(v.Text, "."))
-		}
-	}
-	for _, opt := range []struct {
-		name string
-		dst  *string
-	}{{"state_dir", &m.StateDir}, {"socket", &m.Socket}} {
-		if v, ok := d.one(opt.name); ok {
-			if !strings.HasPrefix(v.Text, "/") {
-				d.errorf(v.Pos, "option %s %q must be an absolute path", opt.name, v.Text)
-			} else {
-				*opt.dst = v.Text
-			}
-		}
-	}
-	d.word("firewall", &m.Firewall, "auto", "nftables", "iptables")
-	d.word("auth", &m.Auth, "click")
-	d.duration("session_timeout", &m.SessionTimeout)
-	d.duration("idle_timeout", &m.IdleTimeout)
-	if v, ok := d.one("max_clients"); ok && v.Text != "" { // '' is the default, as SPEC §2 writes it
-		d.integer("max_clients", &m.MaxClients, 1, 1<<24)
-	}
-	if v, ok := d.one("log_level"); ok {
-		if err := m.LogLevel.UnmarshalText([]byte(v.Text)); err != nil {
-			d.errorf(v.Pos, "option log_level is %q; want debug, info, warn or error", v.Text)
-		}
-	}
-	m.TrustedMAC = d.macs("trusted_mac")
-	m.BlockedMAC = d.macs("blocked_mac")
-	for _, v := range d.values("allow_domain") {
-		name := strings.ToLower(strings.TrimPrefix(strings.TrimSuffix(v.Text, "."), "*."))
-		if !validHostname(name) {
-			d.errorf(v.Pos, "allow_domain %q is not a domain name", v.Text)
-			continue
-		}
-		m.AllowDomain = append(m.AllowDomain, name)
-	}
-	for _, v := range d.values("allow_address") {
-		p, err := netip.ParsePrefix(v.Text)
-		if err != nil {
-			a, aerr := netip.ParseAddr(v.Text)
-			if aerr != nil {
-				d.errorf(v.Pos, "allow_address %q is not an address or CIDR like 203.0.113.0/24", v.Text)
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p != p.Masked() {
-			d.errorf(v.Pos, "allow_address %q has host bits set; did you mean %s?", v.Text, p.Masked())
-			continue
-		}
-		m.AllowAddress = append(m.AllowAddress, p)
-	}
-	for _, v := range d.values("probe_redirect") {
-		host, path, ok := strings.Cut(v.Text, "/")
-		if !ok || !validHostname(host) || strings.ContainsAny(path, " \t?#") {
-			d.errorf(v.Pos, "probe_redirect %q: want HOST/PATH like detect.example.net/check", v.Text)
-			continue
-		}
-		m.ProbeRedirect = append(m.ProbeRedirect, strings.ToLower(host)+"/"+path)
-	}
-	for _, opt := range []struct {
-		name string
-		dst  *string
-	}{{"tls_cert", &m.TLSCert}, {"tls_key", &m.TLSKey}} {
-		if v, ok := d.one(opt.name); ok {
-			if _, err := os.Stat(v.Text); err != nil {
-				d.errorf(v.Pos, "option %s: %v", opt.name, err)
-			}
-			*opt.dst = v.Text
-		}
-	}
-	d.port("tls_port", &m.TLSPort)
-	if (m.TLSCert == "") != (m.TLSKey == "") {
-		d.errorf(d.sec.Pos, "tls_cert and tls_key go together: set both or neither")
-	}
-	if m.Port == m.TLSPort && m.TLS() {
-		d.errorf(d.sec.Pos, "port and tls_port are both %d", m.Port)
-	}
-	if m.Port > 65532 {
-		d.errorf(d.sec.Pos, "port %d leaves no room for the relay on port+1 and port+2 and the DNS redirect on port+3", m.Port)
-	} else if h, t := m.RelayPorts(); m.TLS() && (m.TLSPort == h || m.TLSPort == t) {
-		d.errorf(d.sec.Pos, "tls_port %d is taken by the post-sign-in relay (port+1 and port+2: %d, %d)", m.TLSPort, h, t)
-	} else if r := m.DNSRedirectPort(); m.TLS() && m.TLSPort == r {
-		d.errorf(d.sec.Pos, "tls_port %d is taken by the DNS redirect (port+3)", m.TLSPort)
-	}
-	d.portalText(m)
-}
-
-// DefaultTerms is the sign-in page's terms of use without option terms.
-const DefaultTerms = "By connecting you agree to use this network lawfully and considerately: no illegal activity, " +
-	"no attacks on other users or systems, and no use that spoils it for others. " +
-	"Access is provided as is and may be limited or ended at any time."
-
-// portalText reads the options of the portal's pages. The limits keep a
-// typo (a whole file pasted into the name) off every guest's phone.
-func (d *decoder) portalText(m *Main) {
-	if v, ok := d.one("venue_name"); ok {
-		name := strings.TrimSpace(v.Text)
-		switch {
-		case name == "" || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
-			d.errorf(v.Pos, "option venue_name %q: want one line of text, like 'Café Central'", v.Text)
-		case utf8.RuneCountInString(name) > 80:
-			d.errorf(v.Pos, "option venue_name is %d characters long; at most 80 fit on a phone", utf8.RuneCountInString(name))
-		default:
-			m.VenueName = name
-		}
-	}
-	if v, ok := d.one("terms"); ok {
-		switch {
-		case !utf8.ValidString(v.Text):
-			d.errorf(v.Pos, "option terms is not UTF-8 text")
-		case len(v.Text) > 64<<10:
-			d.errorf(v.Pos, "option terms is %d bytes; keep it under 64 KiB (put long terms in your own template, option template_dir)", len(v.Text))
-		default:
-			m.Terms = strings.TrimSpace(v.Text)
-		}
-	}
-	if v, ok := d.one("template_dir"); ok {
-		if fi, err := os.Stat(v.Text); !strings.HasPrefix(v.Text, "/") {
-			d.errorf(v.Pos, "option template_dir %q must be an absolute path", v.Text)
-		} else if err != nil {
-			d.errorf(v.Pos, "option template_dir: %v", err)
-		} else if !fi.IsDir() {
-			d.errorf(v.Pos, "option template_dir %q is not a directory", v.Text)
-		} else {
-			m.TemplateDir = v.Text
-		}
-	}
-}
-
-func (d *decoder) dhcp(c *DHCP) {
-	d.boolean("enabled", &c.Enabled)
-	d.integer("start", &c.Start, 1, 1<<24)
-	d.integer("limit", &c.Limit, 1, 1<<24)
-	d.duration("leasetime", &c.LeaseTime)
-	if c.LeaseTime < time.Minute {
-		if v, ok := d.one("leasetime"); ok {
-			d.errorf(v.Pos, "option leasetime %q is shorter than a minute; clients would renew constantly", v.Text)
-		}
-	}
-	if v, ok := d.one("domain"); ok {
-		if v.Text != "" && !validHostname(v.Text) {
-			d.errorf(v.Pos, "option domain %q is not a DNS name", v.Text)
-		}
-		c.Domain = v.Text
-	}
-}
-
-func (d *decoder) host(h *Host) {
-	if v, ok := d.one("mac"); ok {
-		h.MAC = d.mac(v, "option mac")
-	} else {
-		d.errorf(d.sec.Pos, "static host without option mac")
-	}
-	d.ipv4("ip", &h.IP)
-	if d.sec.Option("ip") == nil {
-		d.errorf(d.sec.Pos, "static host without option ip")
-	}
-	if v, ok := d.one("name"); ok {
-		if !validHostname(v.Text) {
-			d.errorf(v.Pos, "option name %q is not a host name", v.Text)
-		}
-		h.Name = v.Text
-	}
-}
-
-func (d *decoder) dns(c *DNS) {
-	d.boolean("enabled", &c.Enabled)
-	for _, v := range d.values("upstream") {
-		ap, err := netip.ParseAddrPort(v.Text)
-		if err != nil {
-			a, aerr := netip.ParseAddr(v.Text)
-			if aerr != nil {
-				d.errorf(v.Pos, "upstream %q is not an address or ADDRESS:PORT", v.Text)
-				continue
-			}
-			ap = netip.AddrPortFrom(a, 53)
-		}
-		c.Upstream = append(c.Upstream, ap)
-	}
-	d.integer("cache_size", &c.CacheSize, 0, 1<<20)
-}
-
-func (d *decoder) iface() Interface {
-	i := Interface{Name: d.sec.Name}
-	for _, v := range d.values("device") {
-		i.Device = append(i.Device, strings.Fields(v.Text)...)
-	}
-	i.Proto = "static"
-	d.word("proto", &i.Proto, "static", "dhcp")
-	d.ipv4("ipaddr", &i.IPAddr)
-	d.ipv4("netmask", &i.Netmask)
-	d.ipv4("gateway", &i.Gateway)
-	for _, v := range d.values("dns") {
-		a, err := netip.ParseAddr(v.Text)
-		if err != nil {
-			d.errorf(v.Pos, "dns %q is not an address", v.Text)
-			continue
-		}
-		i.DNS = append(i.DNS, a)
-	}
-	if len(i.Device) == 0 {
-		d.errorf(d.sec.Pos, "interface %q has no option device", i.Name)
-	}
-	if i.Proto == "static" && (!i.IPAddr.IsValid() || !i.Netmask.IsValid()) {
-		d.errorf(d.sec.Pos, "interface %q is static but lacks ipaddr or netmask", i.Name)
-	}
-	return i
 }

@@ -59,7 +59,7 @@ func BenchmarkExhaustedDORA(b *testing.B) {
 	if err := cfg.Bind([]netip.Prefix{netip.MustParsePrefix("10.77.0.1/16")}); err != nil {
 		b.Fatal(err)
 	}
-	s, err := newServer(cfg, table, st, quietLog())
+	s, err := newServer(serverConfig(cfg), table, st, quietLog())
 	if err != nil {
 		b.Fatal(err)
 	}

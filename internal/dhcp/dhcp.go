@@ -16,6 +16,7 @@
 package dhcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +33,6 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"golang.org/x/net/ipv4"
 
-	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store"
 )
@@ -118,26 +119,54 @@ type counters struct {
 	informs, exhausted, unsaved, sendErrs atomic.Uint64
 }
 
+// Config is what the DHCP server is given; firmware derives it from the
+// config file (SPEC §2: config dhcp and config host).
+type Config struct {
+	Enabled   bool
+	Interface string     // the LAN interface, the only one served
+	Server    netip.Addr // the portal address: server identifier, router and DNS server
+	Subnet    netip.Prefix
+	// First and Last bound the pool; both zero when it does not fit the
+	// subnet (then Enabled is false, or New fails).
+	First, Last netip.Addr
+	LeaseTime   time.Duration
+	Domain      string // option 15; "" for none
+	Hosts       []Host
+	// CaptiveURL is option 114, the URI of the RFC 8908 API (RFC 8910
+	// §2); "" without TLS, since clients ignore a plain-http one.
+	CaptiveURL string
+}
+
+// Host is a static lease (config host).
+type Host struct {
+	MAC  net.HardwareAddr
+	IP   netip.Addr
+	Name string
+}
+
 // Server is the DHCP server of the LAN interface. Create it with New and
-// run it with Run.
+// run it with Run; Reload applies a new Config.
 type Server struct {
 	log     *slog.Logger
 	table   *session.Table
 	store   Store
 	now     func() time.Time
-	enabled bool
 	iface   string
 	workers int // one per CPU: they block only on reading, which they take turns at
-	params  params
+	params  atomic.Pointer[params]
 
-	mu            sync.Mutex // guards pool and lastExhausted
+	mu            sync.Mutex // guards pool, shape, enabled and lastExhausted
 	pool          *pool
+	shape         Config // the Config pool was made from
+	enabled       bool
 	lastExhausted time.Time
+	// toggled tells Run that a reload turned the server on or off.
+	toggled chan struct{}
 
 	stats counters
 }
 
-// params are the values every reply carries, fixed at start.
+// params are the values every reply carries; a reload replaces them whole.
 type params struct {
 	server    netip.Addr // portal address: server identifier, router, DNS
 	subnet    netip.Prefix
@@ -147,49 +176,107 @@ type params struct {
 	captive   string // option 114 URI; "" without TLS
 }
 
-// New builds the DHCP server for cfg.Main.Interface and loads the leases
-// kept in st. It opens no socket; Run does. With `option enabled '0'` in
-// `config dhcp`, Run only waits.
-func New(cfg *config.Config, table *session.Table, st *store.Store, log *slog.Logger) (*Server, error) {
+// New builds the DHCP server for cfg and loads the leases kept in st. It
+// opens no socket; Run does. With cfg.Enabled false it loads nothing, and
+// Run only waits until a reload turns the server on.
+func New(cfg Config, table *session.Table, st *store.Store, log *slog.Logger) (*Server, error) {
 	return newServer(cfg, table, st, log)
 }
 
-func newServer(cfg *config.Config, table *session.Table, st Store, log *slog.Logger) (*Server, error) {
-	if !cfg.Main.Address.Is4() || !cfg.Main.Subnet.IsValid() {
-		return nil, fmt.Errorf("dhcp: the portal address is not known yet (config not bound to interface %s)", cfg.Main.Interface)
+func newServer(cfg Config, table *session.Table, st Store, log *slog.Logger) (*Server, error) {
+	if !cfg.Server.Is4() || !cfg.Subnet.IsValid() {
+		return nil, fmt.Errorf("dhcp: the portal address is not known yet (config not bound to interface %s)", cfg.Interface)
+	}
+	if cfg.Enabled && !cfg.First.IsValid() {
+		return nil, errors.New("dhcp: no pool")
 	}
 	s := &Server{
 		log:     log,
 		table:   table,
 		store:   st,
 		now:     time.Now,
-		enabled: cfg.DHCP.Enabled,
-		iface:   cfg.Main.Interface,
+		iface:   cfg.Interface,
 		workers: min(max(runtime.GOMAXPROCS(0), 2), 8),
-		params: params{
-			server:    cfg.Main.Address,
-			subnet:    cfg.Main.Subnet,
-			mask:      net.CIDRMask(cfg.Main.Subnet.Bits(), 32),
-			domain:    cfg.DHCP.Domain,
-			leaseTime: cfg.DHCP.LeaseTime,
-		},
+		toggled: make(chan struct{}, 1),
 	}
-	if cfg.Main.TLS() {
-		// SPEC §3 and RFC 8910 §2: the URI of the RFC 8908 API, https
-		// only, since clients ignore a plain-http one.
-		s.params.captive = fmt.Sprintf("https://%s:%d/api/captive", cfg.Main.Hostname, cfg.Main.TLSPort)
+	s.setParams(cfg)
+	s.enabled = cfg.Enabled
+	if cfg.Enabled {
+		s.pool = newPool(cfg.First, cfg.Last, cfg.Server, cfg.Hosts, st)
+		s.pool.mayReclaim = s.mayReclaim
+		s.shape = cfg
+		s.load()
 	}
-	if !cfg.DHCP.Enabled {
-		return s, nil
-	}
-	first, last, err := cfg.Pool()
-	if err != nil {
-		return nil, fmt.Errorf("dhcp: %w", err)
-	}
-	s.pool = newPool(first, last, cfg.Main.Address, cfg.Hosts, st)
-	s.pool.mayReclaim = s.mayReclaim
-	s.load()
 	return s, nil
+}
+
+func (s *Server) setParams(cfg Config) {
+	s.params.Store(&params{
+		server:    cfg.Server,
+		subnet:    cfg.Subnet,
+		mask:      net.CIDRMask(cfg.Subnet.Bits(), 32),
+		domain:    cfg.Domain,
+		leaseTime: cfg.LeaseTime,
+		captive:   cfg.CaptiveURL,
+	})
+}
+
+// Reload applies cfg (the interface and server address stay those of New:
+// they take a restart). Leases are kept as they are, except one that the
+// new pool and static hosts no longer allow: it is dropped, as a restart
+// would drop it, and its client keeps the address until its next renewal,
+// which is NAKed (RFC 2131 §4.3.2: the address is no longer right for it),
+// so that it moves into the new pool. Its session is untouched.
+func (s *Server) Reload(cfg Config) {
+	cur := s.params.Load()
+	cfg.Server, cfg.Subnet = cur.server, cur.subnet
+	s.setParams(cfg)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cfg.Enabled && cfg.First.IsValid() && !samePool(cfg, s.shape) {
+		old := s.pool
+		s.shape = cfg
+		s.pool = newPool(cfg.First, cfg.Last, cfg.Server, cfg.Hosts, s.store)
+		s.pool.mayReclaim = s.mayReclaim
+		if old == nil {
+			s.load()
+		} else {
+			s.carry(old)
+		}
+	}
+	if cfg.Enabled != s.enabled && s.pool != nil {
+		s.enabled = cfg.Enabled
+		select {
+		case s.toggled <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// samePool reports whether a and b make the same pool, so that a reload
+// that changes neither the pool nor the static hosts leaves it alone.
+func samePool(a, b Config) bool {
+	return a.First == b.First && a.Last == b.Last && a.Server == b.Server &&
+		slices.EqualFunc(a.Hosts, b.Hosts, func(x, y Host) bool {
+			return bytes.Equal(x.MAC, y.MAC) && x.IP == y.IP && x.Name == y.Name
+		})
+}
+
+// carry moves the leases of old into s.pool, dropping those it refuses;
+// the caller holds s.mu.
+func (s *Server) carry(old *pool) {
+	for ip, l := range old.byIP {
+		if l.key == "" && !l.declined {
+			continue // free: no record, as after a restart
+		}
+		if err := s.pool.restore(ip.String(), l.record()); err != nil {
+			s.log.Warn("dhcp: reload: dropping a lease", "address", ip, "reason", err)
+			s.store.Delete(Kind, ip.String())
+			continue
+		}
+		s.pool.byIP[ip].bound = l.bound
+	}
+	s.pool.ended = old.ended
 }
 
 // leaseFor is the lease time of the client with hardware address mac
@@ -199,9 +286,9 @@ func newServer(cfg *config.Config, table *session.Table, st Store, log *slog.Log
 func (s *Server) leaseFor(mac net.HardwareAddr) time.Duration {
 	switch s.table.StateOf(mac) {
 	case session.Authenticated, session.Trusted:
-		return s.params.leaseTime
+		return s.params.Load().leaseTime
 	}
-	return min(s.params.leaseTime, preauthLease)
+	return min(s.params.Load().leaseTime, preauthLease)
 }
 
 // mayReclaim reports whether the lease of ip held by mac may go to
@@ -244,22 +331,52 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-// Run serves DHCP on the interface until ctx ends.
+// Run serves DHCP on the interface until ctx ends; while the config has
+// it off, it only waits.
 func (s *Server) Run(ctx context.Context, ready func()) error {
-	if !s.enabled {
-		s.log.Info("dhcp: disabled (config dhcp: option enabled '0')")
-		ready()
-		<-ctx.Done()
-		return nil
+	ready = sync.OnceFunc(ready)
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		on := s.enabled
+		s.mu.Unlock()
+		if !on {
+			s.log.Info("dhcp: disabled (config dhcp: option enabled '0')")
+			ready()
+			select {
+			case <-ctx.Done():
+			case <-s.toggled:
+			}
+			continue
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-s.toggled:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		err := s.serve(sctx, ready)
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
-	c, err := listen(s.iface, s.params.server)
+	return nil
+}
+
+// serve answers requests until ctx ends.
+func (s *Server) serve(ctx context.Context, ready func()) error {
+	c, err := listen(s.iface, s.params.Load().server)
 	if err != nil {
 		return err
 	}
 	n := s.announce()
+	s.mu.Lock()
 	first, last := s.pool.bounds()
+	s.mu.Unlock()
 	s.log.Info("dhcp: serving", "interface", s.iface, "pool", first.String()+"-"+last.String(),
-		"leases", n, "leasetime", s.params.leaseTime)
+		"leases", n, "leasetime", s.params.Load().leaseTime)
 	ready()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -490,7 +607,7 @@ func (s *Server) send(c *conn, rs []reply) {
 			s.log.Debug("dhcp: reply", "type", r.typ.String(), "mac", r.mac.String(), "to", r.dst.String())
 		}
 	}
-	if failed, err := c.send(rs, s.params.server); err != nil {
+	if failed, err := c.send(rs, s.params.Load().server); err != nil {
 		s.stats.sendErrs.Add(uint64(failed))
 		s.log.Warn("dhcp: cannot send replies", "failed", failed, "err", err)
 	}

@@ -80,7 +80,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (out outcome) {
 	// A relay agent's requests are served only when the relay sits on
 	// our own subnet: the pool is that subnet's, and an address from it
 	// would be useless on another one.
-	if g := ip4(req.GatewayIPAddr); g.IsValid() && !s.params.subnet.Contains(g) {
+	if g := ip4(req.GatewayIPAddr); g.IsValid() && !s.params.Load().subnet.Contains(g) {
 		s.ignore(req, "relayed from another subnet")
 		return out
 	}
@@ -133,7 +133,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (out outcome) {
 	case dhcpv4.MessageTypeInform:
 		// §4.3.5: the client has an address already and wants only the
 		// other parameters: no lease, no yiaddr, no lease time.
-		if ci := ip4(req.ClientIPAddr); !ci.IsValid() || !s.params.subnet.Contains(ci) {
+		if ci := ip4(req.ClientIPAddr); !ci.IsValid() || !s.params.Load().subnet.Contains(ci) {
 			s.ignore(req, "INFORM without a ciaddr on our subnet")
 			return out
 		}
@@ -156,7 +156,7 @@ func (s *Server) request(req *dhcpv4.DHCPv4, key string, clientID []byte, now ti
 	ciaddr := ip4(req.ClientIPAddr)
 	var ip netip.Addr
 	switch {
-	case sid.IsValid() && sid != s.params.server:
+	case sid.IsValid() && sid != s.params.Load().server:
 		// SELECTING, and the client chose another server's offer: ours
 		// is free again. Silence.
 		s.pool.abandon(key, now)
@@ -211,7 +211,7 @@ func cmpOr(a, b netip.Addr) netip.Addr {
 // one that names none is taken as ours.
 func (s *Server) ours(req *dhcpv4.DHCPv4) bool {
 	sid := ip4(req.ServerIdentifier())
-	return !sid.IsValid() || sid == s.params.server
+	return !sid.IsValid() || sid == s.params.Load().server
 }
 
 func (s *Server) ignore(req *dhcpv4.DHCPv4, why string) {
@@ -239,13 +239,13 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, typ dhcpv4.MessageType, yiaddr netip.
 	if typ == dhcpv4.MessageTypeAck {
 		resp.ClientIPAddr = req.ClientIPAddr // Table 3: "'ciaddr' from DHCPREQUEST or 0"
 	}
-	server := net.IP(s.params.server.AsSlice())
+	server := net.IP(s.params.Load().server.AsSlice())
 	o := resp.Options
-	o.Update(dhcpv4.OptSubnetMask(s.params.mask)) // 1
-	o.Update(dhcpv4.OptRouter(server))            // 3
-	o.Update(dhcpv4.OptDNS(server))               // 6
-	if s.params.domain != "" {
-		o.Update(dhcpv4.OptDomainName(s.params.domain)) // 15
+	o.Update(dhcpv4.OptSubnetMask(s.params.Load().mask)) // 1
+	o.Update(dhcpv4.OptRouter(server))                   // 3
+	o.Update(dhcpv4.OptDNS(server))                      // 6
+	if s.params.Load().domain != "" {
+		o.Update(dhcpv4.OptDomainName(s.params.Load().domain)) // 15
 	}
 	if yiaddr.IsValid() {
 		resp.YourIPAddr = net.IP(yiaddr.AsSlice())
@@ -254,8 +254,8 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, typ dhcpv4.MessageType, yiaddr netip.
 		o.Update(dhcpv4.OptRenewTimeValue(lt / 2))         // 58
 		o.Update(dhcpv4.OptRebindingTimeValue(lt * 7 / 8)) // 59
 	}
-	if s.params.captive != "" {
-		o.Update(dhcpv4.OptGeneric(dhcpv4.OptionURL, []byte(s.params.captive))) // 114, RFC 8910 §2.1
+	if s.params.Load().captive != "" {
+		o.Update(dhcpv4.OptGeneric(dhcpv4.OptionURL, []byte(s.params.Load().captive))) // 114, RFC 8910 §2.1
 	}
 	return resp
 }
@@ -287,8 +287,8 @@ func (s *Server) header(req *dhcpv4.DHCPv4, typ dhcpv4.MessageType) *dhcpv4.DHCP
 		ClientHWAddr:  req.ClientHWAddr,
 		Options:       dhcpv4.Options{},
 	}
-	resp.Options.Update(dhcpv4.OptMessageType(typ))                                    // 53
-	resp.Options.Update(dhcpv4.OptServerIdentifier(net.IP(s.params.server.AsSlice()))) // 54
+	resp.Options.Update(dhcpv4.OptMessageType(typ))                                           // 53
+	resp.Options.Update(dhcpv4.OptServerIdentifier(net.IP(s.params.Load().server.AsSlice()))) // 54
 	if id := req.Options.Get(dhcpv4.OptionClientIdentifier); id != nil {
 		// RFC 6842 §3: a server MUST return the client identifier.
 		resp.Options.Update(dhcpv4.OptGeneric(dhcpv4.OptionClientIdentifier, id))

@@ -3,6 +3,7 @@ package dhcp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -34,20 +35,38 @@ func storedLease(t *testing.T, st *storetest.Mem, ip string) (record, bool) {
 }
 
 // testConfig parses a config for a LAN of 10.77.0.1/24; extra is more UCI
-// text (config dhcp, config host sections).
-func testConfig(t testing.TB, extra string) *config.Config {
+// text (config dhcp, config host sections). It turns it into the server's
+// Config as firmware/derive.go does.
+func testConfig(t testing.TB, extra string) Config {
 	t.Helper()
 	text := "config lobby 'main'\n\toption interface 'br-lan'\n\toption hostname 'portal.lan'\n" + extra
 	f, err := uci.Parse("test.conf", strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, problems := config.Parse(f)
+	c, problems := config.Parse(f)
 	if errs, _ := problems.Split(); len(errs) > 0 {
 		t.Fatalf("config: %v", errs)
 	}
-	if err := cfg.Bind([]netip.Prefix{netip.MustParsePrefix("10.77.0.1/24")}); err != nil {
+	if err := c.Bind([]netip.Prefix{netip.MustParsePrefix("10.77.0.1/24")}); err != nil {
 		t.Fatalf("bind: %v", err)
+	}
+	return serverConfig(c)
+}
+
+// serverConfig is what firmware/derive.go makes of a bound config for the
+// server.
+func serverConfig(c *config.Config) Config {
+	cfg := Config{
+		Enabled: c.DHCP.Enabled, Interface: c.Main.Interface, Server: c.Main.Address, Subnet: c.Main.Subnet,
+		LeaseTime: c.DHCP.LeaseTime, Domain: c.DHCP.Domain,
+	}
+	cfg.First, cfg.Last, _ = c.Pool()
+	for _, h := range c.Hosts {
+		cfg.Hosts = append(cfg.Hosts, Host{MAC: h.MAC, IP: h.IP, Name: h.Name})
+	}
+	if c.Main.TLS() {
+		cfg.CaptiveURL = fmt.Sprintf("https://%s:%d/api/captive", c.Main.Hostname, c.Main.TLSPort)
 	}
 	return cfg
 }

@@ -10,8 +10,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-
-	"github.com/lobby-fw/lobby/internal/config"
 )
 
 // lease is the server's record of one address. An address gets a lease
@@ -62,26 +60,26 @@ type pool struct {
 	store    Store
 	base     uint32 // first address of the range, as a number
 	size     uint32
-	next     uint32                 // offset of the next address that may never have been used
-	reserved map[netip.Addr]bool    // never handed out from the range: the portal, static addresses
-	static   map[string]config.Host // static hosts by string(MAC)
-	byIP     map[netip.Addr]*lease  // every lease
-	byClient map[string]*lease      // the lease of each client key
-	order    leaseHeap              // every non-static lease, earliest expiry first
-	ended    []net.HardwareAddr     // clients whose bound lease ended; the server tells the table
+	next     uint32                // offset of the next address that may never have been used
+	reserved map[netip.Addr]bool   // never handed out from the range: the portal, static addresses
+	static   map[string]Host       // static hosts by string(MAC)
+	byIP     map[netip.Addr]*lease // every lease
+	byClient map[string]*lease     // the lease of each client key
+	order    leaseHeap             // every non-static lease, earliest expiry first
+	ended    []net.HardwareAddr    // clients whose bound lease ended; the server tells the table
 	// mayReclaim reports whether the running lease of ip held by mac may
 	// go to another client when nothing else is left (see reclaim).
 	mayReclaim func(mac net.HardwareAddr, ip netip.Addr) bool
 	noneBound  time.Time // until then reclaim takes no running lease (it found none)
 }
 
-func newPool(first, last, portal netip.Addr, hosts []config.Host, st Store) *pool {
+func newPool(first, last, portal netip.Addr, hosts []Host, st Store) *pool {
 	p := &pool{
 		store:    st,
 		base:     u32(first),
 		size:     u32(last) - u32(first) + 1,
 		reserved: map[netip.Addr]bool{portal: true},
-		static:   map[string]config.Host{},
+		static:   map[string]Host{},
 		byIP:     map[netip.Addr]*lease{},
 		byClient: map[string]*lease{},
 
@@ -492,6 +490,13 @@ func (p *pool) save(l *lease) {
 		p.store.Delete(Kind, l.ip.String())
 		return
 	}
+	// Put fails only for invalid UTF-8 or after Close; neither can
+	// happen for these fields while the server runs.
+	_ = p.store.Put(Kind, l.ip.String(), l.record())
+}
+
+// record is l as the store keeps it.
+func (l *lease) record() record {
 	r := record{Hostname: l.hostname, Expires: l.expires.UTC(), Declined: l.declined}
 	if l.mac != nil {
 		r.MAC = l.mac.String()
@@ -499,9 +504,7 @@ func (p *pool) save(l *lease) {
 	if len(l.clientID) > 0 {
 		r.ClientID = hex.EncodeToString(l.clientID)
 	}
-	// Put fails only for invalid UTF-8 or after Close; neither can
-	// happen for these fields while the server runs.
-	_ = p.store.Put(Kind, l.ip.String(), r)
+	return r
 }
 
 // restore adds a stored lease. It refuses one that the config no longer

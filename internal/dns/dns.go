@@ -41,7 +41,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/connlimit"
 	"github.com/lobby-fw/lobby/internal/dns/cache"
 	"github.com/lobby-fw/lobby/internal/dns/forward"
@@ -90,13 +89,15 @@ type Server struct {
 	portal netip.Addr
 	listen netip.AddrPort
 	// redirect is where the firewall sends the DNS that preauth clients
-	// send to other resolvers (config.Main.DNSRedirectPort): answered
-	// like port 53, but tracked by conntrack, which port 53 is not.
+	// send to other resolvers (Config.RedirectPort): answered like port
+	// 53, but tracked by conntrack, which port 53 is not.
 	redirect netip.AddrPort
-	enabled  bool
-	fwd      *forward.Forwarder
-	files    []string // resolv.conf files, in order of preference
-	now      func() time.Time
+	enabled  atomic.Bool
+	// toggled tells Run that a reload turned the resolver on or off.
+	toggled chan struct{}
+	fwd     *forward.Forwarder
+	files   []string // resolv.conf files, in order of preference
+	now     func() time.Time
 
 	reloadMu sync.Mutex // serialises Reload and the resolv.conf watcher
 	set      atomic.Pointer[settings]
@@ -115,51 +116,73 @@ type settings struct {
 	stamp     string
 }
 
-// New builds the resolver for cfg (already bound to its interface, so
-// cfg.Main.Address is set). garden may be nil: then walled-garden names
-// still resolve, but nothing is opened in the firewall.
-func New(cfg *config.Config, table *session.Table, g Garden, log *slog.Logger) (*Server, error) {
-	if !cfg.Main.Address.Is4() {
-		return nil, fmt.Errorf("dns: the portal address %v is not an IPv4 address (option address)", cfg.Main.Address)
+// Config is what the resolver is given; firmware derives it from the
+// config file.
+type Config struct {
+	Enabled bool
+	// Address is the portal's: the resolver listens there (port 53 and
+	// RedirectPort), and it is the answer a hijacked query gets.
+	Address netip.Addr
+	// RedirectPort is where the firewall sends the DNS that preauth
+	// clients send to other resolvers.
+	RedirectPort uint16
+	Hostname     string   // always resolves to Address
+	AllowDomain  []string // walled garden: resolved for real before sign-in
+	// Upstream are the resolvers to forward to; empty: the nameservers
+	// of the resolv.conf files.
+	Upstream  []netip.AddrPort
+	CacheSize int
+}
+
+// New builds the resolver for cfg. garden may be nil: then walled-garden
+// names still resolve, but nothing is opened in the firewall.
+func New(cfg Config, table *session.Table, g Garden, log *slog.Logger) (*Server, error) {
+	if !cfg.Address.Is4() {
+		return nil, fmt.Errorf("dns: the portal address %v is not an IPv4 address (option address)", cfg.Address)
 	}
 	s := &Server{
 		log:      log,
 		table:    table,
-		portal:   cfg.Main.Address,
-		listen:   netip.AddrPortFrom(cfg.Main.Address, 53),
-		redirect: netip.AddrPortFrom(cfg.Main.Address, cfg.Main.DNSRedirectPort()),
-		enabled:  cfg.DNS.Enabled,
+		portal:   cfg.Address,
+		listen:   netip.AddrPortFrom(cfg.Address, 53),
+		redirect: netip.AddrPortFrom(cfg.Address, cfg.RedirectPort),
 		fwd:      forward.New(forward.Config{}, nil),
 		files:    resolvFiles(),
 		now:      time.Now,
 		pending:  make(chan struct{}, maxPending),
 		opener:   garden.NewOpener(g), // a nil g stays a nil interface
+		toggled:  make(chan struct{}, 1),
 	}
-	s.cache.Store(cache.New(cfg.DNS.CacheSize))
+	s.enabled.Store(cfg.Enabled)
+	s.cache.Store(cache.New(cfg.CacheSize))
 	s.apply(cfg)
 	return s, nil
 }
 
-// Reload applies what a new config changes: the upstreams (re-reading
-// /etc/resolv.conf when the config lists none), hostname, allow_domain and
-// cache_size. The address and option enabled take a restart.
-func (s *Server) Reload(cfg *config.Config) {
-	if cfg.DNS.Enabled != s.enabled {
-		s.log.Warn("dns: option enabled in config dns takes effect at the next restart")
+// Reload applies what a new config changes: option enabled, the upstreams
+// (re-reading /etc/resolv.conf when the config lists none), hostname,
+// allow_domain and cache_size (a new size starts an empty cache). The
+// address is New's: it takes a restart.
+func (s *Server) Reload(cfg Config) {
+	if s.enabled.Swap(cfg.Enabled) != cfg.Enabled {
+		select {
+		case s.toggled <- struct{}{}:
+		default:
+		}
 	}
-	if size := cfg.DNS.CacheSize; size != s.cache.Load().Size() {
+	if size := cfg.CacheSize; size != s.cache.Load().Size() {
 		s.cache.Store(cache.New(size))
 	}
 	s.apply(cfg)
 }
 
-func (s *Server) apply(cfg *config.Config) {
+func (s *Server) apply(cfg Config) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	ups, from := upstreams(cfg, s.files)
+	ups, from := upstreams(cfg.Upstream, s.portal, s.files)
 	set := &settings{
-		hostname: wireName(cfg.Main.Hostname),
-		domains:  garden.NewDomains(cfg.Main.AllowDomain),
+		hostname: wireName(cfg.Hostname),
+		domains:  garden.NewDomains(cfg.AllowDomain),
 	}
 	if from != "config" {
 		set.fromFiles = true
@@ -169,9 +192,9 @@ func (s *Server) apply(cfg *config.Config) {
 	s.fwd.SetUpstreams(ups)
 	if len(ups) == 0 {
 		s.log.Warn("dns: no upstream nameserver: signed-in clients get SERVFAIL until there is one; set list upstream in config dns or a nameserver in "+from,
-			"cache_size", cfg.DNS.CacheSize)
+			"cache_size", cfg.CacheSize)
 	} else {
-		s.log.Info("dns: upstreams", "upstreams", ups, "from", from, "cache_size", cfg.DNS.CacheSize)
+		s.log.Info("dns: upstreams", "upstreams", ups, "from", from, "cache_size", cfg.CacheSize)
 	}
 }
 
@@ -192,23 +215,47 @@ func (s *Server) rereadFiles() {
 	next.stamp = stamp
 	s.set.Store(&next)
 	// The config's upstream list is empty, or they would not come from
-	// the files; the other fields upstreams reads are only the address.
-	ups, from := upstreams(&config.Config{Main: config.Main{Address: s.portal}}, s.files)
+	// the files.
+	ups, from := upstreams(nil, s.portal, s.files)
 	if !slices.Equal(ups, s.fwd.Upstreams()) {
 		s.fwd.SetUpstreams(ups)
 		s.log.Info("dns: upstreams changed", "upstreams", ups, "from", from)
 	}
 }
 
-// Run serves DNS on the portal address until ctx ends. With option enabled
-// '0' it serves nothing and only waits.
+// Run serves DNS on the portal address until ctx ends. While option
+// enabled is '0' it serves nothing and only waits for a reload.
 func (s *Server) Run(ctx context.Context, ready func()) error {
-	if !s.enabled {
-		s.log.Info("dns: disabled (option enabled '0' in config dns)")
-		ready()
-		<-ctx.Done()
-		return nil
+	ready = sync.OnceFunc(ready)
+	for ctx.Err() == nil {
+		if !s.enabled.Load() {
+			s.log.Info("dns: disabled (option enabled '0' in config dns)")
+			ready()
+			select {
+			case <-ctx.Done():
+			case <-s.toggled:
+			}
+			continue
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-s.toggled:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		err := s.serve(sctx, ready)
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// serve answers queries until ctx ends.
+func (s *Server) serve(ctx context.Context, ready func()) error {
 	// One socket and one reader, on routers of any number of cores: it
 	// answers about 100,000 queries a second on one core of an x86 VM,
 	// far more than a venue's clients send, and a socket per core
@@ -237,7 +284,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	}
 	if err != nil {
 		l.close()
-		return fmt.Errorf("dns: the port for queries redirected from other resolvers (option port + 3): %w", err)
+		return fmt.Errorf("the port for queries redirected from other resolvers (option port + 3): %w", err)
 	}
 	l.tcp = append(l.tcp, tcp)
 

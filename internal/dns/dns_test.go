@@ -335,9 +335,9 @@ func TestReload(t *testing.T) {
 	f := newFixture(t)
 	other := startUpstream(t)
 	cfg := testConfig(other.addr)
-	cfg.Main.Hostname = "login.hotspot"
-	cfg.Main.AllowDomain = []string{"shop.test"}
-	cfg.DNS.CacheSize = 7
+	cfg.Hostname = "login.hotspot"
+	cfg.AllowDomain = []string{"shop.test"}
+	cfg.CacheSize = 7
 	f.s.Reload(cfg)
 
 	f.ask(t, question("www.example.org.", dns.TypeA), authIP, false)
@@ -377,17 +377,17 @@ func TestUpstreamsFromResolvConf(t *testing.T) {
 	missing := filepath.Join(dir, "none")
 	cfg := testConfig()
 
-	ups, from := upstreams(cfg, []string{missing, etc, auto})
+	ups, from := upstreams(cfg.Upstream, cfg.Address, []string{missing, etc, auto})
 	want := []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53"), netip.MustParseAddrPort("[2001:db8::53]:53")}
 	if !slices.Equal(ups, want) || from != auto {
 		t.Errorf("upstreams = %v from %s; want %v from %s (loopback and the portal address skipped)", ups, from, want, auto)
 	}
 	write("resolv.conf", "nameserver 198.51.100.53\n")
-	if ups, from = upstreams(cfg, []string{etc, auto}); len(ups) != 1 || ups[0] != netip.MustParseAddrPort("198.51.100.53:53") || from != etc {
+	if ups, from = upstreams(cfg.Upstream, cfg.Address, []string{etc, auto}); len(ups) != 1 || ups[0] != netip.MustParseAddrPort("198.51.100.53:53") || from != etc {
 		t.Errorf("upstreams = %v from %s; want the first file's", ups, from)
 	}
-	cfg.DNS.Upstream = []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:5353")}
-	if ups, from = upstreams(cfg, []string{etc}); !slices.Equal(ups, cfg.DNS.Upstream) || from != "config" {
+	cfg.Upstream = []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:5353")}
+	if ups, from = upstreams(cfg.Upstream, cfg.Address, []string{etc}); !slices.Equal(ups, cfg.Upstream) || from != "config" {
 		t.Errorf("list upstream set: %v from %s", ups, from)
 	}
 

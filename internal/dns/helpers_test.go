@@ -15,7 +15,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
@@ -167,15 +166,15 @@ func (g *fakeGarden) opened() []netip.Addr {
 	return slices.Clone(g.addrs)
 }
 
-func testConfig(ups ...netip.AddrPort) *config.Config {
-	return &config.Config{
-		Main: config.Main{
-			Address:     portalIP,
-			Subnet:      netip.MustParsePrefix("10.77.0.0/24"),
-			Hostname:    "portal.lan",
-			AllowDomain: []string{"garden.test"},
-		},
-		DNS: config.DNS{Enabled: true, Upstream: ups, CacheSize: 100},
+func testConfig(ups ...netip.AddrPort) Config {
+	return Config{
+		Enabled:      true,
+		Address:      portalIP,
+		RedirectPort: 3,
+		Hostname:     "portal.lan",
+		AllowDomain:  []string{"garden.test"},
+		Upstream:     ups,
+		CacheSize:    100,
 	}
 }
 

@@ -184,7 +184,7 @@ func TestRunPortTaken(t *testing.T) {
 
 func TestRunDisabled(t *testing.T) {
 	cfg := testConfig()
-	cfg.DNS.Enabled = false
+	cfg.Enabled = false
 	s, err := New(cfg, testTable(t), nil, newFixture(t).s.log)
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +199,45 @@ func TestRunDisabled(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A reload turns the resolver on and off again without a restart.
+func TestRunReloadEnabled(t *testing.T) {
+	cfg := testConfig()
+	cfg.Enabled = false
+	s, err := New(cfg, testTable(t), nil, newFixture(t).s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	stop := run(t, s, addr)
+	defer stop()
+	held := func() bool {
+		pc, err := net.ListenPacket("udp", addr.String())
+		if err == nil {
+			pc.Close()
+		}
+		return err != nil
+	}
+	wait := func(want bool) bool {
+		for range 100 {
+			if held() == want {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return false
+	}
+	cfg.Enabled = true
+	s.Reload(cfg)
+	if !wait(true) {
+		t.Error("enabled by a reload, the resolver does not serve")
+	}
+	cfg.Enabled = false
+	s.Reload(cfg)
+	if !wait(false) {
+		t.Error("disabled by a reload, the resolver still holds its port")
 	}
 }
 

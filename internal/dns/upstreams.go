@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-
-	"github.com/lobby-fw/lobby/internal/config"
 )
 
 // resolvFiles are read in order for the upstreams when the config lists
@@ -19,13 +17,13 @@ func resolvFiles() []string {
 }
 
 // upstreams returns the nameservers to forward to and where they came from:
-// `list upstream` when set, else the first of files with a usable
+// configured (`list upstream`) when set, else the first of files with a usable
 // nameserver. Loopback nameservers and the portal address itself are not
 // usable: they would be ourselves, or a local resolver we cannot tell from
 // ourselves.
-func upstreams(cfg *config.Config, files []string) ([]netip.AddrPort, string) {
-	if len(cfg.DNS.Upstream) > 0 {
-		return cfg.DNS.Upstream, "config"
+func upstreams(configured []netip.AddrPort, portal netip.Addr, files []string) ([]netip.AddrPort, string) {
+	if len(configured) > 0 {
+		return configured, "config"
 	}
 	for _, f := range files {
 		addrs, err := readResolvConf(f)
@@ -34,7 +32,7 @@ func upstreams(cfg *config.Config, files []string) ([]netip.AddrPort, string) {
 		}
 		var ups []netip.AddrPort
 		for _, a := range addrs {
-			if a.IsLoopback() || a.IsUnspecified() || a == cfg.Main.Address {
+			if a.IsLoopback() || a.IsUnspecified() || a == portal {
 				continue
 			}
 			ups = append(ups, netip.AddrPortFrom(a, 53))

@@ -28,10 +28,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/session"
 )
 
@@ -59,10 +59,30 @@ const (
 // kept and put in place when Run starts.
 var ErrNotRunning = errors.New("firewall: not running")
 
+// Config is what the firewall is given; firmware derives it from the config
+// file.
+type Config struct {
+	Backend   string // option firewall: auto, nftables or iptables
+	Interface string // the LAN interface, where clients live
+	Address   netip.Addr
+	// Ports are the portal's TCP ports on Address, open to every client:
+	// port, and tls_port with TLS.
+	Ports []uint16
+	// RelayHTTP and RelayTLS are the relay's ports on Address, where a
+	// signed-in client's TCP 80 and 443 to Address go (SPEC §3, After
+	// sign-in).
+	RelayHTTP, RelayTLS uint16
+	// DNSRedirect is the resolver's port on Address for the DNS that a
+	// preauth client sends to other resolvers.
+	DNSRedirect uint16
+	// AllowAddress is the walled garden by address (option allow_address).
+	AllowAddress []netip.Prefix
+}
+
 // Firewall turns the session table into kernel rules. Create it with New and
 // run it with Run; its methods are safe for concurrent use.
 type Firewall struct {
-	cfg   *config.Config
+	cfg   Config // guarded by mu
 	table *session.Table
 	log   *slog.Logger
 	be    backend
@@ -93,7 +113,7 @@ type Firewall struct {
 // New chooses the backend that option firewall asks for ("auto": nftables
 // where the kernel has nf_tables, else iptables) without changing anything
 // in the kernel; Run builds the rules.
-func New(cfg *config.Config, table *session.Table, log *slog.Logger) (*Firewall, error) {
+func New(cfg Config, table *session.Table, log *slog.Logger) (*Firewall, error) {
 	return newFirewall(cfg, table, log, options{})
 }
 
@@ -108,9 +128,9 @@ type options struct {
 	iptablesSuffix string
 }
 
-func newFirewall(cfg *config.Config, table *session.Table, log *slog.Logger, o options) (*Firewall, error) {
-	if !cfg.Main.Address.Is4() {
-		return nil, fmt.Errorf("firewall: the portal address %v is not IPv4 (option address)", cfg.Main.Address)
+func newFirewall(cfg Config, table *session.Table, log *slog.Logger, o options) (*Firewall, error) {
+	if !cfg.Address.Is4() {
+		return nil, fmt.Errorf("firewall: the portal address %v is not IPv4 (option address)", cfg.Address)
 	}
 	f := &Firewall{
 		cfg: cfg, table: table, log: log, poll: o.pollEvery, now: time.Now,
@@ -124,7 +144,7 @@ func newFirewall(cfg *config.Config, table *session.Table, log *slog.Logger, o o
 		f.poll = pollInterval
 	}
 	var err error
-	switch cfg.Main.Firewall {
+	switch cfg.Backend {
 	case NFTables:
 		f.be, err = newNFT(o)
 	case IPTables:
@@ -137,7 +157,7 @@ func newFirewall(cfg *config.Config, table *session.Table, log *slog.Logger, o o
 			}
 		}
 	default:
-		err = fmt.Errorf("unknown backend %q (option firewall: auto, nftables or iptables)", cfg.Main.Firewall)
+		err = fmt.Errorf("unknown backend %q (option firewall: auto, nftables or iptables)", cfg.Backend)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("firewall: %w", err)
@@ -151,17 +171,37 @@ func newFirewall(cfg *config.Config, table *session.Table, log *slog.Logger, o o
 // Backend names the backend in use: "nftables" or "iptables".
 func (f *Firewall) Backend() string { return f.be.name() }
 
-// rules is what the ruleset depends on in the config.
+// rules is what the ruleset depends on in the config; the caller holds
+// f.mu, or f is not running yet.
 func (f *Firewall) rules() ruleset {
-	m := &f.cfg.Main
-	r := ruleset{iface: m.Interface, portal: m.Address, ports: []uint16{m.Port}}
-	if m.TLS() && m.TLSPort != m.Port {
-		r.ports = append(r.ports, m.TLSPort)
+	c := &f.cfg
+	return ruleset{
+		iface: c.Interface, portal: c.Address, ports: c.Ports,
+		garden:  mergePrefixes(c.AllowAddress),
+		relay80: c.RelayHTTP, relay443: c.RelayTLS,
+		dnsRedirect: c.DNSRedirect,
 	}
-	r.garden = mergePrefixes(m.AllowAddress)
-	r.relay80, r.relay443 = m.RelayPorts()
-	r.dnsRedirect = m.DNSRedirectPort()
-	return r
+}
+
+// Reload applies what a new config changes: the portal's TLS port and the
+// walled garden by address, by rebuilding the ruleset with every client,
+// as a start does. The backend, interface, address and the ports that
+// follow option port take a restart.
+func (f *Firewall) Reload(cfg Config) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.cfg
+	cfg.Backend, cfg.Interface, cfg.Address = old.Backend, old.Interface, old.Address
+	cfg.RelayHTTP, cfg.RelayTLS, cfg.DNSRedirect = old.RelayHTTP, old.RelayTLS, old.DNSRedirect
+	f.cfg = cfg
+	if !f.live || slices.Equal(old.Ports, cfg.Ports) && slices.Equal(old.AllowAddress, cfg.AllowAddress) {
+		return
+	}
+	if err := f.rebuild(); err != nil {
+		f.log.Error("firewall: reload: rebuilding the rules failed", "err", err)
+		return
+	}
+	f.log.Info("firewall: rules rebuilt for the new config", "ports", cfg.Ports, "allow_address", cfg.AllowAddress)
 }
 
 // Run builds the rules with every client the table knows, calls ready,
@@ -176,7 +216,7 @@ func (f *Firewall) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	ready()
-	f.log.Info("firewall: rules in place", "backend", f.be.name(), "how", f.be.detail(), "interface", f.cfg.Main.Interface)
+	f.log.Info("firewall: rules in place", "backend", f.be.name(), "how", f.be.detail(), "interface", f.cfg.Interface)
 
 	tick := time.NewTicker(f.poll)
 	defer tick.Stop()
@@ -271,7 +311,7 @@ func (f *Firewall) onChange(ch session.Change) {
 	var portal netip.Addr
 	switch {
 	case !allowed(old.state) && allowed(want.state):
-		portal = f.cfg.Main.Address
+		portal = f.cfg.Address
 	case allowed(old.state) && !allowed(want.state):
 	default:
 		return

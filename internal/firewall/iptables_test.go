@@ -153,7 +153,7 @@ func TestIPTRuleset(t *testing.T) {
 	cfg := testConfig(IPTables, func(m *config.Main) {
 		m.AllowAddress = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
 	})
-	r := (&Firewall{cfg: cfg}).rules()
+	r := (&Firewall{cfg: fw(cfg)}).rules()
 	a, blocked := mustMAC("02:00:00:00:01:01"), mustMAC("02:00:00:00:01:02")
 	ip := netip.MustParseAddr("10.77.0.11")
 	members := []op{
@@ -259,7 +259,7 @@ func TestIPTGardenExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.teardown() })
-	if err := b.build((&Firewall{cfg: testConfig(IPTables, nil)}).rules(), nil, nil); err != nil {
+	if err := b.build((&Firewall{cfg: fw(testConfig(IPTables, nil))}).rules(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	short, long := netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("2001:db8:100::12")
@@ -289,7 +289,7 @@ func TestFirewallIPTables(t *testing.T) {
 	cfg := testConfig(IPTables, nil)
 	table := newTable(t, new(storetest.Mem), cfg)
 	table.Seen(a, netip.MustParseAddr("10.77.0.11"), "")
-	f, err := newFirewall(cfg, table, quietLog(), options{netns: fd, iptablesSuffix: "-legacy"})
+	f, err := newFirewall(fw(cfg), table, quietLog(), options{netns: fd, iptablesSuffix: "-legacy"})
 	if err != nil {
 		t.Fatal(err)
 	}

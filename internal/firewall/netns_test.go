@@ -77,6 +77,18 @@ func testConfig(backend string, extra func(*config.Main)) *config.Config {
 	return c
 }
 
+// fw is what firmware/derive.go makes of c for the firewall.
+func fw(c *config.Config) Config {
+	m := &c.Main
+	cfg := Config{Backend: m.Firewall, Interface: m.Interface, Address: m.Address, Ports: []uint16{m.Port}, AllowAddress: m.AllowAddress}
+	if m.TLS() && m.TLSPort != m.Port {
+		cfg.Ports = append(cfg.Ports, m.TLSPort)
+	}
+	cfg.RelayHTTP, cfg.RelayTLS = m.RelayPorts()
+	cfg.DNSRedirect = m.DNSRedirectPort()
+	return cfg
+}
+
 func newTable(t *testing.T, st *storetest.Mem, cfg *config.Config) *session.Table {
 	t.Helper()
 	return session.New(session.Config{TrustedMAC: cfg.Main.TrustedMAC, BlockedMAC: cfg.Main.BlockedMAC}, st, quietLog())

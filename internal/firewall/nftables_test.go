@@ -192,7 +192,7 @@ func TestNFTRuleset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := &Firewall{cfg: tt.cfg}
+			f := &Firewall{cfg: fw(tt.cfg)}
 			if err := b.build(f.rules(), tt.members, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestNFTRebuildAndTeardown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := (&Firewall{cfg: testConfig(NFTables, nil)}).rules()
+	r := (&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules()
 	a := []op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01")}}
 	if err := b.build(r, a, nil); err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestNFTApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), nil, nil); err != nil {
+	if err := b.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := mustMAC("02:00:00:00:01:01")
@@ -298,7 +298,7 @@ func TestNFTBuildTenThousand(t *testing.T) {
 			op{add: true, kind: kindAuth, mac: net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}},
 			op{add: true, kind: kindDown4, ip: netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})})
 	}
-	if err := b.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), members, nil); err != nil {
+	if err := b.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), members, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.apply([]op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01")}}); err != nil {
@@ -324,7 +324,7 @@ func TestNFTCounters(t *testing.T) {
 	}
 	a, c := mustMAC("02:00:00:00:01:01"), mustMAC("02:00:00:00:01:03")
 	ip := netip.MustParseAddr("10.77.0.11")
-	if err := b.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), []op{{add: true, kind: kindBlocked, mac: mustMAC("02:00:00:00:01:09")}}, nil); err != nil {
+	if err := b.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), []op{{add: true, kind: kindBlocked, mac: mustMAC("02:00:00:00:01:09")}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	run(t, "nft", "add element inet lobby auth { 02:00:00:00:01:01 counter packets 3 bytes 1500 }")
@@ -348,7 +348,7 @@ func TestNFTGarden(t *testing.T) {
 		t.Fatal(err)
 	}
 	a4, a6 := netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("2001:db8:100::12")
-	if err := b.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), nil, []gardenElem{{addr: a4, ttl: time.Minute}}); err != nil {
+	if err := b.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), nil, []gardenElem{{addr: a4, ttl: time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
 	// Adding again extends the timeout, whether or not the element is
@@ -376,7 +376,7 @@ func TestFirewallFollowsTable(t *testing.T) {
 	st := new(storetest.Mem)
 	table := newTable(t, st, cfg)
 	table.Seen(a, netip.MustParseAddr("10.77.0.11"), "laptop")
-	f, err := newFirewall(cfg, table, quietLog(), options{netns: fd, pollEvery: time.Hour})
+	f, err := newFirewall(fw(cfg), table, quietLog(), options{netns: fd, pollEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestFirewallFollowsTable(t *testing.T) {
 	// same kernel and a table read back from the same store.
 	crashed := nftList(t)
 	table2 := newTable(t, st, cfg)
-	f2, err := newFirewall(cfg, table2, quietLog(), options{netns: fd, pollEvery: time.Hour})
+	f2, err := newFirewall(fw(cfg), table2, quietLog(), options{netns: fd, pollEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +472,7 @@ func BenchmarkNFTSignIn(b *testing.B) {
 					op{add: true, kind: kindAuth, mac: net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}},
 					op{add: true, kind: kindDown4, ip: netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})})
 			}
-			if err := be.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), members, nil); err != nil {
+			if err := be.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), members, nil); err != nil {
 				b.Fatal(err)
 			}
 			mac := mustMAC("02:00:00:00:01:01")
@@ -507,7 +507,7 @@ func BenchmarkNFTCounters(b *testing.B) {
 		mac := net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}
 		members = append(members, st.change(mac, entry{session.Authenticated, netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})}, 0, 0)...)
 	}
-	if err := be.build((&Firewall{cfg: testConfig(NFTables, nil)}).rules(), members, nil); err != nil {
+	if err := be.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), members, nil); err != nil {
 		b.Fatal(err)
 	}
 	r := newReadings()

@@ -132,7 +132,7 @@ func (t *Tracker) follow(ctx context.Context, ready func()) error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("neighbours: subscribe: %w", err)
+		return fmt.Errorf("subscribe: %w", err)
 	}
 	ready()
 	for {
@@ -140,10 +140,10 @@ func (t *Tracker) follow(ctx context.Context, ready func()) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-failed:
-			return fmt.Errorf("neighbours: netlink subscription: %w", err)
+			return fmt.Errorf("netlink subscription: %w", err)
 		case u, ok := <-updates:
 			if !ok {
-				return fmt.Errorf("neighbours: netlink subscription closed")
+				return fmt.Errorf("netlink subscription closed")
 			}
 			if mac, ip, ok := t.usable(&u.Neigh); ok && u.Type == unix.RTM_NEWNEIGH {
 				t.table.Seen(mac, ip, "")

@@ -92,18 +92,5 @@ func (s *Server) sameOrigin(origin, referer string) (ok bool, seen string) {
 }
 
 // origins are the serializations (RFC 6454 §6.1) of the portal's own
-// origins: its address and its hostname, on each scheme it serves.
-func (s *Server) origins() []string {
-	hosts := []string{s.cfg.Address.String(), strings.ToLower(s.cfg.Hostname)}
-	var out []string
-	for _, h := range hosts {
-		if h == "" {
-			continue
-		}
-		out = append(out, "http://"+hostPort(h, s.cfg.Port, 80))
-		if s.tls() {
-			out = append(out, "https://"+hostPort(h, s.cfg.TLSPort, 443))
-		}
-	}
-	return out
-}
+// origins.
+func (s *Server) origins() []string { return s.conf().URLs.Origins }

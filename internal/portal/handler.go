@@ -54,11 +54,11 @@ func (s *Server) headers(next http.Handler) http.Handler {
 		// same-origin, not no-referrer: see sameOrigin.
 		h.Set("Referrer-Policy", "same-origin")
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !s.ownHost(r.Host) && r.URL.Path != "/api/captive" {
-			base := "http://" + hostPort(s.cfg.Address.String(), s.cfg.Port, 80)
-			if r.TLS != nil {
-				base = "https://" + hostPort(s.cfg.Hostname, s.cfg.TLSPort, 443)
+			base := s.conf().URLs.HTTP
+			if r.TLS != nil && s.conf().URLs.HTTPS != "" {
+				base = s.conf().URLs.HTTPS
 			}
-			http.Redirect(w, r, base+r.URL.RequestURI(), http.StatusFound)
+			http.Redirect(w, r, strings.TrimSuffix(base, "/")+r.URL.RequestURI(), http.StatusFound)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -71,7 +71,8 @@ func (s *Server) ownHost(host string) bool {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	return host == s.cfg.Address.String() || (host != "" && host == strings.ToLower(s.cfg.Hostname))
+	c := s.conf()
+	return host == c.Address.String() || (host != "" && host == strings.ToLower(c.Hostname))
 }
 
 // visitor is the client behind a request.
@@ -87,7 +88,7 @@ func (s *Server) visitor(r *http.Request) visitor {
 		return visitor{}
 	}
 	v := visitor{ip: ap.Addr().Unmap()}
-	v.client, v.known = s.cfg.Table.LookupIP(v.ip)
+	v.client, v.known = s.table.LookupIP(v.ip)
 	return v
 }
 
@@ -110,7 +111,7 @@ func (v visitor) state() string {
 // page is the data every template gets, filled in for this visitor.
 func (s *Server) page(v visitor) *Page {
 	p := &Page{
-		VenueName: s.cfg.VenueName, Terms: paragraphs(s.cfg.Terms), PortalURL: s.URL(),
+		VenueName: s.conf().VenueName, Terms: paragraphs(s.conf().Terms), PortalURL: s.URL(),
 		State: v.state(), IP: v.ip.String(),
 	}
 	if v.known {
@@ -167,7 +168,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case session.Preauth:
 		ctx, cancel := s.authContext(r)
 		defer cancel()
-		if _, err := s.cfg.Table.Auth(ctx, v.client.MAC, 0, "portal"); err != nil {
+		if _, err := s.table.Auth(ctx, v.client.MAC, 0, "portal"); err != nil {
 			s.log.Error("portal: sign-in failed", "mac", v.client.MAC.String(), "ip", v.ip, "err", err)
 			p.Title, p.Message = "Sign-in failed", "Something went wrong on our side, so you are not signed in yet. Please try again in a moment."
 			s.render(w, http.StatusInternalServerError, pageError, p)
@@ -193,7 +194,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	case session.Authenticated:
 		ctx, cancel := s.authContext(r)
 		defer cancel()
-		if _, err := s.cfg.Table.Deauth(ctx, v.client.MAC, "portal"); err != nil && !errors.Is(err, session.ErrUnknownClient) {
+		if _, err := s.table.Deauth(ctx, v.client.MAC, "portal"); err != nil && !errors.Is(err, session.ErrUnknownClient) {
 			s.log.Error("portal: sign-out failed", "mac", v.client.MAC.String(), "ip", v.ip, "err", err)
 		}
 	case session.Trusted:

@@ -56,6 +56,7 @@ func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	for _, e := range edit {
 		e(&cfg)
 	}
+	cfg.URLs = NewURLs(cfg.Address, cfg.Port, cfg.Hostname, cfg.TLSPort, cfg.TLS())
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -93,12 +93,12 @@ func TestReloadTemplates(t *testing.T) {
 		t.Errorf("before: %q", body)
 	}
 	os.WriteFile(filepath.Join(dir, "error.html"), []byte("<h2>{{title}}</h2>"), 0o644)
-	f.s.Reload()
+	f.s.Reload(*f.s.conf())
 	if _, body := f.do("GET", "/nope", ip1, nil, nil); body != "<h2>Page not found</h2>" {
 		t.Errorf("after reload: %q", body)
 	}
 	os.WriteFile(filepath.Join(dir, "error.html"), []byte("<h3>{{titel}}</h3>"), 0o644)
-	f.s.Reload()
+	f.s.Reload(*f.s.conf())
 	if _, body := f.do("GET", "/nope", ip1, nil, nil); body != "<h2>Page not found</h2>" {
 		t.Errorf("after a broken reload: %q", body)
 	}

@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,11 +36,13 @@ type Table interface {
 	Deauth(ctx context.Context, mac net.HardwareAddr, reason string) (session.Client, error)
 }
 
-// Config is what the portal serves and where.
+// Config is what the portal serves and where. A reload may change all of
+// it but Address and Port (the listener), and Table and Log.
 type Config struct {
 	Address  netip.Addr // the portal's IPv4 address on the LAN
 	Port     uint16     // plain HTTP
 	Hostname string     // the name that always resolves to Address
+	URLs     URLs       // NewURLs of the fields above
 
 	// TLSCert and TLSKey are PEM files; with both set the portal also
 	// serves HTTPS on TLSPort, and that is the URI it advertises.
@@ -57,6 +58,9 @@ type Config struct {
 	Table Table
 	Log   *slog.Logger
 }
+
+// TLS reports whether the portal serves HTTPS.
+func (c *Config) TLS() bool { return c.TLSCert != "" && c.TLSKey != "" }
 
 // Server limits. A router has little memory and every preauth client can
 // reach the portal, so each request is bounded in time and size.
@@ -82,15 +86,19 @@ const (
 	authTimeout = 10 * time.Second
 )
 
-// Server is the portal. Build it with New, run it with Run.
+// Server is the portal. Build it with New, run it with Run; Reload applies
+// a new Config.
 type Server struct {
-	cfg    Config
+	table  Table
 	log    *slog.Logger
 	secret []byte           // per boot: tokens do not survive a restart
 	now    func() time.Time // the clock, for tests
 
+	cfg   atomic.Pointer[Config]          // replaced whole by a reload
 	pages atomic.Pointer[pages]           // templates and static files
 	cert  atomic.Pointer[tls.Certificate] // nil without TLS
+	// retls tells Run that a reload turned HTTPS on or off or moved it.
+	retls chan struct{}
 
 	handler http.Handler
 }
@@ -104,28 +112,46 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Table == nil {
 		return nil, errors.New("portal: no session table")
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, now: time.Now, secret: make([]byte, 32)}
+	if cfg.URLs.HTTP == "" {
+		return nil, errors.New("portal: no URLs (NewURLs makes them)")
+	}
+	s := &Server{table: cfg.Table, log: cfg.Log, now: time.Now, secret: make([]byte, 32), retls: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if _, err := rand.Read(s.secret); err != nil {
 		return nil, fmt.Errorf("portal: random key: %w", err)
 	}
-	p, err := loadPages(cfg.TemplateDir)
+	p, cert, err := s.prepare(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	s.pages.Store(p)
-	if s.tls() {
-		if err := s.loadCert(); err != nil {
-			return nil, fmt.Errorf("portal: %w", err)
-		}
-	}
+	s.cert.Store(cert)
+	s.cfg.Store(&cfg)
 	s.handler = s.routes()
 	return s, nil
 }
 
-func (s *Server) tls() bool { return s.cfg.TLSCert != "" && s.cfg.TLSKey != "" }
+// prepare reads the pages and the certificate that cfg names.
+func (s *Server) prepare(cfg *Config) (*pages, *tls.Certificate, error) {
+	p, err := loadPages(cfg.TemplateDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cert *tls.Certificate
+	if cfg.TLS() {
+		if cert, err = s.loadCert(cfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, cert, nil
+}
+
+// conf is the running Config.
+func (s *Server) conf() *Config { return s.cfg.Load() }
+
+func (s *Server) tls() bool { return s.conf().TLS() }
 
 // Handler is the portal's HTTP handler, the same for HTTP and HTTPS.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -133,23 +159,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // URL is the portal's address as clients are sent to it: the https URI
 // with TLS (RFC 8908 §2 wants it; option 114 and user-portal-url carry
 // it), else http://ADDRESS:PORT/.
-func (s *Server) URL() string {
-	if s.tls() {
-		return "https://" + hostPort(s.cfg.Hostname, s.cfg.TLSPort, 443) + "/"
-	}
-	return "http://" + hostPort(s.cfg.Address.String(), s.cfg.Port, 80) + "/"
-}
+func (s *Server) URL() string { return s.conf().URLs.User }
 
-// APIURL is the URI of the captive-portal API (RFC 8908), for DHCP option
-// 114 (RFC 8910): it is meaningful only with TLS, which clients require.
-func (s *Server) APIURL() string { return s.URL() + "api/captive" }
-
-func hostPort(host string, port, dflt uint16) string {
-	if port == dflt {
-		return host
-	}
-	return net.JoinHostPort(host, strconv.Itoa(int(port)))
-}
+// APIURL is the URI of the captive-portal API (RFC 8908).
+func (s *Server) APIURL() string { return s.conf().URLs.API }
 
 // Run serves until ctx ends.
 func (s *Server) Run(ctx context.Context, ready func()) error {
@@ -163,36 +176,66 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		// A client that hangs up mid-request is not worth a log line.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	plain, err := s.listen(s.cfg.Port, "port")
+	plain, err := s.listen(s.conf().Port, "port")
 	if err != nil {
 		return err
 	}
-	listeners := []net.Listener{plain}
-	if s.tls() {
-		l, err := s.listen(s.cfg.TLSPort, "tls_port")
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	served := make(chan result, 2)
+	serve := func(l net.Listener) { served <- result{l, srv.Serve(l)} }
+	go serve(plain)
+	// The HTTPS listener follows the config: a reload may open, move or
+	// close it. One it closed is retired, not a failure.
+	var secure net.Listener
+	retired := map[net.Listener]bool{}
+	openTLS := func() error {
+		if secure != nil {
+			retired[secure] = true
+			secure.Close()
+			secure = nil
+		}
+		c := s.conf()
+		if !c.TLS() {
+			return nil
+		}
+		l, err := s.listen(c.TLSPort, "tls_port")
 		if err != nil {
-			plain.Close()
 			return err
 		}
-		listeners = append(listeners, tls.NewListener(l, &tls.Config{
+		secure = tls.NewListener(l, &tls.Config{
 			MinVersion: tls.VersionTLS12,
 			// The certificate is looked up per handshake, so a reload
 			// takes effect without dropping connections.
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
-		}))
+		})
+		go serve(secure)
+		return nil
 	}
-	served := make(chan error, len(listeners))
-	for _, l := range listeners {
-		go func() { served <- srv.Serve(l) }()
+	if err := openTLS(); err != nil {
+		plain.Close()
+		return err
 	}
 	s.log.Info("portal: serving", "url", "http://"+plain.Addr().String()+"/", "advertised", s.URL())
 	ready()
 
 	for {
 		select {
-		case err := <-served:
+		case r := <-served:
+			if retired[r.l] {
+				delete(retired, r.l)
+				continue
+			}
 			srv.Close()
-			return fmt.Errorf("portal: serving: %w", err)
+			return fmt.Errorf("serving: %w", r.err)
+		case <-s.retls:
+			if err := openTLS(); err != nil {
+				s.log.Error("portal: reload: no HTTPS portal", "err", err)
+			} else if s.tls() {
+				s.log.Info("portal: serving HTTPS", "port", s.conf().TLSPort)
+			}
 		case <-ctx.Done():
 			// Let requests in flight (a sign-in waiting for the disk)
 			// finish, then cut the rest.
@@ -209,7 +252,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 // listen opens the kernel TCP listener on the portal address, with an error
 // that names the option to change.
 func (s *Server) listen(port uint16, option string) (net.Listener, error) {
-	addr := netip.AddrPortFrom(s.cfg.Address, port).String()
+	addr := netip.AddrPortFrom(s.conf().Address, port).String()
 	l, err := net.Listen("tcp4", addr)
 	if err != nil {
 		fix := "is lobby running already? (ss -ltnp shows who listens)"
@@ -219,47 +262,49 @@ func (s *Server) listen(port uint16, option string) (net.Listener, error) {
 		case errors.Is(err, syscall.EACCES):
 			fix = fmt.Sprintf("run lobby as root or set option %s above 1023", option)
 		case errors.Is(err, syscall.EADDRNOTAVAIL):
-			fix = fmt.Sprintf("%s is not an address of this machine: fix option address", s.cfg.Address)
+			fix = fmt.Sprintf("%s is not an address of this machine: fix option address", s.conf().Address)
 		}
-		return nil, fmt.Errorf("portal: listen tcp %s: %w — %s", addr, err, fix)
+		return nil, fmt.Errorf("listen tcp %s: %w — %s", addr, err, fix)
 	}
 	return netutil.LimitListener(connlimit.New(maxClientConns).Listener(l), maxConns), nil
 }
 
-// Reload re-reads the certificate and the operator's page files (on
-// SIGHUP); a broken new page keeps the running one.
-func (s *Server) Reload() {
-	if s.cfg.TemplateDir != "" {
-		if p, err := loadPages(s.cfg.TemplateDir); err != nil {
-			s.log.Error("portal: reload: keeping the running templates", "err", err)
-		} else {
-			s.pages.Store(p)
-			s.log.Info("portal: templates reloaded", "dir", s.cfg.TemplateDir)
+// Reload applies cfg (but its Address and Port, which take a restart) and
+// re-reads the page files and the certificate, even when their names did
+// not change. A broken page or certificate is an error, and the running
+// config, pages and certificate stay.
+func (s *Server) Reload(cfg Config) error {
+	old := s.conf()
+	cfg.Address, cfg.Port, cfg.Table, cfg.Log = old.Address, old.Port, old.Table, old.Log
+	p, cert, err := s.prepare(&cfg)
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
+	s.pages.Store(p)
+	s.cert.Store(cert)
+	s.cfg.Store(&cfg)
+	if old.TLS() != cfg.TLS() || cfg.TLS() && old.TLSPort != cfg.TLSPort {
+		select {
+		case s.retls <- struct{}{}:
+		default:
 		}
 	}
-	if s.tls() {
-		if err := s.loadCert(); err != nil {
-			s.log.Error("portal: reload: keeping the running certificate", "err", err)
-		} else {
-			s.log.Info("portal: certificate reloaded", "cert", s.cfg.TLSCert)
-		}
-	}
+	return nil
 }
 
 // loadCert reads the key pair and checks that it is usable now.
-func (s *Server) loadCert() error {
-	c, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+func (s *Server) loadCert(cfg *Config) (*tls.Certificate, error) {
+	c, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
-		return fmt.Errorf("tls_cert %s / tls_key %s: %w", s.cfg.TLSCert, s.cfg.TLSKey, err)
+		return nil, fmt.Errorf("tls_cert %s / tls_key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
 	}
 	if leaf := c.Leaf; leaf != nil {
 		if s.now().After(leaf.NotAfter) {
-			s.log.Warn("portal: the certificate has expired; clients will refuse the HTTPS portal and the captive API", "cert", s.cfg.TLSCert, "not_after", leaf.NotAfter)
+			s.log.Warn("portal: the certificate has expired; clients will refuse the HTTPS portal and the captive API", "cert", cfg.TLSCert, "not_after", leaf.NotAfter)
 		}
-		if err := leaf.VerifyHostname(s.cfg.Hostname); err != nil {
-			s.log.Warn("portal: the certificate does not name option hostname; clients will refuse the HTTPS portal", "cert", s.cfg.TLSCert, "hostname", s.cfg.Hostname, "err", err)
+		if err := leaf.VerifyHostname(cfg.Hostname); err != nil {
+			s.log.Warn("portal: the certificate does not name option hostname; clients will refuse the HTTPS portal", "cert", cfg.TLSCert, "hostname", cfg.Hostname, "err", err)
 		}
 	}
-	s.cert.Store(&c)
-	return nil
+	return &c, nil
 }

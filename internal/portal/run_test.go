@@ -105,7 +105,7 @@ func TestRunTLSAndReload(t *testing.T) {
 	newCert, newKey := writeCert(t, "portal.lan")
 	os.Rename(newCert, certFile)
 	os.Rename(newKey, keyFile)
-	f.s.Reload()
+	f.s.Reload(*f.s.conf())
 	second, err := fetch(certFile)
 	if err != nil {
 		t.Fatalf("https after reload: %v", err)
@@ -115,7 +115,7 @@ func TestRunTLSAndReload(t *testing.T) {
 	}
 	// A broken file keeps the running certificate.
 	os.WriteFile(certFile, []byte("garbage"), 0o644)
-	f.s.Reload()
+	f.s.Reload(*f.s.conf())
 	if f.s.cert.Load().Leaf.SerialNumber.Cmp(second.SerialNumber) != 0 {
 		t.Error("a broken certificate replaced the running one")
 	}
@@ -142,6 +142,7 @@ func TestRunErrors(t *testing.T) {
 	} {
 		cfg := Config{Address: netip.MustParseAddr(portalAddr), Port: 2050, TLSPort: 8443, Hostname: "portal.lan", Table: f.table}
 		edit(&cfg)
+		cfg.URLs = NewURLs(cfg.Address, cfg.Port, cfg.Hostname, cfg.TLSPort, cfg.TLS())
 		if _, err := New(cfg); err == nil || !strings.HasPrefix(err.Error(), "portal: ") {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -193,5 +194,49 @@ func TestRunOneClientCannotFillTheSlots(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("another client: %s", res.Status)
+	}
+}
+
+// A reload turns HTTPS on, then moves it, and changes the texts and the
+// hostname the portal advertises, without a restart.
+func TestRunReloadConfig(t *testing.T) {
+	certFile, keyFile := writeCert(t, "guest.example")
+	p := freePorts(t, 3)
+	f := newFixture(t, func(c *Config) { c.Address, c.Port = netip.MustParseAddr("127.0.0.1"), p[0] })
+	start(t, f.s)
+	get := func(url string) (string, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second}
+		res, err := c.Get(url)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return string(b), err
+	}
+	for _, tlsPort := range p[1:] {
+		cfg := *f.s.conf()
+		cfg.Hostname, cfg.VenueName, cfg.TLSCert, cfg.TLSKey, cfg.TLSPort = "guest.example", "Reloaded Café", certFile, keyFile, tlsPort
+		cfg.URLs = NewURLs(cfg.Address, cfg.Port, cfg.Hostname, cfg.TLSPort, cfg.TLS())
+		if err := f.s.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		var body string
+		var err error
+		for range 50 { // Run opens the listener after Reload returns
+			if body, err = get("https://127.0.0.1:" + itoa(tlsPort) + "/api/captive"); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil || !strings.Contains(body, `"user-portal-url":"https://guest.example:`+itoa(tlsPort)+`/"`) {
+			t.Errorf("HTTPS on %d after reload: %v %s", tlsPort, err, body)
+		}
+	}
+	if _, err := get("https://127.0.0.1:" + itoa(p[1]) + "/"); err == nil {
+		t.Error("the old HTTPS port still serves")
+	}
+	if body, _ := get("http://127.0.0.1:" + itoa(p[0]) + "/"); !strings.Contains(body, "Reloaded Café") {
+		t.Errorf("sign-in page after reload lacks the new venue name: %.200s", body)
 	}
 }

@@ -117,12 +117,12 @@ func (r *Relay) Run(ctx context.Context, ready func()) error {
 	var lc net.ListenConfig
 	httpL, err := lc.Listen(ctx, "tcp4", r.cfg.HTTP.String())
 	if err != nil {
-		return fmt.Errorf("relay: %w (another program uses port %d on %s?)", err, r.cfg.HTTP.Port(), r.cfg.HTTP.Addr())
+		return fmt.Errorf("%w (another program uses port %d on %s?)", err, r.cfg.HTTP.Port(), r.cfg.HTTP.Addr())
 	}
 	tlsL, err := lc.Listen(ctx, "tcp4", r.cfg.TLS.String())
 	if err != nil {
 		httpL.Close()
-		return fmt.Errorf("relay: %w (another program uses port %d on %s?)", err, r.cfg.TLS.Port(), r.cfg.TLS.Addr())
+		return fmt.Errorf("%w (another program uses port %d on %s?)", err, r.cfg.TLS.Port(), r.cfg.TLS.Addr())
 	}
 	ready()
 	var wg sync.WaitGroup
@@ -162,7 +162,7 @@ func (r *Relay) serve(ctx context.Context, l net.Listener, port uint16, sniff sn
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			return fmt.Errorf("relay: accept: %w", err)
+			return fmt.Errorf("accept: %w", err)
 		}
 		src := connlimit.Source(c)
 		if !perClient.Acquire(src) {

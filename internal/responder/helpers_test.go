@@ -19,6 +19,7 @@ var (
 	routerMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
 	clientMAC = net.HardwareAddr{0x02, 0, 0, 0, 0x01, 0x01}
 	portal    = netip.MustParseAddrPort("10.77.0.1:2050")
+	redirect  = "http://" + portal.String() + "/?redir="
 	t0        = time.Unix(1_800_000_000, 0)
 )
 

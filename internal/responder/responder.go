@@ -24,6 +24,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,9 +38,9 @@ const DefaultPort = 80
 type Config struct {
 	// Interface is the LAN interface where clients live (option interface).
 	Interface string
-	// Portal is the portal's address and port: the answers send clients
-	// to http://Portal/?redir=ORIGINAL-URL.
-	Portal netip.AddrPort
+	// Redirect is the link of the answers up to the original URL, which
+	// is appended escaped: http://ADDRESS:PORT/?redir= (portal.URLs).
+	Redirect string
 	// ProbeRedirect adds HOST/PATH entries (option probe_redirect) to the
 	// built-in list of probes that get 302 Found instead of the 511.
 	ProbeRedirect []string
@@ -59,14 +61,20 @@ type Config struct {
 }
 
 // Responder answers preauth clients' HTTP from a raw socket. Create it with
-// New and run it with Run.
+// New and run it with Run; Reload applies a new Config.
 type Responder struct {
-	cfg     Config
+	cfg     Config // as New got it: Interface and Ports take a restart
 	clients Clients
 	log     *slog.Logger
-	pages   *pages
+	set     atomic.Pointer[settings]
 	jar     *cookieJar
 	stats   Stats
+}
+
+// settings are what a reload changes; replaced whole.
+type settings struct {
+	pages        *pages
+	allowAddress []netip.Prefix
 }
 
 // New returns a responder for cfg that asks clients for each client's state.
@@ -74,24 +82,27 @@ func New(cfg Config, clients Clients, log *slog.Logger) (*Responder, error) {
 	if cfg.Interface == "" {
 		return nil, errors.New("responder: no interface: set option interface")
 	}
-	if !cfg.Portal.Addr().Is4() || cfg.Portal.Port() == 0 {
-		return nil, fmt.Errorf("responder: portal address %v is not an IPv4 address and port: set option address and option port", cfg.Portal)
+	if !strings.HasPrefix(cfg.Redirect, "http://") {
+		return nil, fmt.Errorf("responder: the portal link %q is not an http URL", cfg.Redirect)
 	}
 	if len(cfg.Ports) == 0 {
 		cfg.Ports = []uint16{DefaultPort}
 	}
-	portal := "http://" + cfg.Portal.String() + "/?redir="
-	return &Responder{
-		cfg: cfg, clients: clients, log: log,
-		pages: newPages(portal, cfg.ProbeRedirect),
-		jar:   newCookieJar(),
-	}, nil
+	r := &Responder{cfg: cfg, clients: clients, log: log, jar: newCookieJar()}
+	r.Reload(cfg)
+	return r, nil
+}
+
+// Reload applies the portal link, the probe list and the walled garden by
+// address of cfg; the next frame is answered with them.
+func (r *Responder) Reload(cfg Config) {
+	r.set.Store(&settings{pages: newPages(cfg.Redirect, cfg.ProbeRedirect), allowAddress: cfg.AllowAddress})
 }
 
 // inGarden reports whether the firewall forwards preauth clients' traffic
 // to a.
 func (r *Responder) inGarden(a netip.Addr) bool {
-	for _, p := range r.cfg.AllowAddress {
+	for _, p := range r.set.Load().allowAddress {
 		if p.Contains(a) {
 			return true
 		}
@@ -102,7 +113,7 @@ func (r *Responder) inGarden(a netip.Addr) bool {
 // handler returns the handler of frames for an interface with mac and
 // mtu, which sends its answers with send.
 func (r *Responder) handler(mac net.HardwareAddr, mtu int, send func([]byte) error) *handler {
-	h := newHandler(mac, mtu, r.cfg.Ports, r.clients, r.jar, r.pages, r.log, &r.stats, send)
+	h := newHandler(mac, mtu, r.cfg.Ports, r.clients, r.jar, r.set.Load().pages, r.log, &r.stats, send)
 	h.garden = r.inGarden
 	return h
 }
@@ -126,7 +137,7 @@ func (r *Responder) Run(ctx context.Context, ready func()) error {
 	stop := context.AfterFunc(ctx, func() { sock.close() })
 	defer stop()
 	h := r.handler(ifi.HardwareAddr, ifi.MTU, sock.queue)
-	r.log.Info("responder: answering HTTP of preauth clients", "interface", ifi.Name, "ports", r.cfg.Ports, "portal", r.cfg.Portal.String())
+	r.log.Info("responder: answering HTTP of preauth clients", "interface", ifi.Name, "ports", r.cfg.Ports, "portal", r.cfg.Redirect)
 	ready()
 	var counted time.Time // when the kernel's drop counter was last read
 	for {
@@ -150,6 +161,7 @@ func (r *Responder) Run(ctx context.Context, ready func()) error {
 			counted = now
 			r.stats.QueueDrops.Add(sock.drops())
 		}
+		h.pages = r.set.Load().pages // a reload takes effect at the next batch
 		h.beginBatch(len(frames) == batch)
 		for _, f := range frames {
 			h.handle(f, now)

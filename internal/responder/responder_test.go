@@ -14,11 +14,10 @@ func TestNew(t *testing.T) {
 		cfg  Config
 		ok   bool
 	}{
-		{"fine", Config{Interface: "br-lan", Portal: portal}, true},
-		{"no interface", Config{Portal: portal}, false},
+		{"fine", Config{Interface: "br-lan", Redirect: redirect}, true},
+		{"no interface", Config{Redirect: redirect}, false},
 		{"no portal", Config{Interface: "br-lan"}, false},
-		{"IPv6 portal", Config{Interface: "br-lan", Portal: netip.MustParseAddrPort("[fd77::1]:2050")}, false},
-		{"no port", Config{Interface: "br-lan", Portal: netip.MustParseAddrPort("10.77.0.1:0")}, false},
+		{"not http", Config{Interface: "br-lan", Redirect: "ftp://10.77.0.1/"}, false},
 	} {
 		r, err := New(tt.cfg, states{}, log)
 		if (err == nil) != tt.ok {
@@ -32,7 +31,7 @@ func TestNew(t *testing.T) {
 
 func TestInGarden(t *testing.T) {
 	dynamic := netip.MustParseAddr("192.0.2.7")
-	r, err := New(Config{Interface: "br-lan", Portal: portal,
+	r, err := New(Config{Interface: "br-lan", Redirect: redirect,
 		AllowAddress: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("198.51.100.20/32")},
 		Garden:       func(a netip.Addr) bool { return a == dynamic },
 	}, states{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -53,7 +52,7 @@ func TestInGarden(t *testing.T) {
 // segments to it are passed, and the rest answered.
 func TestConfigGarden(t *testing.T) {
 	learned := map[netip.Addr]bool{}
-	r, err := New(Config{Interface: "br-lan", Portal: portal,
+	r, err := New(Config{Interface: "br-lan", Redirect: redirect,
 		AllowAddress: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 		Garden:       func(a netip.Addr) bool { return learned[a] },
 	}, states{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -73,5 +72,27 @@ func TestConfigGarden(t *testing.T) {
 	}
 	if n := r.Stats().Passed.Load(); n != 2 {
 		t.Errorf("%d passed, want 2", n)
+	}
+}
+
+// A reload changes the link, the probe list and the walled garden by
+// address of the next answers.
+func TestReload(t *testing.T) {
+	r, err := New(Config{Interface: "br-lan", Redirect: redirect}, states{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	garden := netip.MustParseAddr("198.51.100.7")
+	if r.inGarden(garden) {
+		t.Fatal("in the garden before the reload")
+	}
+	r.Reload(Config{Interface: "br-lan", Redirect: "http://10.77.0.1:3050/?redir=",
+		ProbeRedirect: []string{"detect.example.net/check"}, AllowAddress: []netip.Prefix{netip.PrefixFrom(garden, 32)}})
+	if !r.inGarden(garden) {
+		t.Error("allow_address not applied")
+	}
+	p := r.set.Load().pages
+	if p.portal != "http://10.77.0.1:3050/?redir=" || !p.probes["detect.example.net/check"] {
+		t.Errorf("pages after reload: %q %v", p.portal, p.probes)
 	}
 }

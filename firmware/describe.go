@@ -1,14 +1,16 @@
-package config
+package main
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/lobby-fw/lobby/internal/config"
 )
 
-// Describe writes, for `lobby check`, what lobby would do with this config.
-func (c *Config) Describe(w io.Writer) {
+// describe writes, for `lobby check`, what lobby would do with this config.
+func describe(c *config.Config, w io.Writer) {
 	m := &c.Main
 	addr := "the first IPv4 address of " + m.Interface
 	if m.Address.IsValid() {
@@ -16,7 +18,7 @@ func (c *Config) Describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "clients on %s; portal at %s port %d, always reachable as %s\n", m.Interface, addr, m.Port, m.Hostname)
 	if m.TLS() {
-		fmt.Fprintf(w, "HTTPS portal on port %d (%s, %s); DHCP option 114 and the captive API carry https://%s:%d/api/captive\n", m.TLSPort, m.TLSCert, m.TLSKey, m.Hostname, m.TLSPort)
+		fmt.Fprintf(w, "HTTPS portal on port %d (%s, %s); DHCP option 114 and the captive API carry %s\n", m.TLSPort, m.TLSCert, m.TLSKey, derive(c).URLs.API)
 	}
 	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s\n", m.Auth, durationOrNone(m.SessionTimeout), durationOrNone(m.IdleTimeout))
 	fmt.Fprintf(w, "firewall backend: %s\n", m.Firewall)
@@ -28,7 +30,7 @@ func (c *Config) Describe(w io.Writer) {
 				pool = fmt.Sprintf("%s-%s", first, last)
 			}
 		}
-		fmt.Fprintf(w, "DHCP: pool %s (%d addresses), lease %s, domain %q, %d static host(s)\n", pool, c.DHCP.Limit, FormatDuration(c.DHCP.LeaseTime), c.DHCP.Domain, len(c.Hosts))
+		fmt.Fprintf(w, "DHCP: pool %s (%d addresses), lease %s, domain %q, %d static host(s)\n", pool, c.DHCP.Limit, config.FormatDuration(c.DHCP.LeaseTime), c.DHCP.Domain, len(c.Hosts))
 	} else {
 		fmt.Fprintln(w, "DHCP: off")
 	}
@@ -57,5 +59,5 @@ func durationOrNone(d time.Duration) string {
 	if d == 0 {
 		return "none"
 	}
-	return FormatDuration(d)
+	return config.FormatDuration(d)
 }

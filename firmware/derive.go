@@ -1,0 +1,111 @@
+package main
+
+import (
+	"log/slog"
+	"net/netip"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/dhcp"
+	"github.com/lobby-fw/lobby/internal/dns"
+	"github.com/lobby-fw/lobby/internal/firewall"
+	"github.com/lobby-fw/lobby/internal/portal"
+	"github.com/lobby-fw/lobby/internal/relay"
+	"github.com/lobby-fw/lobby/internal/responder"
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+// given is what each subsystem is given, derived from one config. derive is
+// the only code that knows both internal/config's types and the
+// subsystems' own Configs: the subsystems never see the file's structure,
+// and the config package imports none of them. It lives here, with the
+// wiring, because it is wiring: which option goes where.
+//
+// An option costs one entry in its section's table in internal/config and
+// one field in its subsystem's Config, filled here; TestReloadReachesEveryOption
+// fails for an option that reaches no subsystem and is not marked restart.
+// A reload derives a new given and hands each subsystem its part.
+type given struct {
+	Enabled   bool
+	LogLevel  slog.Level
+	URLs      portal.URLs
+	Session   session.Config
+	DHCP      dhcp.Config
+	DNS       dns.Config
+	Firewall  firewall.Config
+	Portal    portal.Config // without Table and Log, which daemon adds
+	Responder responder.Config
+	Relay     relay.Config
+}
+
+// derive works on any config, bound or not (lobby check describes an
+// unbound one); daemon only runs a bound one.
+func derive(c *config.Config) given {
+	m := &c.Main
+	g := given{
+		Enabled:  m.Enabled,
+		LogLevel: m.LogLevel,
+		// The portal's URLs, made once: the portal, the 511 responder,
+		// DHCP option 114 and lobby check all take them from here.
+		URLs: portal.NewURLs(m.Address, m.Port, m.Hostname, m.TLSPort, m.TLS()),
+		Session: session.Config{
+			SessionTimeout: m.SessionTimeout,
+			IdleTimeout:    m.IdleTimeout,
+			TrustedMAC:     m.TrustedMAC,
+			BlockedMAC:     m.BlockedMAC,
+			MaxClients:     m.MaxClients,
+		},
+		DNS: dns.Config{
+			Enabled:      c.DNS.Enabled,
+			Address:      m.Address,
+			RedirectPort: m.DNSRedirectPort(),
+			Hostname:     m.Hostname,
+			AllowDomain:  m.AllowDomain,
+			Upstream:     c.DNS.Upstream,
+			CacheSize:    c.DNS.CacheSize,
+		},
+	}
+	g.DHCP = dhcp.Config{
+		Enabled:   c.DHCP.Enabled,
+		Interface: m.Interface,
+		Server:    m.Address,
+		Subnet:    m.Subnet,
+		LeaseTime: c.DHCP.LeaseTime,
+		Domain:    c.DHCP.Domain,
+	}
+	if m.Subnet.IsValid() {
+		if first, last, err := c.Pool(); err == nil {
+			g.DHCP.First, g.DHCP.Last = first, last
+		}
+	}
+	for _, h := range c.Hosts {
+		g.DHCP.Hosts = append(g.DHCP.Hosts, dhcp.Host{MAC: h.MAC, IP: h.IP, Name: h.Name})
+	}
+	if m.TLS() {
+		// RFC 8910 §2: https only, since clients ignore a plain-http URI.
+		g.DHCP.CaptiveURL = g.URLs.API
+	}
+	ports := []uint16{m.Port}
+	if m.TLS() && m.TLSPort != m.Port {
+		ports = append(ports, m.TLSPort)
+	}
+	relayHTTP, relayTLS := m.RelayPorts()
+	g.Firewall = firewall.Config{
+		Backend: m.Firewall, Interface: m.Interface, Address: m.Address, Ports: ports,
+		RelayHTTP: relayHTTP, RelayTLS: relayTLS, DNSRedirect: m.DNSRedirectPort(),
+		AllowAddress: m.AllowAddress,
+	}
+	g.Portal = portal.Config{
+		Address: m.Address, Port: m.Port, Hostname: m.Hostname, URLs: g.URLs,
+		TLSCert: m.TLSCert, TLSKey: m.TLSKey, TLSPort: m.TLSPort,
+		VenueName: m.VenueName, Terms: m.Terms, TemplateDir: m.TemplateDir,
+	}
+	g.Responder = responder.Config{
+		Interface: m.Interface, Redirect: g.URLs.Redirect,
+		ProbeRedirect: m.ProbeRedirect, AllowAddress: m.AllowAddress,
+	}
+	g.Relay = relay.Config{
+		HTTP: netip.AddrPortFrom(m.Address, relayHTTP),
+		TLS:  netip.AddrPortFrom(m.Address, relayTLS),
+	}
+	return g
+}
