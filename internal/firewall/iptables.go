@@ -32,7 +32,7 @@ const (
 // jump (or none: the member chains are jumped to from lobby's own).
 const (
 	iptPre    = "LOBBY_PRE"    // raw PREROUTING -i IF: classify, drop preauth TCP 80
-	iptMAC    = "LOBBY_MAC"    // raw: MAC → state mark (members)
+	iptMAC    = "LOBBY_MAC"    // raw: MAC (and IPv4 address, for signed-in clients) → state mark (members)
 	iptGarden = "LOBBY_GARDEN" // raw: garden destination → garden mark (members)
 	iptDNAT   = "LOBBY_DNAT"   // nat PREROUTING -i IF: DNS redirect; the relay goes here too
 	iptIn     = "LOBBY_IN"     // filter INPUT -i IF
@@ -42,7 +42,7 @@ const (
 
 // ipsets of the iptables backend, used where the kernel has the type.
 const (
-	ipsetAuth    = "lobby_auth"    // hash:mac counters
+	ipsetAuth    = "lobby_auth"    // hash:ip,mac counters: a signed-in client's IPv4 address with its MAC
 	ipsetTrusted = "lobby_trusted" // hash:mac counters
 	ipsetBlocked = "lobby_blocked" // hash:mac
 	ipsetGarden4 = "lobby_garden4" // hash:net timeout
@@ -60,7 +60,7 @@ type iptBackend struct {
 
 	// Which member groups live in an ipset; the others are one rule per
 	// member. Decided at each build from what the kernel accepts.
-	macSets, gardenSets, downSets bool
+	authSet, macSets, gardenSets, downSets bool
 	// gardenUntil is when each rule-mode garden prefix expires (zero:
 	// never), since rules have no timeouts.
 	gardenUntil map[netip.Prefix]time.Time
@@ -97,8 +97,8 @@ func (b *iptBackend) detail() string {
 		}
 		return "rules"
 	}
-	return fmt.Sprintf("MACs: %s; garden: %s; accounting: %s",
-		how(b.macSets, "hash:mac"), how(b.gardenSets, "hash:net"), how(b.downSets, "hash:ip"))
+	return fmt.Sprintf("signed in: %s; trusted, blocked: %s; garden: %s; accounting: %s",
+		how(b.authSet, "hash:ip,mac"), how(b.macSets, "hash:mac"), how(b.gardenSets, "hash:net"), how(b.downSets, "hash:ip"))
 }
 
 // hook is one jump from a built-in chain into lobby's.
@@ -184,11 +184,16 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 	add("raw", iptPre, []string{"-j", iptGarden})
 	add("raw", iptPre, []string{"-p", "tcp", "--dport", "80"}, markMatch(0, markGarden), drop)
 
+	// A signed-in client is its IPv4 address together with its MAC (SPEC
+	// §3, Firewall): IPv6 is never marked authenticated.
+	if b.authSet && !v6 {
+		add("raw", iptMAC, []string{"-m", "set", "--match-set", ipsetAuth, "src,src"}, setMark(markAuth, markState))
+	}
 	if b.macSets {
 		for _, s := range []struct {
 			set  string
 			mark uint32
-		}{{ipsetAuth, markAuth}, {ipsetTrusted, markTrusted}, {ipsetBlocked, markBlocked}} {
+		}{{ipsetTrusted, markTrusted}, {ipsetBlocked, markBlocked}} {
 			add("raw", iptMAC, []string{"-m", "set", "--match-set", s.set, "src"}, setMark(s.mark, markState))
 		}
 	}
@@ -268,6 +273,12 @@ func macRule(mac net.HardwareAddr, mark uint32) []string {
 	return args([]string{"-m", "mac", "--mac-source", mac.String()}, setMark(mark, markState))
 }
 
+// authRule is the rule-mode member rule of a signed-in client: its IPv4
+// address together with its MAC.
+func authRule(mac net.HardwareAddr, ip netip.Addr) []string {
+	return args([]string{"-s", netip.PrefixFrom(ip, 32).String()}, macRule(mac, markAuth))
+}
+
 func gardenRule(p netip.Prefix) []string {
 	return args([]string{"-d", p.String()}, setMark(markGarden, markGarden))
 }
@@ -302,10 +313,10 @@ func (b *iptBackend) build(r ruleset, members []op, garden []gardenElem) error {
 
 	// ipsets, where the kernel has the types.
 	var none uint32
-	b.macSets = b.createSet(ipsetAuth, "hash:mac", netlink.IpsetCreateOptions{Counters: true})
+	b.authSet = b.createSet(ipsetAuth, "hash:ip,mac", netlink.IpsetCreateOptions{Family: unix.AF_INET, Counters: true})
+	b.macSets = b.createSet(ipsetTrusted, "hash:mac", netlink.IpsetCreateOptions{Counters: true})
 	if b.macSets {
-		b.macSets = b.createSet(ipsetTrusted, "hash:mac", netlink.IpsetCreateOptions{Counters: true}) &&
-			b.createSet(ipsetBlocked, "hash:mac", netlink.IpsetCreateOptions{})
+		b.macSets = b.createSet(ipsetBlocked, "hash:mac", netlink.IpsetCreateOptions{})
 	}
 	b.gardenSets = b.createSet(ipsetGarden4, "hash:net", netlink.IpsetCreateOptions{Family: unix.AF_INET, Timeout: &none}) &&
 		b.createSet(ipsetGarden6, "hash:net", netlink.IpsetCreateOptions{Family: unix.AF_INET6, Timeout: &none})
@@ -362,8 +373,11 @@ func (b *iptBackend) apply(ops []op) error {
 }
 
 func memberName(o op) string {
-	if o.kind == kindDown4 {
+	switch o.kind {
+	case kindDown4:
 		return o.ip.String()
+	case kindAuth:
+		return o.mac.String() + " . " + o.ip.String()
 	}
 	return o.mac.String()
 }
@@ -375,6 +389,12 @@ func (b *iptBackend) member(o op) error {
 			return b.setEntry(o.add, ipsetDown4, &netlink.IPSetEntry{IP: o.ip.AsSlice()})
 		}
 		return b.rule(o.add, false, "filter", iptDown, downRule(o.ip))
+	}
+	if o.kind == kindAuth {
+		if b.authSet {
+			return b.setEntry(o.add, ipsetAuth, &netlink.IPSetEntry{IP: o.ip.AsSlice(), MAC: o.mac})
+		}
+		return b.rule(o.add, false, "raw", iptMAC, authRule(o.mac, o.ip))
 	}
 	if b.macSets {
 		return b.setEntry(o.add, ipsetOf(o.kind), &netlink.IPSetEntry{MAC: o.mac})
@@ -391,20 +411,17 @@ func (b *iptBackend) setEntry(add bool, set string, e *netlink.IPSetEntry) error
 	return b.nl.IpsetDel(set, e)
 }
 
-// rule appends or deletes a member rule, whose first option names the
-// member (-d ADDR, or -m mac --mac-source MAC). The Firewall never adds a
-// member twice. A deletion finds the rule's number in the listing itself:
-// ip6tables-legacy 1.8.9 compares the mac match wrongly in -C and -D and
-// would take one MAC's rule for another's.
+// rule appends or deletes a member rule, which its options -s, -d and
+// --mac-source name. The Firewall never adds a member twice. A deletion
+// finds the rule's number in the listing itself: ip6tables-legacy 1.8.9
+// compares the mac match wrongly in -C and -D and would take one MAC's
+// rule for another's.
 func (b *iptBackend) rule(add, v6 bool, table, chain string, spec []string) error {
 	ipt := b.ipt(v6)
 	if add {
 		return ipt.Append(table, chain, spec...)
 	}
-	key := spec[1]
-	if spec[0] == "-m" {
-		key = spec[3]
-	}
+	key := memberKey(spec)
 	lines, err := ipt.List(table, chain)
 	if err != nil {
 		return err
@@ -416,13 +433,26 @@ func (b *iptBackend) rule(add, v6 bool, table, chain string, spec []string) erro
 			continue
 		}
 		n++
-		for i := 2; i+1 < len(f); i++ {
-			if (f[i] == "-d" || f[i] == "--mac-source") && strings.EqualFold(f[i+1], key) {
-				return ipt.DeleteById(table, chain, n)
-			}
+		if memberKey(f[2:]) == key {
+			return ipt.DeleteById(table, chain, n)
 		}
 	}
 	return nil // not there: nothing to delete
+}
+
+// memberKey is what names a member rule: the values of its -s, -d and
+// --mac-source options, as `iptables -S` prints them (MACs compared
+// without regard to case).
+func memberKey(spec []string) string {
+	var k strings.Builder
+	for i := 0; i+1 < len(spec); i++ {
+		switch spec[i] {
+		case "-s", "-d", "--mac-source":
+			k.WriteString(spec[i] + " " + strings.ToLower(spec[i+1]) + " ")
+			i++
+		}
+	}
+	return k.String()
 }
 
 func (b *iptBackend) allow(elems []gardenElem) error {
@@ -480,19 +510,25 @@ func (b *iptBackend) expire(now time.Time) error {
 }
 
 func (b *iptBackend) counters(r *readings) error {
+	var sets []string
+	if b.authSet {
+		sets = append(sets, ipsetAuth)
+	}
 	if b.macSets {
-		for _, set := range []string{ipsetAuth, ipsetTrusted} {
-			res, err := b.nl.IpsetList(set)
-			if err != nil {
-				return fmt.Errorf("listing ipset %s: %w", set, err)
-			}
-			for _, e := range res.Entries {
-				if len(e.MAC) == 6 && e.Bytes != nil {
-					r.up[[6]byte(e.MAC)] += *e.Bytes
-				}
+		sets = append(sets, ipsetTrusted)
+	}
+	for _, set := range sets {
+		res, err := b.nl.IpsetList(set)
+		if err != nil {
+			return fmt.Errorf("listing ipset %s: %w", set, err)
+		}
+		for _, e := range res.Entries {
+			if len(e.MAC) == 6 && e.Bytes != nil {
+				r.up[[6]byte(e.MAC)] += *e.Bytes
 			}
 		}
-	} else {
+	}
+	if !b.authSet || !b.macSets {
 		for _, v6 := range []bool{false, true} {
 			lines, err := b.ipt(v6).ListWithCounters("raw", iptMAC)
 			if err != nil {

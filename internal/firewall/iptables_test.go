@@ -106,7 +106,7 @@ const wantIPTRules = `*filter
 -A PREROUTING -i lan0 -j LOBBY_PRE
 -A LOBBY_GARDEN -d 203.0.113.0/24 -j MARK --set-xmark 0x4000000/0x4000000
 -A LOBBY_GARDEN -d 198.51.100.12/32 -j MARK --set-xmark 0x4000000/0x4000000
--A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000
+-A LOBBY_MAC -s 10.77.0.11/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000
 -A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:02 -j MARK --set-xmark 0x3000000/0x3000000
 -A LOBBY_PRE -j LOBBY_MAC
 -A LOBBY_PRE -m mark --mark 0x1000000/0x3000000 -j RETURN
@@ -138,7 +138,6 @@ const wantIPTRules = `*filter
 :LOBBY_MAC -
 :LOBBY_PRE -
 -A PREROUTING -i lan0 -j LOBBY_PRE
--A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000
 -A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:02 -j MARK --set-xmark 0x3000000/0x3000000
 -A LOBBY_PRE -j LOBBY_MAC
 -A LOBBY_PRE -m mark --mark 0x1000000/0x3000000 -j RETURN
@@ -157,7 +156,7 @@ func TestIPTRuleset(t *testing.T) {
 	a, blocked := mustMAC("02:00:00:00:01:01"), mustMAC("02:00:00:00:01:02")
 	ip := netip.MustParseAddr("10.77.0.11")
 	members := []op{
-		{add: true, kind: kindAuth, mac: a},
+		{add: true, kind: kindAuth, mac: a, ip: ip},
 		{add: true, kind: kindBlocked, mac: blocked},
 		{add: true, kind: kindDown4, ip: ip},
 	}
@@ -197,8 +196,8 @@ func TestIPTRuleset(t *testing.T) {
 			want := tt.want
 			if !tt.force {
 				// The IPv6 garden chain also gets its set rule.
-				want = strings.Replace(want, ":LOBBY_PRE -\n-A PREROUTING -i lan0 -j LOBBY_PRE\n-A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:01",
-					":LOBBY_PRE -\n-A PREROUTING -i lan0 -j LOBBY_PRE\n-A LOBBY_GARDEN -m set --match-set lobby_garden6 dst -j MARK --set-xmark 0x4000000/0x4000000\n-A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:01", 1)
+				want = strings.Replace(want, ":LOBBY_PRE -\n-A PREROUTING -i lan0 -j LOBBY_PRE\n-A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:02",
+					":LOBBY_PRE -\n-A PREROUTING -i lan0 -j LOBBY_PRE\n-A LOBBY_GARDEN -m set --match-set lobby_garden6 dst -j MARK --set-xmark 0x4000000/0x4000000\n-A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:02", 1)
 			}
 			if got := lobbyRules(t); got != want {
 				t.Errorf("rules:\n%s\nwant:\n%s", got, want)
@@ -217,13 +216,22 @@ func TestIPTRuleset(t *testing.T) {
 
 			// Sign-out of a, sign-in of another: the member rules or
 			// entries follow; counters read back for every member.
-			c := mustMAC("02:00:00:00:01:03")
-			if err := b.apply([]op{{kind: kindAuth, mac: a}, {kind: kindDown4, ip: ip}, {add: true, kind: kindAuth, mac: c}}); err != nil {
+			c, ipC := mustMAC("02:00:00:00:01:03"), netip.MustParseAddr("10.77.0.13")
+			if err := b.apply([]op{{kind: kindAuth, mac: a, ip: ip}, {kind: kindDown4, ip: ip}, {add: true, kind: kindAuth, mac: c, ip: ipC}}); err != nil {
 				t.Fatal(err)
 			}
 			got := lobbyRules(t)
-			if strings.Contains(got, "02:00:00:00:01:01") || strings.Count(got, "--mac-source 02:00:00:00:01:03 -j MARK --set-xmark 0x1000000/0x3000000") != 2 {
+			if strings.Contains(got, "02:00:00:00:01:01") || strings.Count(got, "-s 10.77.0.13/32 -m mac --mac-source 02:00:00:00:01:03 -j MARK --set-xmark 0x1000000/0x3000000") != 1 {
 				t.Errorf("after signing a out and c in:\n%s", got)
+			}
+			// c's address changes: the rule follows.
+			ipC2 := netip.MustParseAddr("10.77.0.23")
+			if err := b.apply([]op{{kind: kindAuth, mac: c, ip: ipC}, {add: true, kind: kindAuth, mac: c, ip: ipC2}}); err != nil {
+				t.Fatal(err)
+			}
+			got = lobbyRules(t)
+			if strings.Contains(got, "10.77.0.13") || strings.Count(got, "-s 10.77.0.23/32 -m mac --mac-source 02:00:00:00:01:03 -j MARK --set-xmark 0x1000000/0x3000000") != 1 {
+				t.Errorf("after c's address changed:\n%s", got)
 			}
 			r := newReadings()
 			err = b.counters(r)
@@ -306,8 +314,13 @@ func TestFirewallIPTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := lobbyRules(t)
-	if n := strings.Count(rules, "-A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000"); n != 2 {
-		t.Errorf("after auth, %d MAC rules (want one per family):\n%s", n, rules)
+	// By MAC together with the IPv4 address: IPv4 only.
+	if n := strings.Count(rules, "-A LOBBY_MAC -s 10.77.0.11/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000"); n != 1 || strings.Count(rules, "02:00:00:00:01:01") != 1 {
+		t.Errorf("after auth, %d MAC and address rules (want one, IPv4):\n%s", n, rules)
+	}
+	table.Seen(a, netip.MustParseAddr("10.77.0.21"), "")
+	if rules := lobbyRules(t); !strings.Contains(rules, "-A LOBBY_MAC -s 10.77.0.21/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK") || strings.Contains(rules, "10.77.0.11/32 -m mac") {
+		t.Errorf("after a new lease, the rule did not follow:\n%s", rules)
 	}
 	if _, err := table.Deauth(ctx, a, "test"); err != nil {
 		t.Fatal(err)

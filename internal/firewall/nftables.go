@@ -22,7 +22,7 @@ const tableName = "lobby"
 
 // Set names of the nftables backend.
 const (
-	setAuth       = "auth"        // ether_addr, counter: signed-in clients
+	setAuth       = "auth"        // ether_addr . ipv4_addr, counter: signed-in clients
 	setTrusted    = "trusted"     // ether_addr, counter: trusted_mac and ctl trust
 	setBlocked    = "blocked"     // ether_addr: blocked_mac and ctl block
 	setDown4      = "down4"       // ipv4_addr, counter: let-through clients' IPv4, download accounting
@@ -120,7 +120,9 @@ func (n *nftBackend) sets() map[string]*nftables.Set {
 	interval := func(s *nftables.Set) { s.Interval = true }
 	timeout := func(s *nftables.Set) { s.HasTimeout = true }
 	return map[string]*nftables.Set{
-		setAuth:       mk(setAuth, nftables.TypeEtherAddr, counter),
+		setAuth: mk(setAuth, nftables.MustConcatSetType(nftables.TypeEtherAddr, nftables.TypeIPAddr), func(s *nftables.Set) {
+			s.Counter, s.Concatenation = true, true
+		}),
 		setTrusted:    mk(setTrusted, nftables.TypeEtherAddr, counter),
 		setBlocked:    mk(setBlocked, nftables.TypeEtherAddr, nil),
 		setDown4:      mk(setDown4, nftables.TypeIPAddr, counter),
@@ -137,8 +139,13 @@ func setFor(k kind) string {
 }
 
 func opKey(o op) []byte {
-	if o.kind == kindDown4 {
+	switch o.kind {
+	case kindDown4:
 		return o.ip.AsSlice()
+	case kindAuth:
+		// ether_addr . ipv4_addr: each field padded to 4 bytes, as the
+		// registers that the rule loads them into are.
+		return append(append(append([]byte(nil), o.mac...), 0, 0), o.ip.AsSlice()...)
 	}
 	return []byte(o.mac)
 }
@@ -345,7 +352,12 @@ type nftChain struct {
 func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	accept := nftables.ChainPolicyAccept
 	in := cat(iifname(r.iface), isEther())
-	notAuth := etherSaddr(sets[setAuth], true)
+	// A signed-in client is its MAC together with its IPv4 address: the
+	// lookup needs an IPv4 packet, so IPv6 from a signed-in MAC is treated
+	// as not let through (docs/firewall.md, Clones).
+	v4 := nfproto(unix.NFPROTO_IPV4)
+	notV4 := metaCmp(expr.MetaKeyNFPROTO, expr.CmpOpNeq, []byte{unix.NFPROTO_IPV4})
+	notAuth := etherIPSaddr(sets[setAuth], true)
 	notTrusted := etherSaddr(sets[setTrusted], true)
 	portal := r.portal.AsSlice()
 
@@ -370,7 +382,8 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	raw := [][]expr.Any{
 		cat(metaCmp(expr.MetaKeyIIFNAME, expr.CmpOpNeq, ifname(r.iface)), verdict(expr.VerdictAccept)),
 		cat(dns, dport(53), ip4DaddrCmp(expr.CmpOpEq, portal), notrack()),
-		cat(l4proto(unix.IPPROTO_TCP), dport(80), isEther(), notAuth, notTrusted, jump(chainHold80)),
+		cat(v4, l4proto(unix.IPPROTO_TCP), dport(80), isEther(), notAuth, notTrusted, jump(chainHold80)),
+		cat(notV4, l4proto(unix.IPPROTO_TCP), dport(80), isEther(), notTrusted, jump(chainHold80)),
 	}
 	hold80 := [][]expr.Any{
 		cat(nfproto(unix.NFPROTO_IPV4), ip4Daddr(sets[setGarden4], false), verdict(expr.VerdictReturn)),
@@ -393,7 +406,7 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 		}
 		for _, set := range []string{setAuth, setTrusted} {
 			dnat = append(dnat, cat(in, nfproto(unix.NFPROTO_IPV4), ip4DaddrCmp(expr.CmpOpEq, portal),
-				l4proto(unix.IPPROTO_TCP), dport(p[0]), etherSaddr(sets[set], false),
+				l4proto(unix.IPPROTO_TCP), dport(p[0]), clientIs(sets[set]),
 				[]expr.Any{
 					&expr.Immediate{Register: 1, Data: be16(p[1])},
 					&expr.Redir{RegisterProtoMin: 1},
@@ -415,7 +428,8 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	// asks there.
 	input := [][]expr.Any{
 		cat(in, dns, ip4DaddrCmp(expr.CmpOpEq, portal), dport(53), etherSaddr(sets[setBlocked], true), verdict(expr.VerdictAccept)),
-		cat(in, notAuth, notTrusted, jump(chainPreauthIn)),
+		cat(in, v4, notAuth, notTrusted, jump(chainPreauthIn)),
+		cat(in, notV4, notTrusted, jump(chainPreauthIn)),
 	}
 	output := [][]expr.Any{
 		cat(oifname(r.iface), dns, ip4SaddrCmp(portal), sport(53), notrack()),
@@ -445,7 +459,7 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	// forward: the positive lookups here are the ones that count bytes.
 	forward := [][]expr.Any{
 		cat(oifname(r.iface), nfproto(unix.NFPROTO_IPV4), ip4Daddr(sets[setDown4], false), verdict(expr.VerdictReturn)),
-		cat(in, etherSaddr(sets[setAuth], false), verdict(expr.VerdictReturn)),
+		cat(in, v4, etherIPSaddr(sets[setAuth], false), verdict(expr.VerdictReturn)),
 		cat(in, etherSaddr(sets[setTrusted], false), verdict(expr.VerdictReturn)),
 		cat(iifname(r.iface), jump(chainPreauthFwd)),
 	}
@@ -539,6 +553,26 @@ func etherSaddr(s *nftables.Set, invert bool) []expr.Any {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
 		lookup(s, invert),
 	}
+}
+
+// etherIPSaddr is `ether saddr . ip saddr [!=] @s`; isEther and nfproto
+// ipv4 come first. The MAC takes two 32-bit registers (6 bytes, padded:
+// the payload load zeroes the rest), the address the third.
+func etherIPSaddr(s *nftables.Set, invert bool) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+		&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		lookup(s, invert),
+	}
+}
+
+// clientIs is the positive lookup of a packet's sender in s: by MAC and
+// IPv4 address for the signed-in set, by MAC otherwise.
+func clientIs(s *nftables.Set) []expr.Any {
+	if s.Concatenation {
+		return etherIPSaddr(s, false)
+	}
+	return etherSaddr(s, false)
 }
 
 // ip4Daddr is `ip daddr [!=] @s`; nfproto ipv4 comes first.

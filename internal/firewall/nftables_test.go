@@ -41,9 +41,9 @@ func nftList(t *testing.T) string {
 // building is checked against the kernel's own reading of it.
 const wantPlainRuleset = `table inet lobby {
   set auth {
-    type ether_addr
+    type ether_addr . ipv4_addr
     counter
-    elements = { 02:00:00:00:01:01 counter packets 0 bytes 0 }
+    elements = { 02:00:00:00:01:01 . 10.77.0.11 counter packets 0 bytes 0 }
   }
 
   set trusted {
@@ -95,17 +95,18 @@ const wantPlainRuleset = `table inet lobby {
     type filter hook prerouting priority raw; policy accept;
     iifname != "lan0" accept
     udp dport 53 ip daddr 10.77.0.1 notrack
-    tcp dport 80 ether saddr != @auth ether saddr != @trusted jump hold80
+    tcp dport 80 ether saddr . ip saddr != @auth ether saddr != @trusted jump hold80
+    meta nfproto != ipv4 tcp dport 80 ether saddr != @trusted jump hold80
   }
 
   chain dstnat {
     type nat hook prerouting priority dstnat; policy accept;
-    iifname "lan0" ip daddr 10.77.0.1 tcp dport 80 ether saddr @auth redirect to :2051
+    iifname "lan0" ip daddr 10.77.0.1 tcp dport 80 ether saddr . ip saddr @auth redirect to :2051
     iifname "lan0" ip daddr 10.77.0.1 tcp dport 80 ether saddr @trusted redirect to :2051
-    iifname "lan0" ip daddr 10.77.0.1 tcp dport 443 ether saddr @auth redirect to :2052
+    iifname "lan0" ip daddr 10.77.0.1 tcp dport 443 ether saddr . ip saddr @auth redirect to :2052
     iifname "lan0" ip daddr 10.77.0.1 tcp dport 443 ether saddr @trusted redirect to :2052
-    iifname "lan0" udp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:2053
-    iifname "lan0" tcp dport 53 ip daddr != 10.77.0.1 ether saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:2053
+    iifname "lan0" udp dport 53 ip daddr != 10.77.0.1 ether saddr . ip saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:2053
+    iifname "lan0" tcp dport 53 ip daddr != 10.77.0.1 ether saddr . ip saddr != @auth ether saddr != @trusted ether saddr != @blocked dnat ip to 10.77.0.1:2053
   }
 
   chain preauth_in {
@@ -126,7 +127,8 @@ const wantPlainRuleset = `table inet lobby {
   chain input {
     type filter hook input priority filter; policy accept;
     iifname "lan0" ip daddr 10.77.0.1 udp dport 53 ether saddr != @blocked accept
-    iifname "lan0" ether saddr != @auth ether saddr != @trusted jump preauth_in
+    iifname "lan0" ether saddr . ip saddr != @auth ether saddr != @trusted jump preauth_in
+    iifname "lan0" meta nfproto != ipv4 ether saddr != @trusted jump preauth_in
   }
 
   chain output {
@@ -147,7 +149,7 @@ const wantPlainRuleset = `table inet lobby {
   chain forward {
     type filter hook forward priority filter; policy accept;
     oifname "lan0" ip daddr @down4 return
-    iifname "lan0" ether saddr @auth return
+    iifname "lan0" ether saddr . ip saddr @auth return
     iifname "lan0" ether saddr @trusted return
     iifname "lan0" jump preauth_fwd
   }
@@ -156,7 +158,7 @@ const wantPlainRuleset = `table inet lobby {
 
 func TestNFTRuleset(t *testing.T) {
 	members := []op{
-		{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01")},
+		{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01"), ip: netip.MustParseAddr("10.77.0.11")},
 		{add: true, kind: kindBlocked, mac: mustMAC("02:00:00:00:01:02")},
 		{add: true, kind: kindTrusted, mac: mustMAC("02:00:00:00:01:03")},
 		{add: true, kind: kindDown4, ip: netip.MustParseAddr("10.77.0.11")},
@@ -211,13 +213,13 @@ func TestNFTRebuildAndTeardown(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := (&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules()
-	a := []op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01")}}
+	a := []op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01"), ip: netip.MustParseAddr("10.77.0.11")}}
 	if err := b.build(r, a, nil); err != nil {
 		t.Fatal(err)
 	}
 	once := nftList(t)
 	// Another lobby starts over the same kernel with other clients.
-	other := []op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:09")}}
+	other := []op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:09"), ip: netip.MustParseAddr("10.77.0.19")}}
 	if err := b.build(r, other, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -256,14 +258,17 @@ func TestNFTApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := mustMAC("02:00:00:00:01:01")
-	ip := netip.MustParseAddr("10.77.0.11")
+	ip, ip2 := netip.MustParseAddr("10.77.0.11"), netip.MustParseAddr("10.77.0.12")
 	s := newState()
 	steps := []struct {
 		want                 entry
 		auth, blocked, down4 string
 		trusted              string
 	}{
-		{entry{session.Authenticated, ip}, "02:00:00:00:01:01", "", "10.77.0.11", ""},
+		{entry{session.Authenticated, ip}, "02:00:00:00:01:01 . 10.77.0.11", "", "10.77.0.11", ""},
+		// A new address: the element follows, one out and one in.
+		{entry{session.Authenticated, ip2}, "02:00:00:00:01:01 . 10.77.0.12", "", "10.77.0.12", ""},
+		{entry{session.Authenticated, ip}, "02:00:00:00:01:01 . 10.77.0.11", "", "10.77.0.11", ""},
 		{entry{session.Trusted, ip}, "", "", "10.77.0.11", "02:00:00:00:01:01"},
 		{entry{session.Blocked, ip}, "", "02:00:00:00:01:01", "", ""},
 		{entry{session.Preauth, ip}, "", "", "", ""},
@@ -280,7 +285,7 @@ func TestNFTApply(t *testing.T) {
 	}
 	// The kernel refuses to delete what is not there: the Firewall then
 	// rebuilds instead of believing a half-applied change.
-	if err := b.apply([]op{{kind: kindAuth, mac: a}}); err == nil {
+	if err := b.apply([]op{{kind: kindAuth, mac: a, ip: ip}}); err == nil {
 		t.Errorf("deleting an absent element succeeded")
 	}
 }
@@ -295,13 +300,13 @@ func TestNFTBuildTenThousand(t *testing.T) {
 	var members []op
 	for i := range 10000 {
 		members = append(members,
-			op{add: true, kind: kindAuth, mac: net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}},
+			op{add: true, kind: kindAuth, mac: net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}, ip: netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})},
 			op{add: true, kind: kindDown4, ip: netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})})
 	}
 	if err := b.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), members, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.apply([]op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01")}}); err != nil {
+	if err := b.apply([]op{{add: true, kind: kindAuth, mac: mustMAC("02:00:00:00:01:01"), ip: netip.MustParseAddr("10.77.0.11")}}); err != nil {
 		t.Fatal(err)
 	}
 	r := newReadings()
@@ -327,7 +332,7 @@ func TestNFTCounters(t *testing.T) {
 	if err := b.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), []op{{add: true, kind: kindBlocked, mac: mustMAC("02:00:00:00:01:09")}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "nft", "add element inet lobby auth { 02:00:00:00:01:01 counter packets 3 bytes 1500 }")
+	run(t, "nft", "add element inet lobby auth { 02:00:00:00:01:01 . 10.77.0.11 counter packets 3 bytes 1500 }")
 	run(t, "nft", "add element inet lobby trusted { 02:00:00:00:01:03 counter packets 1 bytes 18446744073709551615 }")
 	run(t, "nft", "add element inet lobby down4 { 10.77.0.11 counter packets 2 bytes 640 }")
 	r := newReadings()
@@ -412,9 +417,9 @@ func TestFirewallFollowsTable(t *testing.T) {
 	if _, err := table.Auth(ctx, a, 0, "test"); err != nil {
 		t.Fatal(err)
 	}
-	check("after auth", map[string]string{setAuth: "02:00:00:00:01:01", setDown4: "10.77.0.11"})
+	check("after auth", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.11", setDown4: "10.77.0.11"})
 	table.Seen(a, netip.MustParseAddr("10.77.0.21"), "")
-	check("after a new lease", map[string]string{setDown4: "10.77.0.21"})
+	check("after a new lease", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.21", setDown4: "10.77.0.21"})
 	if _, err := table.Deauth(ctx, a, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +474,7 @@ func BenchmarkNFTSignIn(b *testing.B) {
 			var members []op
 			for i := range n {
 				members = append(members,
-					op{add: true, kind: kindAuth, mac: net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}},
+					op{add: true, kind: kindAuth, mac: net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}, ip: netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})},
 					op{add: true, kind: kindDown4, ip: netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})})
 			}
 			if err := be.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), members, nil); err != nil {
@@ -477,8 +482,8 @@ func BenchmarkNFTSignIn(b *testing.B) {
 			}
 			mac := mustMAC("02:00:00:00:01:01")
 			ip := netip.MustParseAddr("10.77.0.11")
-			in := []op{{add: true, kind: kindAuth, mac: mac}, {add: true, kind: kindDown4, ip: ip}}
-			out := []op{{kind: kindAuth, mac: mac}, {kind: kindDown4, ip: ip}}
+			in := []op{{add: true, kind: kindAuth, mac: mac, ip: ip}, {add: true, kind: kindDown4, ip: ip}}
+			out := []op{{kind: kindAuth, mac: mac, ip: ip}, {kind: kindDown4, ip: ip}}
 			b.ResetTimer()
 			for range b.N {
 				if err := be.apply(in); err != nil {

@@ -11,7 +11,7 @@ import (
 type kind int
 
 const (
-	kindAuth    kind = iota // MAC in the authenticated set (counts upload)
+	kindAuth    kind = iota // MAC with its IPv4 address in the authenticated set (counts upload)
 	kindTrusted             // MAC in the trusted set (counts upload)
 	kindBlocked             // MAC in the blocked set
 	kindDown4               // IPv4 address in the download-accounting set
@@ -26,7 +26,7 @@ type op struct {
 	add  bool
 	kind kind
 	mac  net.HardwareAddr // kindAuth, kindTrusted, kindBlocked
-	ip   netip.Addr       // kindDown4
+	ip   netip.Addr       // kindAuth (the address it signed in with), kindDown4
 }
 
 // entry is what the kernel must know of a client.
@@ -46,18 +46,24 @@ func entryOf(c session.Client) entry {
 // allowed reports whether a client in state s is let through.
 func allowed(s session.State) bool { return s == session.Authenticated || s == session.Trusted }
 
-// setOf is the MAC set that holds clients in state s.
-func setOf(s session.State) (kind, bool) {
-	switch s {
+// member is the element that lets e through or holds it back: a signed-in
+// client by its MAC together with its IPv4 address (SPEC §3, Firewall: a
+// copy of the MAC from another address is held at the portal), so none
+// until the address is known; trusted and blocked clients by MAC.
+func (e entry) member(mac net.HardwareAddr) (op, bool) {
+	switch e.state {
 	case session.Authenticated:
-		return kindAuth, true
+		return op{kind: kindAuth, mac: mac, ip: e.ip}, e.ip.Is4()
 	case session.Trusted:
-		return kindTrusted, true
+		return op{kind: kindTrusted, mac: mac}, true
 	case session.Blocked:
-		return kindBlocked, true
+		return op{kind: kindBlocked, mac: mac}, true
 	}
-	return 0, false
+	return op{}, false
 }
+
+// sameMember reports whether a and b are the same element.
+func sameMember(a, b op) bool { return a.kind == b.kind && a.ip == b.ip }
 
 // usage is one let-through client's byte totals, as reported to the table.
 type usage struct {
@@ -97,12 +103,18 @@ func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
 	key := string(mac)
 	cur := s.clients[key]
 	var dels, adds []op
-	if cur.state != want.state {
-		if k, ok := setOf(cur.state); ok {
-			dels = append(dels, op{kind: k, mac: mac})
+	// The client's element: a sign-in or sign-out, or a signed-in client's
+	// new address, is one element out and one in.
+	curM, hadM := cur.member(mac)
+	wantM, haveM := want.member(mac)
+	moved := hadM != haveM || (hadM && !sameMember(curM, wantM))
+	if moved {
+		if hadM {
+			dels = append(dels, curM)
 		}
-		if k, ok := setOf(want.state); ok {
-			adds = append(adds, op{add: true, kind: k, mac: mac})
+		if haveM {
+			wantM.add = true
+			adds = append(adds, wantM)
 		}
 	}
 
@@ -136,8 +148,8 @@ func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
 		delete(s.usage, key)
 	case s.usage[key] == nil:
 		s.usage[key] = &usage{mac: mac, up: up, down: down}
-	case cur.state != want.state:
-		s.usage[key].lastUp = 0 // a new element in the other MAC set
+	case moved:
+		s.usage[key].lastUp = 0 // a new element, whose counter starts at 0
 	}
 	if want.state == session.Preauth {
 		delete(s.clients, key)

@@ -38,17 +38,20 @@ func TestStateChange(t *testing.T) {
 	}{
 		{"sign in and out", []step{
 			{"a", entry{session.Preauth, ip1}, ""},
-			{"a", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:01 +down4 10.77.0.11"},
+			{"a", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:01 . 10.77.0.11 +down4 10.77.0.11"},
 			{"a", entry{session.Authenticated, ip1}, ""},
-			{"a", entry{session.Preauth, ip1}, "-auth 02:00:00:00:01:01 -down4 10.77.0.11"},
+			{"a", entry{session.Preauth, ip1}, "-auth 02:00:00:00:01:01 . 10.77.0.11 -down4 10.77.0.11"},
 		}},
+		// Let through by MAC and address: nothing until the address is
+		// known, then the element follows the address (SPEC §3, Firewall).
 		{"sign in before the address is known", []step{
-			{"a", entry{session.Authenticated, netip.Addr{}}, "+auth 02:00:00:00:01:01"},
-			{"a", entry{session.Authenticated, ip1}, "+down4 10.77.0.11"},
-			{"a", entry{session.Authenticated, ip2}, "-down4 10.77.0.11 +down4 10.77.0.12"},
+			{"a", entry{session.Authenticated, netip.Addr{}}, ""},
+			{"a", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:01 . 10.77.0.11 +down4 10.77.0.11"},
+			{"a", entry{session.Authenticated, ip2}, "-auth 02:00:00:00:01:01 . 10.77.0.11 -down4 10.77.0.11 +auth 02:00:00:00:01:01 . 10.77.0.12 +down4 10.77.0.12"},
+			{"a", entry{session.Preauth, ip2}, "-auth 02:00:00:00:01:01 . 10.77.0.12 -down4 10.77.0.12"},
 		}},
-		{"IPv6 addresses are not accounted", []step{
-			{"a", entry{session.Authenticated, v6}, "+auth 02:00:00:00:01:01"},
+		{"an IPv6 address lets nothing through", []step{
+			{"a", entry{session.Authenticated, v6}, ""},
 		}},
 		{"trusted to blocked and back", []step{
 			{"a", entry{session.Trusted, ip1}, "+trusted 02:00:00:00:01:01 +down4 10.77.0.11"},
@@ -56,15 +59,15 @@ func TestStateChange(t *testing.T) {
 			{"a", entry{session.Preauth, ip1}, "-blocked 02:00:00:00:01:01"},
 		}},
 		{"authenticated becomes trusted: the address stays", []step{
-			{"a", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:01 +down4 10.77.0.11"},
-			{"a", entry{session.Trusted, ip1}, "-auth 02:00:00:00:01:01 +trusted 02:00:00:00:01:01"},
+			{"a", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:01 . 10.77.0.11 +down4 10.77.0.11"},
+			{"a", entry{session.Trusted, ip1}, "-auth 02:00:00:00:01:01 . 10.77.0.11 +trusted 02:00:00:00:01:01"},
 		}},
 		{"an address moves to another signed-in MAC", []step{
-			{"a", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:01 +down4 10.77.0.11"},
-			{"b", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:02"},
+			{"a", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:01 . 10.77.0.11 +down4 10.77.0.11"},
+			{"b", entry{session.Authenticated, ip1}, "+auth 02:00:00:00:01:02 . 10.77.0.11"},
 			// a no longer owns ip1: leaving deletes nothing of b's.
-			{"a", entry{session.Preauth, ip1}, "-auth 02:00:00:00:01:01"},
-			{"b", entry{session.Preauth, ip1}, "-auth 02:00:00:00:01:02 -down4 10.77.0.11"},
+			{"a", entry{session.Preauth, ip1}, "-auth 02:00:00:00:01:01 . 10.77.0.11"},
+			{"b", entry{session.Preauth, ip1}, "-auth 02:00:00:00:01:02 . 10.77.0.11 -down4 10.77.0.11"},
 		}},
 		{"blocked with an address is not accounted", []step{
 			{"a", entry{session.Blocked, ip1}, "+blocked 02:00:00:00:01:01"},
@@ -127,10 +130,17 @@ func TestStateAccount(t *testing.T) {
 	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 7}, map[netip.Addr]uint64{ip1: 3})); got != "02:00:00:00:01:01 5007/6003" {
 		t.Errorf("after signing in again: %q", got)
 	}
+	// A new address: new elements for the client, counting from zero,
+	// while the totals go on.
+	ip2 := netip.MustParseAddr("10.77.0.12")
+	s.change(a, entry{session.Authenticated, ip2}, 5007, 6003)
+	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 4}, map[netip.Addr]uint64{ip2: 2})); got != "02:00:00:00:01:01 5011/6005" {
+		t.Errorf("after a new address: %q", got)
+	}
 	// Trusted now: its MAC is a new element of the other set, counting
 	// from zero, while the totals go on.
-	s.change(a, entry{session.Trusted, ip1}, 5007, 6003)
-	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 10}, nil)); got != "02:00:00:00:01:01 5017/6003" {
+	s.change(a, entry{session.Trusted, ip2}, 5011, 6005)
+	if got := render(s.account(map[[6]byte]uint64{[6]byte(a): 10}, nil)); got != "02:00:00:00:01:01 5021/6005" {
 		t.Errorf("after moving to trusted: %q", got)
 	}
 }
