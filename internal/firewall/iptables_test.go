@@ -318,7 +318,7 @@ func TestFirewallIPTables(t *testing.T) {
 	if n := strings.Count(rules, "-A LOBBY_MAC -s 10.77.0.11/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000"); n != 1 || strings.Count(rules, "02:00:00:00:01:01") != 1 {
 		t.Errorf("after auth, %d MAC and address rules (want one, IPv4):\n%s", n, rules)
 	}
-	table.Seen(a, netip.MustParseAddr("10.77.0.21"), "")
+	table.Leased(a, netip.MustParseAddr("10.77.0.21"), "")
 	if rules := lobbyRules(t); !strings.Contains(rules, "-A LOBBY_MAC -s 10.77.0.21/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK") || strings.Contains(rules, "10.77.0.11/32 -m mac") {
 		t.Errorf("after a new lease, the rule did not follow:\n%s", rules)
 	}

@@ -418,7 +418,7 @@ func TestFirewallFollowsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after auth", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.11", setDown4: "10.77.0.11"})
-	table.Seen(a, netip.MustParseAddr("10.77.0.21"), "")
+	table.Leased(a, netip.MustParseAddr("10.77.0.21"), "")
 	check("after a new lease", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.21", setDown4: "10.77.0.21"})
 	if _, err := table.Deauth(ctx, a, "test"); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ var (
 // states is a fake session table.
 type states map[string]session.State
 
-func (s states) StateOf(mac net.HardwareAddr) session.State { return s[mac.String()] }
+func (s states) StateAt(mac net.HardwareAddr, _ netip.Addr) session.State { return s[mac.String()] }
 
 // rig is a handler whose sent frames are kept.
 type rig struct {

@@ -83,7 +83,7 @@ const synShare = 8
 
 // Clients is what the responder asks of the session table.
 type Clients interface {
-	StateOf(mac net.HardwareAddr) session.State
+	StateAt(mac net.HardwareAddr, ip netip.Addr) session.State
 }
 
 func newHandler(mac net.HardwareAddr, mtu int, ports []uint16, clients Clients, jar *cookieJar, pg *pages, log *slog.Logger, stats *Stats, send func([]byte) error) *handler {
@@ -164,7 +164,9 @@ func (h *handler) decide(frame []byte, now time.Time) verdict {
 	if !unicast(f.client) || !unicast(f.server) {
 		return dropped
 	}
-	if st := h.clients.StateOf(in.srcMAC); st != session.Preauth {
+	// By MAC and address: a copy of a signed-in client's MAC from another
+	// address is held at the portal like any client that has not signed in.
+	if st := h.clients.StateAt(in.srcMAC, netip.AddrFrom4(f.client)); st != session.Preauth {
 		// Signed in or trusted: the firewall forwards it. Blocked: the
 		// firewall drops it. Either way not ours to answer.
 		if in.has(flagSYN) && h.log.Enabled(context.Background(), slog.LevelDebug) {

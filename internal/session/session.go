@@ -129,6 +129,17 @@ func (c *client) state() State {
 	return Preauth
 }
 
+// stateAt is c's state for a packet from ip: a signed-in client is signed
+// in only from the IPv4 address it signed in with (SPEC §3, Firewall), so a
+// device that copies its MAC from another address, or from IPv6, is not.
+func (c *client) stateAt(ip netip.Addr) State {
+	s := c.state()
+	if s == Authenticated && (!c.ip.IsValid() || c.ip != ip.Unmap()) {
+		return Preauth
+	}
+	return s
+}
+
 func (c *client) snapshot() Client {
 	s := Client{
 		MAC: c.mac, IP: c.ip, Hostname: c.hostname, State: c.state(), Since: c.since,
@@ -705,6 +716,13 @@ func (t *Table) sighted(mac net.HardwareAddr, ip netip.Addr, hostname string, le
 	}
 	c.seen = t.now()
 	changed := false
+	if !lease && c.authenticated && c.ip.IsValid() {
+		// The neighbour table believes whoever sent the last ARP, a
+		// device that copies the MAC from another address included: it
+		// must not take the session with it (SPEC §3, Firewall). A new
+		// lease does move it (Leased).
+		ip = c.ip
+	}
 	if ip.IsValid() && ip != c.ip {
 		if t.byIP[c.ip] == c {
 			delete(t.byIP, c.ip)
@@ -808,10 +826,13 @@ func (t *Table) LookupIP(ip netip.Addr) (Client, bool) {
 	if !ok {
 		return Client{}, false
 	}
-	snap, known := t.Lookup(mac)
-	if !known {
-		snap = Client{MAC: mac, State: Preauth}
+	t.mu.RLock()
+	snap := Client{MAC: mac, State: Preauth}
+	if c := t.clients[string(mac)]; c != nil {
+		snap = c.snapshot()
+		snap.State = c.stateAt(ip)
 	}
+	t.mu.RUnlock()
 	snap.IP = ip
 	return snap, true
 }
@@ -822,6 +843,18 @@ func (t *Table) SetResolver(fn func(netip.Addr) (net.HardwareAddr, bool)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.resolve = fn
+}
+
+// StateAt is the state of mac for a packet sent from ip: as StateOf, except
+// that a signed-in client is preauth from any address but the IPv4 address
+// it signed in with.
+func (t *Table) StateAt(mac net.HardwareAddr, ip netip.Addr) State {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if c := t.clients[string(mac)]; c != nil {
+		return c.stateAt(ip)
+	}
+	return Preauth
 }
 
 // StateOf is the state of mac: preauth for a client never seen.

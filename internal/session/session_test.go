@@ -192,6 +192,62 @@ func TestSeenMovesAddress(t *testing.T) {
 	}
 }
 
+// A signed-in client is signed in from the IPv4 address it signed in with
+// only: a device that copies its MAC from another address is preauth to
+// everyone who asks by address (DNS, relay, portal, responder), and the
+// neighbour table does not move the session to it; a new lease does.
+func TestCloneIsPreauth(t *testing.T) {
+	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	own, clone := netip.MustParseAddr("10.77.0.50"), netip.MustParseAddr("10.77.0.60")
+	tb.SetResolver(func(q netip.Addr) (net.HardwareAddr, bool) { return a, q == own || q == clone || q.Is6() })
+	var moves int
+	tb.Watch(func(ch Change) {
+		if ch.Reason == "address" {
+			moves++
+		}
+	})
+	tb.Auth(context.Background(), a, 0, "t")
+	// No address known yet: let through nowhere, as the firewall has no
+	// element for it.
+	if got, _ := tb.LookupIP(own); got.State != Preauth {
+		t.Errorf("signed in, address unknown: %v from %v", got.State, own)
+	}
+	tb.Seen(a, own, "")
+	tb.Seen(a, clone, "") // the copy sends an ARP
+	if got, _ := tb.Lookup(a); got.IP != own {
+		t.Errorf("the neighbour table moved the session to %v", got.IP)
+	}
+	for _, tt := range []struct {
+		ip   netip.Addr
+		want State
+	}{
+		{own, Authenticated},
+		{clone, Preauth},
+		{netip.MustParseAddr("fd77::50"), Preauth},
+	} {
+		if got, ok := tb.LookupIP(tt.ip); !ok || got.State != tt.want || got.MAC.String() != a.String() {
+			t.Errorf("LookupIP(%v) = %v %v, %v; want %v", tt.ip, got.MAC, got.State, ok, tt.want)
+		}
+		if got := tb.StateAt(a, tt.ip); got != tt.want {
+			t.Errorf("StateAt(a, %v) = %v, want %v", tt.ip, got, tt.want)
+		}
+	}
+	if got := tb.StateOf(a); got != Authenticated {
+		t.Errorf("StateOf(a) = %v", got)
+	}
+	// A new lease moves it, with one change to watchers.
+	tb.Leased(a, clone, "")
+	if got := tb.StateAt(a, clone); got != Authenticated || moves != 2 {
+		t.Errorf("after a new lease: %v from %v, %d address changes (want 2)", got, clone, moves)
+	}
+	// A preauth client follows the neighbour table.
+	tb.Deauth(context.Background(), a, "t")
+	tb.Seen(a, own, "")
+	if got, _ := tb.Lookup(a); got.IP != own {
+		t.Errorf("a preauth client's address did not follow the neighbour table: %v", got.IP)
+	}
+}
+
 func TestReloadBlocks(t *testing.T) {
 	ctx := context.Background()
 	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
@@ -242,9 +298,9 @@ func TestResolver(t *testing.T) {
 		calls++
 		return a, q == ip
 	})
-	tb.Auth(context.Background(), a, 0, "t")
+	tb.SetTrusted(context.Background(), a, true, "t")
 	got, ok := tb.LookupIP(netip.MustParseAddr("::ffff:10.77.0.50"))
-	if !ok || got.State != Authenticated || got.IP != ip || got.MAC.String() != a.String() {
+	if !ok || got.State != Trusted || got.IP != ip || got.MAC.String() != a.String() {
 		t.Errorf("resolved %+v, %v", got, ok)
 	}
 	if _, ok := tb.LookupIP(netip.MustParseAddr("10.77.0.51")); ok {
