@@ -172,15 +172,19 @@ func testFirewall(t *testing.T, backend string) {
 		if body, code := fwCurl(t, c1, "https://198.51.100.10/"); code != 0 || !strings.Contains(body, originMarker) {
 			t.Errorf("after ctl auth, https: exit %d", code)
 		}
-		if body, _ := fwCurl(t, c1, "-6", "http://[2001:db8:100::10]/"); !strings.Contains(body, originMarker) {
-			t.Errorf("after ctl auth the client does not reach the origin over IPv6")
+		// A signed-in client passes by its MAC with its IPv4 address; its
+		// IPv6 is not forwarded, since nothing ties an IPv6 address to the
+		// device that signed in (docs/firewall.md, Clones). The trusted
+		// client is the positive control of the IPv6 checks.
+		if body, _ := fwCurl(t, c1, "-6", "http://[2001:db8:100::10]/"); strings.Contains(body, originMarker) {
+			t.Errorf("after ctl auth the client reaches the origin over IPv6")
 		}
 		// The positive control of the preauth ping and ping -6 checks.
 		if out, err := inNS(t, c1, "ping", "-c", "1", "-W", "2", "198.51.100.10"); err != nil {
 			t.Errorf("after ctl auth, ping of the origin: %v\n%s", err, out)
 		}
-		if out, err := inNS(t, c1, "ping", "-6", "-c", "1", "-W", "2", "2001:db8:100::10"); err != nil {
-			t.Errorf("after ctl auth, ping -6 of the origin: %v\n%s", err, out)
+		if out, err := inNS(t, c2, "ping", "-6", "-c", "1", "-W", "2", "2001:db8:100::10"); err != nil {
+			t.Errorf("the trusted client's ping -6 of the origin: %v\n%s", err, out)
 		}
 		if out, _ := inNS(t, c1, "dig", "+short", "+time=1", "+tries=2", "@198.51.100.53", "lab-ready.test", "A"); !strings.Contains(out, "198.51.100.10") {
 			t.Errorf("after ctl auth, DNS to 198.51.100.53 is still not the real resolver's: %q", out)
@@ -249,6 +253,51 @@ func testFirewall(t *testing.T, backend string) {
 		}
 		if fwReachesOrigin(t, c1) {
 			t.Errorf("after ctl deauth the client still reaches the origin")
+		}
+	})
+
+	// SPEC §3, Firewall: a device that copies a signed-in client's MAC from
+	// another IPv4 address is held at the portal, and the client passes.
+	t.Run("a copied MAC from another address is held", func(t *testing.T) {
+		if _, errOut, code := d.ctl("auth", clientMAC(1)); code != 0 {
+			t.Fatalf("ctl auth: %s", errOut)
+		}
+		if !fwWaitOrigin(t, c1, true) {
+			t.Fatalf("the signed-in client does not reach the origin")
+		}
+		// c3 takes c1's MAC, keeping its own address (its config block
+		// is by MAC: now it is nobody's).
+		mustNS(t, c3, "ip", "link", "set", "eth0", "address", clientMAC(1))
+		defer func() {
+			mustNS(t, c3, "ip", "link", "set", "eth0", "address", clientMAC(3))
+			if !fwWaitOrigin(t, c1, true) {
+				t.Errorf("after the copy left, the signed-in client does not reach the origin")
+			}
+		}()
+		// The copy is seen on the LAN (an ARP for the router), and more
+		// than once, so that a table that follows the neighbour table
+		// would have moved the session to it by now.
+		for range 3 {
+			inNS(t, c3, "ping", "-c", "1", "-W", "1", "10.77.0.1")
+		}
+		body, _ := fwCurl(t, c3, "http://198.51.100.10/")
+		if strings.Contains(body, originMarker) {
+			t.Errorf("the copy of a signed-in MAC from %s reached the origin", fwClientIP(3))
+		}
+		if !strings.Contains(body, "redir=") {
+			t.Errorf("the copy's HTTP did not get the portal's 511: %q", body)
+		}
+		if got := fwTCP(t, c3, "198.51.100.10:443"); got != "refused" {
+			t.Errorf("the copy's TCP 443: %s, want refused", got)
+		}
+		if _, err := inNS(t, c3, "ping", "-c", "1", "-W", "1", "198.51.100.10"); err == nil {
+			t.Errorf("the copy's ping was forwarded")
+		}
+		if out, _ := inNS(t, c3, "dig", "+short", "+time=1", "+tries=2", "@198.51.100.53", "lab-ready.test", "A"); strings.TrimSpace(out) != "10.77.0.1" {
+			t.Errorf("the copy's DNS to another resolver: %q, want the portal's hijacked answer", out)
+		}
+		if c := d.clients()[clientMAC(1)]; c.IP != fwClientIP(1) || c.State != "authenticated" {
+			t.Errorf("the session moved: ctl clients shows %s %s", c.IP, c.State)
 		}
 	})
 

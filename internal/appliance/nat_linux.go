@@ -1,24 +1,44 @@
 package appliance
 
 import (
+	"encoding/binary"
 	"fmt"
+	"net"
+	"net/netip"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
 
 // natTable is the appliance's own nftables table. The firewall's table
-// (inet lobby) decides who may be forwarded; this one only rewrites the
-// source of what is forwarded out of an uplink, so the two never touch
-// each other's rules.
+// (inet lobby) decides which LAN clients may be forwarded; this one
+// rewrites the source of what is forwarded out of an uplink and keeps the
+// WAN side out (SPEC §6), so the two never touch each other's rules.
 const natTable = "lobby-nat"
 
+// wanOpening is a service of the router that the config opens to the WAN
+// side: TCP or UDP port on the router's addresses, from the given sources
+// (none: from anywhere).
+type wanOpening struct {
+	proto byte // unix.IPPROTO_TCP or unix.IPPROTO_UDP
+	port  uint16
+	from  []netip.Prefix
+}
+
+// wanOpenings is the one place where the config opens the router to the
+// WAN side. Nothing does yet: `config admin`'s `listen` on a WAN address
+// and the RADIUS Dynamic Authorization port for `das_client` addresses
+// (SPEC §6, §7, §8) add theirs here when those sections exist.
+func wanOpenings() []wanOpening { return nil }
+
 // setupNAT masquerades IPv4 that leaves through the uplinks (the LAN's
-// private addresses become the uplink's, as any home router does) and turns
-// on IPv4 forwarding. The table is replaced whole, in one transaction, so a
-// second boot step or a restart finds exactly these rules. IPv6 is not
-// forwarded: the firewall owns that decision (SPEC §3).
+// private addresses become the uplink's, as any home router does), closes
+// the router and the LAN to the WAN side, and turns on IPv4 forwarding. The
+// table is replaced whole, in one transaction, so a second boot step or a
+// restart finds exactly these rules. IPv6 is not forwarded: the firewall
+// owns that decision (SPEC §3).
 func setupNAT(uplinks []string) error {
 	if len(uplinks) == 0 {
 		return nil
@@ -49,6 +69,7 @@ func setupNAT(uplinks []string) error {
 			&expr.Masq{},
 		}})
 	}
+	addWANFilter(c, t, uplinks, wanOpenings())
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nat: table inet %s: %w (are nf_tables, nft_chain_nat and nft_masq loaded?)", natTable, err)
 	}
@@ -56,6 +77,114 @@ func setupNAT(uplinks []string) error {
 		return fmt.Errorf("nat: %w", err)
 	}
 	return nil
+}
+
+// addWANFilter adds to t what keeps the WAN side out (SPEC §6): nothing
+// arriving on an uplink reaches the router's services or opens a
+// connection to a client. Let in are the answers to connections from the
+// router or the clients (conntrack established, related: ICMP errors
+// included), DHCP server replies to the router's DHCP client (RFC 2131
+// §4.1: server port 67 to client port 68), IPv6 neighbour discovery and
+// router advertisements on the uplink (RFC 4861), ping of the router's own
+// address (one answer a request, no state: the operator's and the ISP's
+// first check that the box is up), and what wanOpenings names.
+//
+//	chain wan_input   { type filter hook input priority filter; policy accept;
+//	                    iifname UPLINK jump wan_in }
+//	chain wan_in      { ct state established,related accept; ct state invalid drop
+//	                    udp sport 67 udp dport 68 accept
+//	                    icmp type echo-request accept; icmpv6 type {echo-request, 134, 135, 136} accept
+//	                    (the openings); drop }
+//	chain wan_forward { type filter hook forward priority filter; policy accept;
+//	                    iifname UPLINK ct state established,related accept; iifname UPLINK drop }
+func addWANFilter(c *nftables.Conn, t *nftables.Table, uplinks []string, open []wanOpening) {
+	accept := nftables.ChainPolicyAccept
+	in := c.AddChain(&nftables.Chain{Name: "wan_in", Table: t})
+	rule := func(ch *nftables.Chain, exprs ...[]expr.Any) {
+		var all []expr.Any
+		for _, e := range exprs {
+			all = append(all, e...)
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: all})
+	}
+	acc := []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
+	drop := []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}
+	rule(in, ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), acc)
+	rule(in, ctState(expr.CtStateBitINVALID), drop)
+	rule(in, meta(expr.MetaKeyNFPROTO, unix.NFPROTO_IPV4), meta(expr.MetaKeyL4PROTO, unix.IPPROTO_UDP), port(0, 67), port(2, 68), acc)
+	rule(in, meta(expr.MetaKeyNFPROTO, unix.NFPROTO_IPV4), meta(expr.MetaKeyL4PROTO, unix.IPPROTO_ICMP), icmpType(8), acc)
+	for _, typ := range []byte{128, 134, 135, 136} { // echo request, router and neighbour advertisement, neighbour solicitation
+		rule(in, meta(expr.MetaKeyNFPROTO, unix.NFPROTO_IPV6), meta(expr.MetaKeyL4PROTO, unix.IPPROTO_ICMPV6), icmpType(typ), acc)
+	}
+	for _, o := range open {
+		match := [][]expr.Any{meta(expr.MetaKeyL4PROTO, o.proto), port(2, o.port)}
+		if len(o.from) == 0 {
+			rule(in, append(match, acc)...)
+		}
+		for _, p := range o.from {
+			rule(in, append(match, fromPrefix(p), acc)...)
+		}
+	}
+	rule(in, drop)
+
+	input := c.AddChain(&nftables.Chain{Name: "wan_input", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	fwd := c.AddChain(&nftables.Chain{Name: "wan_forward", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	for _, up := range uplinks {
+		iif := []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(up)},
+		}
+		rule(input, iif, []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: in.Name}})
+		rule(fwd, iif, ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), acc)
+		rule(fwd, iif, drop)
+	}
+}
+
+func meta(k expr.MetaKey, v byte) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: k, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{v}}}
+}
+
+// ctState is `ct state` having any of bits.
+func ctState(bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
+}
+
+// port is the TCP/UDP source (offset 0) or destination (2) port.
+func port(offset uint32, p uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: offset, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, p)},
+	}
+}
+
+func icmpType(typ byte) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{typ}},
+	}
+}
+
+// fromPrefix is `ip saddr P` or `ip6 saddr P`.
+func fromPrefix(p netip.Prefix) []expr.Any {
+	p = p.Masked()
+	fam, off := byte(unix.NFPROTO_IPV4), uint32(12)
+	if p.Addr().Is6() {
+		fam, off = unix.NFPROTO_IPV6, 8
+	}
+	n := uint32(p.Addr().BitLen() / 8)
+	mask := net.CIDRMask(p.Bits(), p.Addr().BitLen())
+	return append(meta(expr.MetaKeyNFPROTO, fam),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: mask, Xor: make([]byte, n)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Addr().AsSlice()},
+	)
 }
 
 // removeNAT deletes the table at a clean stop.
