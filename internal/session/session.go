@@ -720,7 +720,14 @@ func (t *Table) sighted(mac net.HardwareAddr, ip netip.Addr, hostname string, le
 		// The neighbour table believes whoever sent the last ARP, a
 		// device that copies the MAC from another address included: it
 		// must not take the session with it (SPEC §3, Firewall). A new
-		// lease does move it (Leased).
+		// lease does move it (Leased). The address is no longer whoever
+		// had it before either: asked by address, it is a copy of this
+		// MAC (LookupIP resolves it, preauth).
+		if other := t.byIP[ip]; other != nil && other != c {
+			other.ip = netip.Addr{}
+			other.onLink = false
+			delete(t.byIP, ip)
+		}
 		ip = c.ip
 	}
 	if ip.IsValid() && ip != c.ip {

@@ -200,6 +200,7 @@ func TestCloneIsPreauth(t *testing.T) {
 	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
 	own, clone := netip.MustParseAddr("10.77.0.50"), netip.MustParseAddr("10.77.0.60")
 	tb.SetResolver(func(q netip.Addr) (net.HardwareAddr, bool) { return a, q == own || q == clone || q.Is6() })
+	tb.Seen(b, clone, "") // the address the copy takes was b's
 	var moves int
 	tb.Watch(func(ch Change) {
 		if ch.Reason == "address" {
@@ -234,6 +235,9 @@ func TestCloneIsPreauth(t *testing.T) {
 	}
 	if got := tb.StateOf(a); got != Authenticated {
 		t.Errorf("StateOf(a) = %v", got)
+	}
+	if got, _ := tb.Lookup(b); got.IP.IsValid() {
+		t.Errorf("b still holds %v, which the neighbour table has at a's MAC", got.IP)
 	}
 	// A new lease moves it, with one change to watchers.
 	tb.Leased(a, clone, "")
