@@ -303,6 +303,22 @@ check_dns_forward() {
 	echo "other.test -> $a (forwarded to the WAN's nameserver)"
 }
 
+# check_wan_closed: a host on the WAN segment reaches the portal port
+# neither on the VM's WAN address nor on its LAN address routed through it
+# (SPEC §6); the sign-in before showed the port open from the LAN.
+check_wan_closed() {
+	local wan url code
+	wan=$(grep -m1 -F 'msg="dhcp client: lease" interface=wan' "$LOG" | grep -o 'address=[0-9.]*' | cut -d= -f2)
+	[ -n "$wan" ] || { echo "no WAN address in the console log"; return 1; }
+	ip -n "$I" route replace 10.77.0.0/24 via "$wan"
+	for url in "http://$wan:$PORT/" "http://$PORTAL:$PORT/"; do
+		code=$(ip netns exec "$I" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 3 --max-time 5 "$url") || true
+		[ "$code" = 000 ] || { ip -n "$I" route del 10.77.0.0/24; echo "$url answered $code from the WAN side"; return 1; }
+	done
+	ip -n "$I" route del 10.77.0.0/24
+	echo "no answer from $wan:$PORT or $PORTAL:$PORT on the WAN side"
+}
+
 check_still_signed_in() {
 	ctl_until "^$CLIENT_MAC .*authenticated" 30 clients
 }
@@ -434,6 +450,7 @@ test_board() {
 	step "$b" "sign-in (portal)" portal -- check_signin && signed=1
 	step "$b" "origin after sign-in" -- check_origin || true
 	step "$b" "DNS after sign-in" dns -- check_dns_forward || true
+	step "$b" "WAN side closed" portal -- check_wan_closed || true
 	if [ -n "$MEM_OUT" ]; then
 		step "$b" "sign in $MEM_CLIENTS MACs (console)" ctl -- mem_clients "$MEM_CLIENTS" &&
 			step "$b" "memory, $MEM_CLIENTS signed in" -- mem_record "$b" "signed-in-$MEM_CLIENTS" || true

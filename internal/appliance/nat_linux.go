@@ -187,8 +187,12 @@ func fromPrefix(p netip.Prefix) []expr.Any {
 	)
 }
 
-// removeNAT deletes the table at a clean stop.
+// removeNAT deletes the table at a clean stop. Forwarding stops first: the
+// table is also what keeps the WAN side away from the LAN.
 func removeNAT() error {
+	if err := sysctl("net/ipv4/ip_forward", "0"); err != nil {
+		return fmt.Errorf("nat: %w", err)
+	}
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nat: %w", err)
