@@ -716,7 +716,7 @@ func (t *Table) sighted(mac net.HardwareAddr, ip netip.Addr, hostname string, le
 	}
 	c.seen = t.now()
 	changed := false
-	if !lease && c.authenticated && c.ip.IsValid() {
+	if !lease && c.state() == Authenticated && c.ip.IsValid() {
 		// The neighbour table believes whoever sent the last ARP, a
 		// device that copies the MAC from another address included: it
 		// must not take the session with it (SPEC §3, Firewall). A new
