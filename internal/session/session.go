@@ -132,9 +132,12 @@ func (c *client) state() State {
 // stateAt is c's state for a packet from ip: a signed-in client is signed
 // in only from the IPv4 address it signed in with (SPEC §3, Firewall), so a
 // device that copies its MAC from another address, or from IPv6, is not.
+// A client signed in before its address was known (ctl auth of a MAC never
+// seen) takes the first address seen, which the neighbour table is about
+// to report: until then it is signed in from anywhere.
 func (c *client) stateAt(ip netip.Addr) State {
 	s := c.state()
-	if s == Authenticated && (!c.ip.IsValid() || c.ip != ip.Unmap()) {
+	if s == Authenticated && c.ip.IsValid() && c.ip != ip.Unmap() {
 		return Preauth
 	}
 	return s
