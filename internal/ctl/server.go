@@ -229,7 +229,10 @@ func (s *Server) auth(ctx context.Context, args []string) (any, error) {
 			return nil, fmt.Errorf("duration %q: want a positive duration like 2h", args[1])
 		}
 	}
-	return result(s.Table.Auth(ctx, mac, d, reason))
+	// auth IP binds that address (SPEC §3, Firewall); auth MAC the one
+	// the table knows.
+	ip, _ := netip.ParseAddr(args[0])
+	return result(s.Table.AuthAt(ctx, mac, ip, d, reason))
 }
 
 func (s *Server) deauth(ctx context.Context, args []string) (any, error) {

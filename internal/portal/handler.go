@@ -168,7 +168,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case session.Preauth:
 		ctx, cancel := s.authContext(r)
 		defer cancel()
-		if _, err := s.table.Auth(ctx, v.client.MAC, 0, "portal"); err != nil {
+		// Bound to the address it signed in from (SPEC §3, Firewall).
+		if _, err := s.table.AuthAt(ctx, v.client.MAC, v.ip, 0, "portal"); err != nil {
 			s.log.Error("portal: sign-in failed", "mac", v.client.MAC.String(), "ip", v.ip, "err", err)
 			p.Title, p.Message = "Sign-in failed", "Something went wrong on our side, so you are not signed in yet. Please try again in a moment."
 			s.render(w, http.StatusInternalServerError, pageError, p)

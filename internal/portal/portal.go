@@ -32,7 +32,7 @@ import (
 // Table is what the portal needs of the session table.
 type Table interface {
 	LookupIP(ip netip.Addr) (session.Client, bool)
-	Auth(ctx context.Context, mac net.HardwareAddr, d time.Duration, reason string) (session.Client, error)
+	AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, d time.Duration, reason string) (session.Client, error)
 	Deauth(ctx context.Context, mac net.HardwareAddr, reason string) (session.Client, error)
 }
 

@@ -609,11 +609,36 @@ func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durabl
 	return snap, nil
 }
 
-// Auth signs a client in for d (0: the configured session_timeout).
+// Auth signs a client in for d (0: the configured session_timeout), at
+// the address the table knows for it.
 func (t *Table) Auth(ctx context.Context, mac net.HardwareAddr, d time.Duration, reason string) (Client, error) {
-	return t.update(ctx, mac, true, true, reason, func(c *client) error {
+	return t.AuthAt(ctx, mac, netip.Addr{}, d, reason)
+}
+
+// AuthAt signs in the client with mac that asked from IPv4 address ip (the
+// portal, ctl auth IP): it is let through from that address (SPEC §3,
+// Firewall), which becomes its own even if the table knew another, such as
+// a stale neighbour entry. Signed in again from another address, the
+// session moves there.
+func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, d time.Duration, reason string) (Client, error) {
+	ip = ip.Unmap()
+	var moved bool
+	var was State
+	snap, err := t.update(ctx, mac, true, true, reason, func(c *client) error {
 		if c.blocked || c.cfgBlocked {
 			return fmt.Errorf("%s is blocked", mac)
+		}
+		was = c.state()
+		if ip.Is4() && ip != c.ip {
+			if t.byIP[c.ip] == c {
+				delete(t.byIP, c.ip)
+			}
+			if other := t.byIP[ip]; other != nil && other != c {
+				other.ip = netip.Addr{}
+			}
+			c.ip = ip
+			t.byIP[ip] = c
+			moved = true
 		}
 		now := t.now()
 		if d == 0 {
@@ -628,6 +653,11 @@ func (t *Table) Auth(ctx context.Context, mac net.HardwareAddr, d time.Duration,
 		}
 		return nil
 	})
+	if err == nil && moved && was == snap.State {
+		// Signed in already: update told nobody, but the address moved.
+		t.notify([]Change{{Client: snap, Old: snap.State, Reason: "address"}})
+	}
+	return snap, err
 }
 
 // Deauth signs a client out.

@@ -252,6 +252,38 @@ func TestCloneIsPreauth(t *testing.T) {
 	}
 }
 
+// A sign-in from an address binds that address, over one the table knew
+// (a stale neighbour entry); signed in again from another, the session
+// moves there with one change to watchers.
+func TestAuthAt(t *testing.T) {
+	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	stale, own, next := netip.MustParseAddr("10.77.0.61"), netip.MustParseAddr("10.77.0.62"), netip.MustParseAddr("10.77.0.63")
+	var changes []Change
+	tb.Watch(func(ch Change) { changes = append(changes, ch) })
+	tb.SeenNeighbour(a, stale)
+	changes = nil
+	if c, err := tb.AuthAt(context.Background(), a, own, 0, "t"); err != nil || c.IP != own || c.State != Authenticated {
+		t.Fatalf("AuthAt: %v %v, %v", c.IP, c.State, err)
+	}
+	if len(changes) != 1 || changes[0].Client.IP != own {
+		t.Errorf("changes %+v, want one sign-in at %v", changes, own)
+	}
+	if got := tb.StateAt(a, stale); got != Preauth {
+		t.Errorf("from the stale address: %v", got)
+	}
+	if got, ok := tb.LookupIP(own); !ok || got.State != Authenticated {
+		t.Errorf("LookupIP(%v) = %v, %v", own, got.State, ok)
+	}
+	changes = nil
+	tb.AuthAt(context.Background(), a, next, 0, "t")
+	if len(changes) != 1 || changes[0].Reason != "address" || changes[0].Client.IP != next {
+		t.Errorf("signed in again from %v: changes %+v, want one address change", next, changes)
+	}
+	if _, ok := tb.LookupIP(own); ok {
+		t.Errorf("%v still belongs to a", own)
+	}
+}
+
 func TestReloadBlocks(t *testing.T) {
 	ctx := context.Background()
 	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
