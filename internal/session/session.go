@@ -635,8 +635,10 @@ func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr,
 			}
 			if other := t.byIP[ip]; other != nil && other != c {
 				other.ip = netip.Addr{}
+				other.onLink = false
 			}
 			c.ip = ip
+			c.onLink = false
 			t.byIP[ip] = c
 			moved = true
 		}

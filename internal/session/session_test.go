@@ -260,7 +260,7 @@ func TestAuthAt(t *testing.T) {
 	stale, own, next := netip.MustParseAddr("10.77.0.61"), netip.MustParseAddr("10.77.0.62"), netip.MustParseAddr("10.77.0.63")
 	var changes []Change
 	tb.Watch(func(ch Change) { changes = append(changes, ch) })
-	tb.SeenNeighbour(a, stale)
+	tb.Seen(a, stale, "")
 	changes = nil
 	if c, err := tb.AuthAt(context.Background(), a, own, 0, "t"); err != nil || c.IP != own || c.State != Authenticated {
 		t.Fatalf("AuthAt: %v %v, %v", c.IP, c.State, err)
