@@ -116,6 +116,11 @@ func newDaemon(t *testing.T, extra ...string) *lobbyProc {
 	d := &lobbyProc{t: t, dir: dir, config: filepath.Join(dir, "lobby.conf"),
 		socket: filepath.Join(dir, "lobby.sock"), stateDir: filepath.Join(dir, "state")}
 	d.writeConfig(baseConfig(dir, extra...))
+	// A fresh router: earlier tests gave the lab's MACs other addresses,
+	// which the router's neighbour table still holds, and a session is
+	// bound to one address (SPEC §3, Firewall): `ctl auth MAC` would
+	// bind a stale one.
+	inNS(t, routerNS, "ip", "neigh", "flush", "dev", lanIface)
 	t.Cleanup(func() {
 		if d.running() {
 			d.cmd.Process.Kill()
