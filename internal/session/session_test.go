@@ -197,7 +197,7 @@ func TestSeenMovesAddress(t *testing.T) {
 // everyone who asks by address (DNS, relay, portal, responder), and the
 // neighbour table does not move the session to it; a new lease does.
 func TestCloneIsPreauth(t *testing.T) {
-	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	own, clone := netip.MustParseAddr("10.77.0.50"), netip.MustParseAddr("10.77.0.60")
 	tb.SetResolver(func(q netip.Addr) (net.HardwareAddr, bool) { return a, q == own || q == clone || q.Is6() })
 	tb.Seen(b, clone, "") // the address the copy takes was b's
@@ -256,7 +256,7 @@ func TestCloneIsPreauth(t *testing.T) {
 // (a stale neighbour entry); signed in again from another, the session
 // moves there with one change to watchers.
 func TestAuthAt(t *testing.T) {
-	tb := newTable(Config{}, newMemStore(), &clock{time.Unix(1e9, 0)})
+	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	stale, own, next := netip.MustParseAddr("10.77.0.61"), netip.MustParseAddr("10.77.0.62"), netip.MustParseAddr("10.77.0.63")
 	var changes []Change
 	tb.Watch(func(ch Change) { changes = append(changes, ch) })
