@@ -28,7 +28,7 @@ export PATH := $(PATH):/usr/local/go/bin
 help:
 	@echo "make build   build bin/lobby for this machine"
 	@echo "make cross   static binaries for every board: build/BOARD/lobby ($(BOARDS))"
-	@echo "make size    stripped and xz -9 size per board"
+	@echo "make size    stripped and xz -9 size per board, its budget and margin"
 	@echo "make test    lint, unit tests (every fuzz corpus included), end-to-end tests (root)"
 	@echo "make fuzz    explore every fuzz target for FUZZTIME ($(FUZZTIME)) each: run it before you stop"
 	@echo "make demo    bring up the lab and walk a client through the hotspot (root)"
@@ -55,12 +55,10 @@ build/%/lobby: FORCE
 	GOOS=linux $(GO) build -tags '$(GOTAGS)'$${TAGS:+,$$TAGS} "$$@" -trimpath -ldflags '$(LDFLAGS) -X main.board=$*' -o $@ ./firmware && \
 	echo "built $@ ($$GOARCH$${GOMIPS:+ $$GOMIPS}$${GOARM:+ GOARM=$$GOARM})"
 
+# Per board: stripped and xz -9 size, the board's budget (flash: xz -9;
+# appliance: RAM, the unpacked initramfs of make image) and the margin.
 size: cross
-	@printf '%-18s %10s %10s\n' board stripped 'xz -9'
-	@for b in $(BOARDS); do \
-		f=build/$$b/lobby; \
-		printf '%-18s %10d %10d\n' $$b $$(stat -c %s $$f) $$(xz -9 -c $$f | wc -c); \
-	done
+	@scripts/size.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -113,12 +111,13 @@ openwrt-test: package
 # The appliance image (docs/appliance.md): Debian's kernel and an initramfs
 # whose whole userland is lobby as PID 1; for x86-64 also a bootable disk.
 #   make image BOARD=appliance-x86_64   (appliance-armhf, appliance-mipsel)
-# Without BOARD, every appliance profile. boot-test boots each under qemu as
+# Without BOARD, every appliance profile; each must fit its RAM_BUDGET (the
+# initramfs lives in RAM). boot-test boots each under qemu as
 # the router of a lab and walks a client through it (root, minutes).
 APPLIANCE_BOARDS = $(basename $(notdir $(wildcard board/appliance-*.conf)))
 
 image:
-	@for b in $(or $(BOARD),$(APPLIANCE_BOARDS)); do scripts/image.sh $$b || exit 1; done
+	@for b in $(or $(BOARD),$(APPLIANCE_BOARDS)); do scripts/image.sh $$b && scripts/size.sh ram $$b || exit 1; done
 
 boot-test: deps image
 	scripts/boot-test.sh $(BOARD)
