@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,7 +348,7 @@ func TestFeedMakefile(t *testing.T) {
 		t.Errorf("the binary go install makes is named %s", filepath.Base(mainPkg))
 	}
 	// The build flags of `make cross`: tags, and the -gcflags of the
-	// Makefile's default and of the x86-64 board.
+	// Makefile's default and of any board whose profile sets its own.
 	top := mustRead(t, filepath.Join(repo(t), "Makefile"))
 	if tags := regexp.MustCompile(`(?m)^GOTAGS\s*=\s*(.*)$`).FindStringSubmatch(top)[1]; v("GO_PKG_TAGS") != tags {
 		t.Errorf("GO_PKG_TAGS %s, the Makefile's GOTAGS %s", v("GO_PKG_TAGS"), tags)
@@ -356,10 +357,21 @@ func TestFeedMakefile(t *testing.T) {
 	if got, want := strings.Fields(v("LOBBY_NOINLINE")), strings.Fields(strings.ReplaceAll(noinline, "\\", "")); !slices.Equal(got, want) {
 		t.Errorf("LOBBY_NOINLINE %v, the Makefile's NOINLINE %v", got, want)
 	}
-	x86 := regexp.MustCompile(`(?m)^GCFLAGS=(.*)$`).FindStringSubmatch(mustRead(t, filepath.Join(repo(t), "board", "x86-64.conf")))
-	amd64 := regexp.MustCompile(`(?m)^\s+LOBBY_GCFLAGS:=(.*)$`).FindStringSubmatch(mk)
-	if x86 == nil || amd64 == nil || !slices.Equal(strings.Split(x86[1], ","), strings.Fields(amd64[1])) {
-		t.Errorf("the amd64 LOBBY_GCFLAGS %q, board/x86-64.conf's GCFLAGS %q", amd64, x86)
+	own := map[string]string{} // GOARCH: the board's GCFLAGS, as the feed writes them
+	for _, board := range boards(t) {
+		if c := boardConf(t, board); c["GCFLAGS"] != "" {
+			own[c["GOARCH"]] = strings.Join(strings.Split(c["GCFLAGS"], ","), " ")
+		}
+	}
+	feed := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^ifeq \(\$\(GO_ARCH\),(\w+)\)\n\s+LOBBY_GCFLAGS:=(.*)\nendif$`).FindAllStringSubmatch(mk, -1) {
+		feed[m[1]] = strings.Join(strings.Fields(m[2]), " ")
+	}
+	if !maps.Equal(feed, own) {
+		t.Errorf("the feed's LOBBY_GCFLAGS per GO_ARCH %q, the board profiles' own GCFLAGS %q", feed, own)
+	}
+	if n := strings.Count(mk, "LOBBY_GCFLAGS:="); n != 1+len(feed) {
+		t.Errorf("the feed sets LOBBY_GCFLAGS %d times, not once and once per GO_ARCH block (%d)", n, len(feed))
 	}
 	if ver := v("PKG_VERSION") + "-r" + v("PKG_RELEASE"); !apkVersion.MatchString(ver) {
 		t.Errorf("version %s is not one apk accepts", ver)
