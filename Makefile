@@ -3,7 +3,8 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS  = -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+LDVARS   = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+LDFLAGS  = -s -w $(LDVARS)
 # nethttpomithttp2: net/http without its bundled HTTP/2 (about 90 KB of xz on
 # MIPS); the portal serves HTTP/1.1 only. Build lobby with the same tags
 # everywhere (scripts/bench/*.sh, firmware/lab_test.go).
@@ -23,12 +24,13 @@ E2E     ?= .
 export CGO_ENABLED = 0
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help bench deps build cross cross-test size test unit fuzz e2e lint demo lab-up lab-down package firmware openwrt-test image boot-test clean FORCE
+.PHONY: help bench deps build cross cross-test size footprint test unit fuzz e2e lint demo lab-up lab-down package firmware openwrt-test image boot-test clean FORCE
 
 help:
 	@echo "make build   build bin/lobby for this machine"
 	@echo "make cross   static binaries for every board: build/BOARD/lobby ($(BOARDS))"
 	@echo "make size    stripped and xz -9 size per board, its budget and margin"
+	@echo "make footprint  what each subsystem costs per OpenWrt board (symbol sizes)"
 	@echo "make test    lint, unit tests (every fuzz corpus included), end-to-end tests (root)"
 	@echo "make fuzz    explore every fuzz target for FUZZTIME ($(FUZZTIME)) each: run it before you stop"
 	@echo "make demo    bring up the lab and walk a client through the hotspot (root)"
@@ -49,16 +51,31 @@ bin/lobby: FORCE
 # name is stamped too, so `lobby version` tells them apart.
 cross: $(BOARDS:%=build/%/lobby)
 
+# $(call board-build,LDFLAGS): the recipe of both rules below.
+define board-build
+@GCFLAGS='$(GCFLAGS)' && set -a && . board/$*.conf && set +a && \
+set -- && for f in $$(echo "$$GCFLAGS" | tr , ' '); do set -- "$$@" "-gcflags=$$f"; done && \
+GOOS=linux $(GO) build -tags '$(GOTAGS)'$${TAGS:+,$$TAGS} "$$@" -trimpath -ldflags '$(1) -X main.board=$*' -o $@ ./firmware && \
+echo "built $@ ($$GOARCH$${GOMIPS:+ $$GOMIPS}$${GOARM:+ GOARM=$$GOARM})"
+endef
+
 build/%/lobby: FORCE
-	@GCFLAGS='$(GCFLAGS)' && set -a && . board/$*.conf && set +a && \
-	set -- && for f in $$(echo "$$GCFLAGS" | tr , ' '); do set -- "$$@" "-gcflags=$$f"; done && \
-	GOOS=linux $(GO) build -tags '$(GOTAGS)'$${TAGS:+,$$TAGS} "$$@" -trimpath -ldflags '$(LDFLAGS) -X main.board=$*' -o $@ ./firmware && \
-	echo "built $@ ($$GOARCH$${GOMIPS:+ $$GOMIPS}$${GOARM:+ GOARM=$$GOARM})"
+	$(call board-build,$(LDFLAGS))
+
+# The same code with its symbol table, for scripts/footprint.sh (make
+# picks this rule for build/footprint/BOARD/lobby: its stem is shorter).
+build/footprint/%/lobby: FORCE
+	$(call board-build,$(LDVARS))
 
 # Per board: stripped and xz -9 size, the board's budget (flash: xz -9;
 # appliance: RAM, the unpacked initramfs of make image) and the margin.
 size: cross
 	@scripts/size.sh
+
+# What each subsystem costs per OpenWrt board, from symbol sizes
+# (docs/openwrt.md, Footprint).
+footprint:
+	@scripts/footprint.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
