@@ -13,10 +13,9 @@
 # string literals, alignment: about a third of the file — is shared out in
 # proportion to each group's code; .bss costs no flash and is left out. Each
 # group's share of what the program loads is then applied to the xz -9 size:
-# KB of xz, an estimate (code and tables compress differently), good to about
-# a tenth of a group's figure. A build with and without a feature gives one
-# feature's cost exactly (../shared/DEPS.md did that); this is the map of all
-# of them.
+# KB of xz, an estimate, since code and tables compress differently. A build
+# with and without a feature gives one feature's cost exactly; this is the
+# map of all of them.
 #
 #   BOARDS   the boards (default: every profile with a FLASH_BUDGET)
 #   RAW=1    the bytes the program loads per group instead of KB of xz
@@ -29,7 +28,7 @@ BOARDS=${BOARDS:-$(grep '^FLASH_BUDGET=' board/*.conf | sort -t= -k2,2n -k1,1 | 
 # The groups, in order: the first whose package prefix matches takes a
 # package. "group<TAB>prefix prefix …"; a prefix takes the package of that
 # path and every package below it.
-groups='lobby	github.com/lobby-fw/lobby main
+groups='lobby (internal/…, firmware)	github.com/lobby-fw/lobby main
 miekg/dns	github.com/miekg/dns
 insomniacslk/dhcp (+u-root/uio)	github.com/insomniacslk/dhcp github.com/u-root/uio
 google/nftables (+mdlayher/netlink)	github.com/google/nftables github.com/mdlayher/netlink
@@ -75,7 +74,7 @@ for b in $BOARDS; do
 			np[i] = split(f[2], p, " ")
 			for (j = 1; j <= np[i]; j++) prefix[i, j] = p[j]
 		}
-		REST = ng + 1; name[REST] = "the rest (standard library, others)"
+		REST = ng + 1; name[REST] = "the rest (standard library: fmt, time, reflect, encoding/json, regexp, log/slog, …)"
 		split(sections, sec, " "); loaded = sec[1]; bss = hex(sec[2])
 	}
 	# pkgof(s): the package of the first package-qualified name in s:
@@ -111,8 +110,8 @@ for b in $BOARDS; do
 		for (g = 1; g <= REST; g++) bytes[g] += shared * code[g] / codetotal
 		for (g = 1; g <= REST; g++)
 			printf "%s\t%.0f\t%.0f\n", name[g], bytes[g] / loaded * xz / 1000, bytes[g]
-		printf "**xz -9 of the binary**\t%.0f\t%d\n", xz / 1000, stripped
-		printf "**flash budget**\t%.0f\t-\n", budget / 1000
+		printf "**`xz -9` of the binary**\t%.0f\t%d\n", xz / 1000, stripped
+		printf "**budget**\t%.0f\t-\n", budget / 1000
 		printf "**margin**\t%.0f\t-\n", (budget - xz) / 1000
 	}' >"$tmp/$b"
 done
