@@ -313,8 +313,8 @@ Load average before and after this area: $load_before; $load_after.
 - **Binary size**: \`make size\`: each board profile's static build (CGO_ENABLED=0,
   \`-trimpath -ldflags '-s -w'\`, tag nethttpomithttp2, the Makefile's NOINLINE or the
   board's GCFLAGS: docs/openwrt.md, Footprint), its size and the size of
-  \`xz -9\` of it, which is what a board's squashfs pays. The issue's budget is 2.5 MB
-  (2,500,000 bytes) of xz per board.
+  \`xz -9\` of it, which is what a board's squashfs pays. Each board has its own budget of xz
+  bytes (FLASH_BUDGET in board/BOARD.conf; `make size` prints size, budget and margin).
 - **Start to first DHCP answer**: perfdhcp (\`-r 200\`, a relay agent at 10.77.0.2) asks
   before the server starts; the time runs from just before the server's \`ip netns exec\` to
   the first DHCP packet from 10.77.0.1:67 that tcpdump sees in the client's namespace, so a
