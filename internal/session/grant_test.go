@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/store"
+	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
 func TestLimitsOver(t *testing.T) {
@@ -50,7 +51,7 @@ func TestAuthKeepsTheGrant(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{time.Unix(1e9, 0)}
 	cfg := Config{SessionTimeout: 2 * time.Hour, IdleTimeout: 10 * time.Minute, DownloadRate: 5e6, Quota: 1e9}
-	tb := newTable(cfg, newMemStore(), c)
+	tb := newTable(cfg, new(storetest.Mem), c)
 	tb.Seen(a, ipA, "")
 	tb.Account(a, 100, 200) // counted before the session: not its bytes
 	var changes []Change
@@ -140,7 +141,7 @@ func TestSignOutReasons(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{time.Unix(1e9, 0)}
-			tb := newTable(tt.cfg, newMemStore(), c)
+			tb := newTable(tt.cfg, new(storetest.Mem), c)
 			tb.Seen(a, ipA, "")
 			first, err := tb.Auth(ctx, a, tb.NewGrant(tt.signIn, "user", Limits{}))
 			if err != nil {
@@ -186,7 +187,7 @@ func equal(a, b []Reason) bool {
 func TestGrantEnforced(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{time.Unix(1e9, 0)}
-	tb := newTable(Config{SessionTimeout: 24 * time.Hour, IdleTimeout: time.Hour}, newMemStore(), c)
+	tb := newTable(Config{SessionTimeout: 24 * time.Hour, IdleTimeout: time.Hour}, new(storetest.Mem), c)
 	var outs []string
 	tb.Watch(func(ch Change) {
 		if ch.Event == SignOut {
@@ -245,7 +246,7 @@ func TestGrantEnforced(t *testing.T) {
 func TestLimit(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{time.Unix(1e9, 0)}
-	tb := newTable(Config{SessionTimeout: time.Hour}, newMemStore(), c)
+	tb := newTable(Config{SessionTimeout: time.Hour}, new(storetest.Mem), c)
 	tb.Seen(a, ipA, "")
 	before, _ := tb.Auth(ctx, a, tb.NewGrant(MethodVoucher, "CODE", Limits{}))
 	var changes []Change
@@ -348,7 +349,7 @@ func TestGrantSurvivesRestart(t *testing.T) {
 // A session stored before grants comes back with its end, config lobby's
 // idle timeout, and an ID that it keeps from then on.
 func TestOldRecordMigrates(t *testing.T) {
-	st := newMemStore()
+	st := new(storetest.Mem)
 	end := time.Unix(1e9, 0).Add(time.Hour)
 	old := map[string]any{"mac": a.String(), "authenticated": true, "auth_since": time.Unix(1e9, 0), "expires": end, "since": time.Unix(1e9, 0), "bytes_up": 50}
 	st.Put(kind, a.String(), old)
@@ -373,7 +374,7 @@ func TestOldRecordMigrates(t *testing.T) {
 // A session restored over its quota (the sign-out was lost in a crash)
 // ends at once.
 func TestRestoredOverQuota(t *testing.T) {
-	st := newMemStore()
+	st := new(storetest.Mem)
 	c := &clock{time.Unix(1e9, 0)}
 	tb := newTable(Config{}, st, c)
 	tb.Auth(context.Background(), a, tb.NewGrant(MethodClick, "", Limits{Quota: 100, Given: GivenQuota}))
