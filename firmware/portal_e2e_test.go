@@ -86,7 +86,7 @@ func TestPortalSignIn(t *testing.T) {
 		t.Fatalf("sign-in: %d, Location %q\n%s", r.status, r.header.Get("Location"), r.body)
 	}
 	c := d.clients()[clientMAC(1)]
-	if c.State != "authenticated" || c.IP != ptClientIP(1) || c.Expires == nil {
+	if c.State != "authenticated" || c.IP != ptClientIP(1) || c.Expires == nil || c.Method == nil || *c.Method != "click" || c.User != nil {
 		t.Errorf("after sign-in: %+v", c)
 	}
 	if s := ptState(d, 2); s == "authenticated" {
@@ -117,6 +117,12 @@ func TestPortalSignIn(t *testing.T) {
 	}
 	if c := ptAPI(t, 1); !c.Captive || c.SecondsRemaining != nil {
 		t.Errorf("api after sign-out: %+v", c)
+	}
+	log := d.logText()
+	for _, want := range []string{`msg="client signed in" mac=` + clientMAC(1) + " ip=" + ptClientIP(1) + " method=click", `msg="client signed out" mac=` + clientMAC(1) + " ip=" + ptClientIP(1) + " method=click user=\"\" reason=logout"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q", want)
+		}
 	}
 }
 
