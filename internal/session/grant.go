@@ -140,16 +140,6 @@ type Grant struct {
 	BaseDown uint64 `json:"base_down,omitempty"`
 }
 
-// Limits are g's limits, all given, with the session timeout counted from
-// now.
-func (g Grant) Limits(now time.Time) Limits {
-	l := Limits{IdleTimeout: g.IdleTimeout, DownloadRate: g.DownloadRate, UploadRate: g.UploadRate, Quota: g.Quota, Given: GivenAll}
-	if !g.End.IsZero() {
-		l.SessionTimeout = max(g.End.Sub(now), 0)
-	}
-	return l
-}
-
 // grantOf is the grant of a sign-in by method for user with limits l
 // (all given), at now.
 func grantOf(method Method, user string, l Limits, now time.Time) Grant {
