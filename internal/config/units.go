@@ -130,3 +130,27 @@ func formatUnits(n uint64, units []unit, noSuffix string) string {
 	}
 	return strconv.FormatUint(n, 10)
 }
+
+// rate reads option name as a rate (ParseRate).
+func (d *decoder) rate(name string, dst *uint64) {
+	if v, ok := d.one(name); ok {
+		n, err := ParseRate(v.Text)
+		if err != nil {
+			d.errorf(v.Pos, "option %s: %v", name, err)
+			return
+		}
+		*dst = n
+	}
+}
+
+// size reads option name as a size in bytes (ParseSize).
+func (d *decoder) size(name string, dst *uint64) {
+	if v, ok := d.one(name); ok {
+		n, err := ParseSize(v.Text)
+		if err != nil {
+			d.errorf(v.Pos, "option %s: %v", name, err)
+			return
+		}
+		*dst = n
+	}
+}

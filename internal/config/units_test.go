@@ -117,3 +117,21 @@ func FuzzUnits(f *testing.F) {
 		}
 	})
 }
+
+// config lobby's limits: defaults of none, values in their units, and a
+// wrong one named with its line.
+func TestLimitOptions(t *testing.T) {
+	c, ps := parse(t, "config lobby 'main'\n\toption interface 'br-lan'\n")
+	if len(ps) != 0 || c.Main.DownloadRate != 0 || c.Main.UploadRate != 0 || c.Main.Quota != 0 {
+		t.Errorf("defaults: %v %+v", ps, c.Main)
+	}
+	c, ps = parse(t, "config lobby 'main'\n\toption interface 'br-lan'\n\toption download_rate '2mbit'\n\toption upload_rate '512kbit'\n\toption quota '1.5GB'\n")
+	if len(ps) != 0 || c.Main.DownloadRate != 2e6 || c.Main.UploadRate != 512e3 || c.Main.Quota != 1.5e9 {
+		t.Errorf("set: %v %+v", ps, c.Main)
+	}
+	_, ps = parse(t, "config lobby 'main'\n\toption interface 'br-lan'\n\toption download_rate '2000'\n\toption quota 'lots'\n")
+	if len(ps) != 2 || !strings.HasPrefix(ps[0].Error(), ps[0].Pos.String()) ||
+		!strings.Contains(ps[0].Error(), ":3: option download_rate: bad rate") || !strings.Contains(ps[1].Error(), ":4: option quota: bad size") {
+		t.Errorf("problems %v", ps)
+	}
+}
