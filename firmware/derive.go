@@ -50,6 +50,9 @@ func derive(c *config.Config) given {
 		Session: session.Config{
 			SessionTimeout: m.SessionTimeout,
 			IdleTimeout:    m.IdleTimeout,
+			DownloadRate:   m.DownloadRate,
+			UploadRate:     m.UploadRate,
+			Quota:          m.Quota,
 			TrustedMAC:     m.TrustedMAC,
 			BlockedMAC:     m.BlockedMAC,
 			MaxClients:     m.MaxClients,

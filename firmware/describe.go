@@ -20,7 +20,9 @@ func describe(c *config.Config, w io.Writer) {
 	if m.TLS() {
 		fmt.Fprintf(w, "HTTPS portal on port %d (%s, %s); DHCP option 114 and the captive API carry %s\n", m.TLSPort, m.TLSCert, m.TLSKey, derive(c).URLs.API)
 	}
-	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s\n", m.Auth, durationOrNone(m.SessionTimeout), durationOrNone(m.IdleTimeout))
+	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s, download %s, upload %s, quota %s\n", m.Auth,
+		durationOrNone(m.SessionTimeout), durationOrNone(m.IdleTimeout), unitOrNone(m.DownloadRate, config.FormatRate),
+		unitOrNone(m.UploadRate, config.FormatRate), unitOrNone(m.Quota, config.FormatSize))
 	fmt.Fprintf(w, "firewall backend: %s\n", m.Firewall)
 	fmt.Fprintf(w, "client table: at most %d clients\n", m.MaxClients)
 	if c.DHCP.Enabled {
@@ -60,4 +62,12 @@ func durationOrNone(d time.Duration) string {
 		return "none"
 	}
 	return config.FormatDuration(d)
+}
+
+// unitOrNone is n written by format, or "none" for 0.
+func unitOrNone(n uint64, format func(uint64) string) string {
+	if n == 0 {
+		return "none"
+	}
+	return format(n)
 }

@@ -55,8 +55,12 @@ func TestCtlVerbs(t *testing.T) {
 	}{
 		{[]string{"auth", a}, 0, map[string]string{a: "authenticated", clientMAC(9): "trusted"}},
 		{[]string{"auth", b, "30m"}, 0, map[string]string{b: "authenticated"}},
+		{[]string{"limit", b, "download=2mbit", "quota=300MB"}, 0, map[string]string{b: "authenticated"}},
+		{[]string{"limit", b, "quota=lots"}, 1, map[string]string{b: "authenticated"}},
+		{[]string{"limit", b}, 2, nil},
 		{[]string{"deauth", b}, 0, map[string]string{b: "preauth"}},
-		{[]string{"deauth", b}, 1, map[string]string{b: "preauth"}}, // not signed in
+		{[]string{"deauth", b}, 1, map[string]string{b: "preauth"}},             // not signed in
+		{[]string{"limit", b, "quota=1GB"}, 1, map[string]string{b: "preauth"}}, // not signed in
 		{[]string{"block", a}, 0, map[string]string{a: "blocked"}},
 		{[]string{"auth", a}, 1, map[string]string{a: "blocked"}}, // blocked stays out
 		{[]string{"unblock", a}, 0, map[string]string{a: "preauth"}},
@@ -104,9 +108,30 @@ func TestCtlVerbs(t *testing.T) {
 			t.Errorf("%s expires %v, want in %v", mac, c.Expires, want)
 		}
 	}
+	// The grant: ctl's method, no user, config lobby's limits (none),
+	// until limit changes them.
+	if c := cs[b]; c.Method == nil || *c.Method != "ctl" || c.User != nil || c.Download != 0 || c.Quota != 0 {
+		t.Errorf("%s after ctl auth: %+v", b, c)
+	}
+	if c := cs[a]; c.Method != nil || c.User != nil {
+		t.Errorf("%s, not signed in, has a method or user: %+v", a, c)
+	}
+	d.ctl("limit", b, "upload=512kbit", "quota=2GB", "expires=1h")
+	c := d.clients()[b]
+	if c.Upload != 512e3 || c.Quota != 2e9 || c.Expires == nil || time.Until(*c.Expires) < 59*time.Minute || time.Until(*c.Expires) > time.Hour {
+		t.Errorf("%s after limit: %+v", b, c)
+	}
 	out, _, _ := d.ctl("clients")
-	if !strings.Contains(out, "MAC") || !strings.Contains(out, b) {
+	if !strings.Contains(out, "MAC") || !strings.Contains(out, b) || !strings.Contains(out, "upload=512kbit quota=2GB") {
 		t.Errorf("ctl clients table:\n%s", out)
+	}
+	// Every sign-in and sign-out is logged with its method, and a
+	// sign-out with its reason (SPEC §1).
+	log := d.logText()
+	for _, want := range []string{`msg="client signed in" mac=` + b, `method=ctl`, `msg="client signed out" mac=` + b, `reason=admin`, `reason=blocked`, `msg="client limits changed"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q", want)
+		}
 	}
 	out, _, _ = d.ctl("status")
 	if !strings.Contains(out, "1 authenticated") {
@@ -119,6 +144,7 @@ func TestKill9KeepsSessions(t *testing.T) {
 	d.start()
 	d.ctl("auth", clientMAC(1))
 	d.ctl("auth", clientMAC(2), "45m")
+	d.ctl("limit", clientMAC(2), "download=2mbit", "upload=512kbit", "quota=300MB")
 	d.ctl("block", clientMAC(3))
 	d.ctl("trust", clientMAC(4))
 	before := d.clients()
@@ -139,8 +165,12 @@ func TestKill9KeepsSessions(t *testing.T) {
 		if (a.Expires == nil) != (b.Expires == nil) || a.Expires != nil && !a.Expires.Equal(*b.Expires) {
 			t.Errorf("%s: expires %v before, %v after; the time left must carry over", mac, b.Expires, a.Expires)
 		}
+		if (a.Method == nil) != (b.Method == nil) || a.Method != nil && *a.Method != *b.Method ||
+			a.Download != b.Download || a.Upload != b.Upload || a.Quota != b.Quota {
+			t.Errorf("%s: grant %+v before, %+v after; it must carry over", mac, b, a)
+		}
 	}
-	if before[clientMAC(1)].State != "authenticated" {
+	if before[clientMAC(1)].State != "authenticated" || before[clientMAC(2)].Quota != 300e6 {
 		t.Fatalf("setup: %+v", before)
 	}
 }

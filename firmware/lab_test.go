@@ -244,6 +244,11 @@ type ctlClient struct {
 	Expires   *time.Time `json:"expires"`
 	BytesUp   uint64     `json:"bytes_up"`
 	BytesDown uint64     `json:"bytes_down"`
+	Method    *string    `json:"method"`
+	User      *string    `json:"user"`
+	Download  uint64     `json:"download_rate"`
+	Upload    uint64     `json:"upload_rate"`
+	Quota     uint64     `json:"quota"`
 }
 
 func (d *lobbyProc) clients() map[string]ctlClient {

@@ -38,7 +38,7 @@ func ptAPI(t *testing.T, k int, extra ...string) ptCaptive {
 // forged and foreign posts that sign nobody in, the real sign-in, its
 // status and time left, the captive API, and signing out.
 func TestPortalSignIn(t *testing.T) {
-	d := newDaemon(t, "option venue_name 'Lab Café'", "option terms 'Be kind to the other guests.'")
+	d := newDaemon(t, "option venue_name 'Lab Café'", "option terms 'Be kind to the other guests.'", "option download_rate '2mbit'", "option quota '2GB'")
 	d.start()
 	ptStatic(t, 1)
 	ptStatic(t, 2)
@@ -86,7 +86,8 @@ func TestPortalSignIn(t *testing.T) {
 		t.Fatalf("sign-in: %d, Location %q\n%s", r.status, r.header.Get("Location"), r.body)
 	}
 	c := d.clients()[clientMAC(1)]
-	if c.State != "authenticated" || c.IP != ptClientIP(1) || c.Expires == nil {
+	if c.State != "authenticated" || c.IP != ptClientIP(1) || c.Expires == nil || c.Method == nil || *c.Method != "click" || c.User != nil ||
+		c.Download != 2e6 || c.Upload != 0 || c.Quota != 2e9 { // config lobby's limits
 		t.Errorf("after sign-in: %+v", c)
 	}
 	if s := ptState(d, 2); s == "authenticated" {
@@ -117,6 +118,12 @@ func TestPortalSignIn(t *testing.T) {
 	}
 	if c := ptAPI(t, 1); !c.Captive || c.SecondsRemaining != nil {
 		t.Errorf("api after sign-out: %+v", c)
+	}
+	log := d.logText()
+	for _, want := range []string{`msg="client signed in" mac=` + clientMAC(1) + " ip=" + ptClientIP(1) + " method=click", `msg="client signed out" mac=` + clientMAC(1) + " ip=" + ptClientIP(1) + " method=click user=\"\" reason=logout"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q", want)
+		}
 	}
 }
 

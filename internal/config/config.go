@@ -47,7 +47,10 @@ type Main struct {
 	Auth           string // click
 	SessionTimeout time.Duration
 	IdleTimeout    time.Duration
-	MaxClients     int // bound of the client table (SPEC §4); Parse fills in DefaultMaxClients when unset
+	DownloadRate   uint64 // bit/s; 0: none
+	UploadRate     uint64 // bit/s; 0: none
+	Quota          uint64 // bytes up + down per session; 0: none
+	MaxClients     int    // bound of the client table (SPEC §4); Parse fills in DefaultMaxClients when unset
 	LogLevel       slog.Level
 	TrustedMAC     []net.HardwareAddr
 	BlockedMAC     []net.HardwareAddr

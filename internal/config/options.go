@@ -206,6 +206,9 @@ var (
 		{name: "auth", dflt: "click", read: func(d *decoder, n string, m *Main) { d.word(n, &m.Auth, "click") }},
 		{name: "session_timeout", dflt: "24h", example: "2h", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.SessionTimeout) }},
 		{name: "idle_timeout", dflt: "1h", example: "10m", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.IdleTimeout) }},
+		{name: "download_rate", dflt: "0", example: "2mbit", read: func(d *decoder, n string, m *Main) { d.rate(n, &m.DownloadRate) }},
+		{name: "upload_rate", dflt: "0", example: "512kbit", read: func(d *decoder, n string, m *Main) { d.rate(n, &m.UploadRate) }},
+		{name: "quota", dflt: "0", example: "300MB", read: func(d *decoder, n string, m *Main) { d.size(n, &m.Quota) }},
 		// '' is the default, as SPEC §2 writes it; Parse fills it in.
 		{name: "max_clients", example: "300", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok && v.Text != "" {

@@ -138,16 +138,47 @@ func printClient(w io.Writer, res json.RawMessage) error {
 
 func printClients(w io.Writer, cs []Client) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MAC\tIP\tHOSTNAME\tSTATE\tSINCE\tEXPIRES\tUP\tDOWN")
+	fmt.Fprintln(tw, "MAC\tIP\tHOSTNAME\tSTATE\tSINCE\tEXPIRES\tUP\tDOWN\tMETHOD\tLIMITS")
 	for _, c := range cs {
 		exp := "-"
 		if c.Expires != nil {
 			exp = c.Expires.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", c.MAC, dash(c.IP), dash(c.Hostname), c.State,
-			c.Since.Local().Format(time.DateTime), exp, c.BytesUp, c.BytesDown)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", c.MAC, dash(c.IP), dash(c.Hostname), c.State,
+			c.Since.Local().Format(time.DateTime), exp, c.BytesUp, c.BytesDown, method(c), limits(c))
 	}
 	tw.Flush()
+}
+
+// method is the METHOD column: the method, with the user after a colon
+// (voucher:ABCDE-FGHJK), or "-".
+func method(c Client) string {
+	switch {
+	case c.Method == nil:
+		return "-"
+	case c.User != nil:
+		return *c.Method + ":" + *c.User
+	}
+	return *c.Method
+}
+
+// limits is the LIMITS column: the rates and quota that the session has,
+// as ctl limit takes them (download=2mbit upload=512kbit quota=300MB), or "-".
+func limits(c Client) string {
+	var ls []string
+	if c.DownloadRate > 0 {
+		ls = append(ls, "download="+config.FormatRate(c.DownloadRate))
+	}
+	if c.UploadRate > 0 {
+		ls = append(ls, "upload="+config.FormatRate(c.UploadRate))
+	}
+	if c.Quota > 0 {
+		ls = append(ls, "quota="+config.FormatSize(c.Quota))
+	}
+	if ls == nil {
+		return "-"
+	}
+	return strings.Join(ls, " ")
 }
 
 func dash(s string) string {

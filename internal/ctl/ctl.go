@@ -50,6 +50,13 @@ type Client struct {
 	Expires   *time.Time `json:"expires"` // null: no limit, or not signed in
 	BytesUp   uint64     `json:"bytes_up"`
 	BytesDown uint64     `json:"bytes_down"`
+	// Method and User are null unless the client is signed in (User also
+	// for click and ctl); the limits 0 (none) then.
+	Method       *string `json:"method"`
+	User         *string `json:"user"`
+	DownloadRate uint64  `json:"download_rate"` // bit/s
+	UploadRate   uint64  `json:"upload_rate"`   // bit/s
+	Quota        uint64  `json:"quota"`         // bytes up + down of the session
 }
 
 func clientJSON(c session.Client) Client {
@@ -64,6 +71,14 @@ func clientJSON(c session.Client) Client {
 		e := c.Expires.UTC().Truncate(time.Second)
 		out.Expires = &e
 	}
+	if g := c.Grant; g.Method != "" {
+		m := string(g.Method)
+		out.Method = &m
+	}
+	if g := c.Grant; g.User != "" {
+		out.User = &g.User
+	}
+	out.DownloadRate, out.UploadRate, out.Quota = c.Grant.DownloadRate, c.Grant.UploadRate, c.Grant.Quota
 	return out
 }
 
@@ -87,6 +102,7 @@ var verbs = []verb{
 	{name: "clients", do: (*Server).clients, print: printClientList},
 	{name: "auth", args: "MAC|IP [DURATION]", min: 1, max: 2, do: (*Server).auth},
 	{name: "deauth", args: "MAC|IP", min: 1, max: 1, do: (*Server).deauth},
+	{name: "limit", args: "MAC|IP [download=RATE] [upload=RATE] [quota=BYTES] [expires=DURATION]", min: 2, max: 5, do: (*Server).limit},
 	{name: "block", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetBlocked, true)},
 	{name: "unblock", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetBlocked, false)},
 	{name: "trust", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetTrusted, true)},

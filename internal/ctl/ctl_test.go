@@ -66,6 +66,13 @@ func TestCommand(t *testing.T) {
 		{[]string{"clients"}, 0, "02:00:00:00:01:01"},
 		{[]string{"deauth", "10.77.0.5"}, 1, "no client holds 10.77.0.5"},
 		{[]string{"block", "10.77.0.5"}, 1, "not a MAC"},
+		{[]string{"limit", "02:00:00:00:01:01", "download=2mbit", "upload=512kbit", "quota=300MB"}, 0, "download=2mbit upload=512kbit quota=300MB"},
+		{[]string{"limit", "02:00:00:00:01:01", "expires=0"}, 0, "authenticated"},
+		{[]string{"limit", "02:00:00:00:01:01", "download=2mb"}, 1, `unknown unit "mb"`},
+		{[]string{"limit", "02:00:00:00:01:01", "speed=1mbit"}, 1, "unknown limit"},
+		{[]string{"limit", "02:00:00:00:01:01", "quota=1GB", "quota=2GB"}, 1, "quota given twice"},
+		{[]string{"limit", "02:00:00:00:01:02", "quota=1GB"}, 1, "no client with MAC"},
+		{[]string{"limit", "02:00:00:00:01:01"}, 2, "usage:"},
 		{[]string{"frob"}, 2, "usage:"},
 		{[]string{"auth", "a", "b", "c"}, 2, "usage:"},
 		{[]string{}, 2, "usage:"},
@@ -81,12 +88,43 @@ func TestCommand(t *testing.T) {
 	}
 	var cs []Client
 	out, _, _ := run(t, sock, "--json", "clients")
-	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs) != 1 || cs[0].Expires == nil {
+	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs) != 1 || cs[0].Expires != nil {
 		t.Errorf("clients --json: %v %s", err, out)
 	}
-	for _, key := range []string{"mac", "ip", "hostname", "state", "since", "expires", "bytes_up", "bytes_down"} {
+	if c := cs[0]; c.Method == nil || *c.Method != "ctl" || c.User != nil || c.DownloadRate != 2e6 || c.UploadRate != 512e3 || c.Quota != 300e6 {
+		t.Errorf("clients --json after limit: %s", out)
+	}
+	for _, key := range []string{"mac", "ip", "hostname", "state", "since", "expires", "bytes_up", "bytes_down",
+		"method", "user", "download_rate", "upload_rate", "quota"} {
 		if !strings.Contains(out, `"`+key+`"`) {
 			t.Errorf("clients --json lacks %q", key)
+		}
+	}
+	// A client not signed in: method and user null, no limits.
+	run(t, sock, "deauth", "02:00:00:00:01:01")
+	out, _, _ = run(t, sock, "--json", "clients")
+	if !strings.Contains(out, `"method": null`) || !strings.Contains(out, `"user": null`) || !strings.Contains(out, `"quota": 0`) {
+		t.Errorf("clients --json of a client signed out:\n%s", out)
+	}
+	if _, errOut, code := run(t, sock, "limit", "02:00:00:00:01:01", "quota=1GB"); code != 1 || !strings.Contains(errOut, "not signed in") {
+		t.Errorf("limit of a client signed out: exit %d, %s", code, errOut)
+	}
+}
+
+func TestMethodColumn(t *testing.T) {
+	str := func(s string) *string { return &s }
+	tests := []struct {
+		c            Client
+		method, lims string
+	}{
+		{Client{}, "-", "-"},
+		{Client{Method: str("click")}, "click", "-"},
+		{Client{Method: str("voucher"), User: str("ABCDE-FGHJK"), Quota: 2e9}, "voucher:ABCDE-FGHJK", "quota=2GB"},
+		{Client{Method: str("radius"), User: str("alice"), DownloadRate: 1.5e6, UploadRate: 1e9}, "radius:alice", "download=1500kbit upload=1gbit"},
+	}
+	for _, tt := range tests {
+		if m, l := method(tt.c), limits(tt.c); m != tt.method || l != tt.lims {
+			t.Errorf("%+v: %q %q, want %q %q", tt.c, m, l, tt.method, tt.lims)
 		}
 	}
 }

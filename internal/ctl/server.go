@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -193,8 +194,8 @@ func (s *Server) do(ctx context.Context, req Request) (any, error) {
 	return v.do(s, ctx, req.Args)
 }
 
-// reason is what the client table logs as the cause of a change made here.
-const reason = "ctl"
+// by is what the client table logs as the cause of a change made here.
+const by = "ctl"
 
 func (s *Server) status(context.Context, []string) (any, error) {
 	st := Status{
@@ -223,16 +224,19 @@ func (s *Server) auth(ctx context.Context, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d time.Duration
+	// config lobby's limits, or the session timeout given (SPEC §3).
+	var l session.Limits
 	if len(args) == 2 {
-		if d, err = config.ParseDuration(args[1]); err != nil || d == 0 {
+		d, err := config.ParseDuration(args[1])
+		if err != nil || d == 0 {
 			return nil, fmt.Errorf("duration %q: want a positive duration like 2h", args[1])
 		}
+		l = session.Limits{SessionTimeout: d, Given: session.GivenSessionTimeout}
 	}
 	// auth IP binds that address (SPEC §3, Firewall); auth MAC the one
 	// the table knows.
 	ip, _ := netip.ParseAddr(args[0])
-	return result(s.Table.AuthAt(ctx, mac, ip, d, reason))
+	return result(s.Table.AuthAt(ctx, mac, ip, s.Table.NewGrant(session.MethodCtl, "", l)))
 }
 
 func (s *Server) deauth(ctx context.Context, args []string) (any, error) {
@@ -240,7 +244,73 @@ func (s *Server) deauth(ctx context.Context, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return result(s.Table.Deauth(ctx, mac, reason))
+	return result(s.Table.Deauth(ctx, mac, session.ReasonAdmin))
+}
+
+func (s *Server) limit(ctx context.Context, args []string) (any, error) {
+	mac, err := s.client(args[0], false)
+	if err != nil {
+		return nil, err
+	}
+	set, err := parseLimits(args[1:])
+	if err != nil {
+		return nil, err
+	}
+	return result(s.Table.Limit(ctx, mac, set))
+}
+
+// parseLimits reads the KEY=VALUE arguments of limit into a change of a
+// grant. expires is counted from now (0: no end); quota is the session's
+// whole allowance, counted since sign-in, as clients --json shows it.
+func parseLimits(args []string) (func(*session.Grant, time.Time), error) {
+	var sets []func(*session.Grant, time.Time)
+	seen := map[string]bool{}
+	for _, a := range args {
+		key, val, ok := strings.Cut(a, "=")
+		if !ok || val == "" {
+			return nil, fmt.Errorf("%q: want KEY=VALUE with download, upload, quota or expires", a)
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("%s given twice", key)
+		}
+		seen[key] = true
+		switch key {
+		case "download", "upload":
+			n, err := config.ParseRate(val)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", key, err)
+			}
+			if key == "download" {
+				sets = append(sets, func(g *session.Grant, _ time.Time) { g.DownloadRate = n })
+			} else {
+				sets = append(sets, func(g *session.Grant, _ time.Time) { g.UploadRate = n })
+			}
+		case "quota":
+			n, err := config.ParseSize(val)
+			if err != nil {
+				return nil, fmt.Errorf("quota: %v", err)
+			}
+			sets = append(sets, func(g *session.Grant, _ time.Time) { g.Quota = n })
+		case "expires":
+			d, err := config.ParseDuration(val)
+			if err != nil {
+				return nil, fmt.Errorf("expires: %v", err)
+			}
+			sets = append(sets, func(g *session.Grant, now time.Time) {
+				g.End = time.Time{}
+				if d > 0 {
+					g.End = now.Add(d)
+				}
+			})
+		default:
+			return nil, fmt.Errorf("%q: unknown limit %q (download, upload, quota, expires)", a, key)
+		}
+	}
+	return func(g *session.Grant, now time.Time) {
+		for _, set := range sets {
+			set(g, now)
+		}
+	}, nil
 }
 
 // byMAC is the daemon's side of a verb that sets or clears a flag of the
@@ -251,7 +321,7 @@ func byMAC(set func(*session.Table, context.Context, net.HardwareAddr, bool, str
 		if err != nil {
 			return nil, fmt.Errorf("%q: %v", args[0], err)
 		}
-		return result(set(s.Table, ctx, mac, on, reason))
+		return result(set(s.Table, ctx, mac, on, by))
 	}
 }
 

@@ -117,7 +117,7 @@ func reopen(t *testing.T, extra string, st *storetest.Mem, c *clock) *testServer
 func (ts *testServer) signIn(ks ...byte) {
 	ts.t.Helper()
 	for _, k := range ks {
-		if _, err := ts.table.Auth(context.Background(), mac(k), 0, "test"); err != nil {
+		if _, err := ts.table.Auth(context.Background(), mac(k), ts.table.NewGrant(session.MethodCtl, "", session.Limits{})); err != nil {
 			ts.t.Fatal(err)
 		}
 	}

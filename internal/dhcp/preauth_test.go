@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/lobby-fw/lobby/internal/session"
 )
 
 // A client that has not signed in gets a lease of at most 10 minutes; at
@@ -29,7 +31,7 @@ func TestLeaseTimeFollowsSignIn(t *testing.T) {
 		{"leasetime below the cap", "5m", nil, func(ts *testServer) { ts.signIn(1) }, 5 * time.Minute, 5 * time.Minute},
 		{"trusted", "12h", func(ts *testServer) { ts.table.SetTrusted(ctx, mac(1), true, "t") }, nil, 12 * time.Hour, 12 * time.Hour},
 		{"blocked", "12h", func(ts *testServer) { ts.table.SetBlocked(ctx, mac(1), true, "t") }, nil, preauthLease, preauthLease},
-		{"signed out", "12h", func(ts *testServer) { ts.signIn(1) }, func(ts *testServer) { ts.table.Deauth(ctx, mac(1), "t") }, 12 * time.Hour, preauthLease},
+		{"signed out", "12h", func(ts *testServer) { ts.signIn(1) }, func(ts *testServer) { ts.table.Deauth(ctx, mac(1), session.ReasonAdmin) }, 12 * time.Hour, preauthLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func testTable(t testing.TB) *session.Table {
 		var err error
 		switch ip {
 		case authIP:
-			_, err = table.Auth(ctx, mac, 0, "test")
+			_, err = table.Auth(ctx, mac, table.NewGrant(session.MethodCtl, "", session.Limits{}))
 		case trustIP:
 			_, err = table.SetTrusted(ctx, mac, true, "test")
 		case blockIP:

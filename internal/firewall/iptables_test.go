@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
@@ -310,7 +311,7 @@ func TestFirewallIPTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := table.Auth(ctx, a, 0, "test"); err != nil {
+	if _, err := table.Auth(ctx, a, table.NewGrant(session.MethodCtl, "", session.Limits{})); err != nil {
 		t.Fatal(err)
 	}
 	rules := lobbyRules(t)
@@ -322,7 +323,7 @@ func TestFirewallIPTables(t *testing.T) {
 	if rules := lobbyRules(t); !strings.Contains(rules, "-A LOBBY_MAC -s 10.77.0.21/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK") || strings.Contains(rules, "10.77.0.11/32 -m mac") {
 		t.Errorf("after a new lease, the rule did not follow:\n%s", rules)
 	}
-	if _, err := table.Deauth(ctx, a, "test"); err != nil {
+	if _, err := table.Deauth(ctx, a, session.ReasonAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if rules := lobbyRules(t); strings.Contains(rules, "02:00:00:00:01:01") {

@@ -414,17 +414,17 @@ func TestFirewallFollowsTable(t *testing.T) {
 		t.Errorf("the garden address given before Run is missing: %q", got)
 	}
 
-	if _, err := table.Auth(ctx, a, 0, "test"); err != nil {
+	if _, err := table.Auth(ctx, a, table.NewGrant(session.MethodCtl, "", session.Limits{})); err != nil {
 		t.Fatal(err)
 	}
 	check("after auth", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.11", setDown4: "10.77.0.11"})
 	table.Leased(a, netip.MustParseAddr("10.77.0.21"), "")
 	check("after a new lease", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.21", setDown4: "10.77.0.21"})
-	if _, err := table.Deauth(ctx, a, "test"); err != nil {
+	if _, err := table.Deauth(ctx, a, session.ReasonAdmin); err != nil {
 		t.Fatal(err)
 	}
 	check("after deauth", map[string]string{setAuth: "", setDown4: ""})
-	if _, err := table.Auth(ctx, a, 0, "test"); err != nil {
+	if _, err := table.Auth(ctx, a, table.NewGrant(session.MethodCtl, "", session.Limits{})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -452,7 +452,7 @@ func TestFirewallFollowsTable(t *testing.T) {
 		t.Errorf("after a clean stop the table is still there:\n%s", got)
 	}
 	// A change after the stop is no error and touches nothing.
-	if _, err := table.Deauth(context.Background(), a, "test"); err != nil {
+	if _, err := table.Deauth(context.Background(), a, session.ReasonAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if got := nftList(t); got != "" {

@@ -34,7 +34,7 @@ func FuzzRequest(f *testing.F) {
 		}
 		fx := newFixture(t)
 		if signedIn {
-			fx.table.Auth(t.Context(), mac1, 0, "test")
+			fx.table.Auth(t.Context(), mac1, fx.table.NewGrant(session.MethodCtl, "", session.Limits{}))
 		}
 		before := fx.state(mac1)
 		req.RemoteAddr = ip1 + ":40000"

@@ -168,8 +168,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case session.Preauth:
 		ctx, cancel := s.authContext(r)
 		defer cancel()
-		// Bound to the address it signed in from (SPEC §3, Firewall).
-		if _, err := s.table.AuthAt(ctx, v.client.MAC, v.ip, 0, "portal"); err != nil {
+		// Click-through with config lobby's limits (config click's own
+		// are not read yet), bound to the address it signed in from
+		// (SPEC §3, Firewall).
+		g := s.table.NewGrant(session.MethodClick, "", session.Limits{})
+		if _, err := s.table.AuthAt(ctx, v.client.MAC, v.ip, g); err != nil {
 			s.log.Error("portal: sign-in failed", "mac", v.client.MAC.String(), "ip", v.ip, "err", err)
 			p.Title, p.Message = "Sign-in failed", "Something went wrong on our side, so you are not signed in yet. Please try again in a moment."
 			s.render(w, http.StatusInternalServerError, pageError, p)
@@ -195,7 +198,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	case session.Authenticated:
 		ctx, cancel := s.authContext(r)
 		defer cancel()
-		if _, err := s.table.Deauth(ctx, v.client.MAC, "portal"); err != nil && !errors.Is(err, session.ErrUnknownClient) {
+		if _, err := s.table.Deauth(ctx, v.client.MAC, session.ReasonLogout); err != nil && !errors.Is(err, session.ErrUnknownClient) && !errors.Is(err, session.ErrNotSignedIn) {
 			s.log.Error("portal: sign-out failed", "mac", v.client.MAC.String(), "ip", v.ip, "err", err)
 		}
 	case session.Trusted:

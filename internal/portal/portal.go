@@ -32,8 +32,9 @@ import (
 // Table is what the portal needs of the session table.
 type Table interface {
 	LookupIP(ip netip.Addr) (session.Client, bool)
-	AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, d time.Duration, reason string) (session.Client, error)
-	Deauth(ctx context.Context, mac net.HardwareAddr, reason string) (session.Client, error)
+	NewGrant(method session.Method, user string, l session.Limits) session.Grant
+	AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, g session.Grant) (session.Client, error)
+	Deauth(ctx context.Context, mac net.HardwareAddr, r session.Reason) (session.Client, error)
 }
 
 // Config is what the portal serves and where. A reload may change all of

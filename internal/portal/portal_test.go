@@ -52,7 +52,7 @@ func TestIndex(t *testing.T) {
 	}
 
 	// A client signed in already sees its status, with a way on.
-	f.table.Auth(context.Background(), mac1, 0, "test")
+	f.table.Auth(context.Background(), mac1, f.table.NewGrant(session.MethodCtl, "", session.Limits{}))
 	_, body = f.do("GET", "/?redir=http://198.51.100.10/", ip1, nil, nil)
 	if !strings.Contains(body, "You are online") || !strings.Contains(body, `href="http://198.51.100.10/"`) {
 		t.Errorf("signed-in client's / is not its status:\n%s", body)
@@ -215,7 +215,7 @@ func TestStatusAndLogout(t *testing.T) {
 	if !strings.Contains(body, "not signed in") || !strings.Contains(body, `href="/"`) {
 		t.Errorf("preauth status:\n%s", body)
 	}
-	f.table.Auth(context.Background(), mac1, 0, "test")
+	f.table.Auth(context.Background(), mac1, f.table.NewGrant(session.MethodCtl, "", session.Limits{}))
 	f.now = time.Now().Add(time.Minute) // the table stamps with the real clock
 	_, body = f.do("GET", "/status", ip1, nil, nil)
 	if !strings.Contains(body, "You are online") || !strings.Contains(body, "<dd>1 hour 59 minutes</dd>") || !strings.Contains(body, `action="/logout"`) {
@@ -289,7 +289,7 @@ func TestCaptiveAPI(t *testing.T) {
 	if st, _ := get(ipUnknown); !st.Captive {
 		t.Errorf("unknown client: %+v", st)
 	}
-	f.table.Auth(ctx, mac1, 90*time.Second, "test")
+	f.table.Auth(ctx, mac1, f.table.NewGrant(session.MethodCtl, "", session.Limits{SessionTimeout: 90 * time.Second, Given: session.GivenSessionTimeout}))
 	f.now = time.Now()
 	if st, _ := get(ip1); st.Captive || st.SecondsRemaining == nil || *st.SecondsRemaining < 85 || *st.SecondsRemaining > 90 {
 		t.Errorf("authenticated: %+v (seconds %v)", st, st.SecondsRemaining)
@@ -307,7 +307,7 @@ func TestCaptiveAPI(t *testing.T) {
 	// portal URL is the https one.
 	g := newFixture(t, func(c *Config) { c.TLSCert, c.TLSKey = writeCert(t, "portal.lan") })
 	g.table.Reload(session.Config{SessionTimeout: 0})
-	g.table.Auth(ctx, mac1, 0, "test")
+	g.table.Auth(ctx, mac1, g.table.NewGrant(session.MethodCtl, "", session.Limits{}))
 	_, body := g.do("GET", "/api/captive", ip1, nil, nil)
 	if body != `{"captive":false,"user-portal-url":"https://portal.lan:8443/","can-extend-session":false}`+"\n" {
 		t.Errorf("no-limit TLS body %s", body)

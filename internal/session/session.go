@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -45,17 +46,54 @@ type Client struct {
 	State    State
 	Since    time.Time // when State began
 	Expires  time.Time // end of the session; zero: no limit or not signed in
-	// BytesUp and BytesDown are what the firewall counted for this client.
+	// BytesUp and BytesDown are what the firewall counted for this client,
+	// over all its sessions.
 	BytesUp, BytesDown uint64
 	LastActive         time.Time
+	// Grant is the grant of the client's session while it is signed in
+	// (State Authenticated); the zero Grant otherwise.
+	Grant Grant
 }
 
-// Change tells a watcher that a client's state, address or counters moved.
+// SessionBytes are the bytes the client sent and received in its session:
+// what its quota counts.
+func (c Client) SessionBytes() (up, down uint64) {
+	return sub(c.BytesUp, c.Grant.BaseUp), sub(c.BytesDown, c.Grant.BaseDown)
+}
+
+// QuotaLeft is how many bytes the session may still use; ok is false when
+// it has no quota.
+func (c Client) QuotaLeft() (left uint64, ok bool) {
+	if c.Grant.Quota == 0 {
+		return 0, false
+	}
+	up, down := c.SessionBytes()
+	return sub(c.Grant.Quota, up+down), true
+}
+
+func sub(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+// Change tells a watcher that a client's state, address or session moved.
 type Change struct {
+	// Client is the client after the change.
 	Client Client
-	Old    State
-	// Reason is why, for logs: "ctl", "portal", "session timeout", …
-	Reason string
+	// Old is its state before.
+	Old State
+	// Event says whether a session began, ended or got new limits; for a
+	// sign-out, Reason says why. A sign-in that replaces a running session
+	// is two Changes: the old session's sign-out, then the sign-in.
+	Event  Event
+	Reason Reason
+	// Grant is the grant of the session that began, ended or changed.
+	Grant Grant
+	// By names what made the change, for the log: "ctl", "config",
+	// "address", …
+	By string
 }
 
 // Store is what the table needs of internal/store: durable records.
@@ -68,8 +106,13 @@ type Store interface {
 
 // Config holds the settings of the table that a reload may change.
 type Config struct {
+	// config lobby's limits (SPEC §2): those of every session whose
+	// sign-in method gives none of its own (Defaults, Limits.Over).
 	SessionTimeout time.Duration // 0: none
 	IdleTimeout    time.Duration // 0: never
+	DownloadRate   uint64        // bit/s; 0: none
+	UploadRate     uint64        // bit/s; 0: none
+	Quota          uint64        // bytes up + down per session; 0: none
 	TrustedMAC     []net.HardwareAddr
 	BlockedMAC     []net.HardwareAddr
 	// MaxClients bounds the table (SPEC §4, option max_clients); 0: no
@@ -78,10 +121,19 @@ type Config struct {
 	MaxClients int
 }
 
+// Defaults are config lobby's limits, all given.
+func (c Config) Defaults() Limits {
+	return Limits{
+		SessionTimeout: c.SessionTimeout, IdleTimeout: c.IdleTimeout,
+		DownloadRate: c.DownloadRate, UploadRate: c.UploadRate, Quota: c.Quota, Given: GivenAll,
+	}
+}
+
 // Errors a caller may want to tell apart.
 var (
 	ErrUnknownClient = errors.New("no such client")
 	ErrConfigured    = errors.New("set by the config file")
+	ErrNotSignedIn   = errors.New("not signed in")
 	// ErrTableFull refuses a new client when every client in a full table
 	// is signed in, trusted or blocked: none of them makes room.
 	ErrTableFull = errors.New("the client table is full of signed-in, trusted and blocked clients (option max_clients)")
@@ -96,8 +148,7 @@ type client struct {
 	hostname string
 
 	authenticated bool
-	authSince     time.Time
-	expires       time.Time
+	grant         Grant // the session's, while authenticated
 
 	trusted, blocked       bool // set with ctl
 	cfgTrusted, cfgBlocked bool // set by the config file
@@ -149,9 +200,42 @@ func (c *client) snapshot() Client {
 		BytesUp: c.bytesUp, BytesDown: c.bytesDown, LastActive: c.lastActive,
 	}
 	if s.State == Authenticated {
-		s.Expires = c.expires
+		s.Expires = c.grant.End
+		s.Grant = c.grant
 	}
 	return s
+}
+
+// ends says why c's session ends at now, if it does (0: it runs on), and
+// otherwise when it will by time (zero: not by time). The caller holds mu.
+func (c *client) ends(now time.Time) (Reason, time.Time) {
+	g := &c.grant
+	if g.Quota > 0 && c.used() >= g.Quota {
+		return ReasonQuota, time.Time{}
+	}
+	deadline := g.End
+	if !deadline.IsZero() && !now.Before(deadline) {
+		return ReasonTimeout, time.Time{}
+	}
+	if g.IdleTimeout > 0 {
+		last := c.lastActive
+		if last.Before(g.Start) {
+			last = g.Start
+		}
+		idle := last.Add(g.IdleTimeout)
+		if !now.Before(idle) {
+			return ReasonIdle, time.Time{}
+		}
+		if deadline.IsZero() || idle.Before(deadline) {
+			deadline = idle
+		}
+	}
+	return 0, deadline
+}
+
+// used is what c's session has used of its quota.
+func (c *client) used() uint64 {
+	return sub(c.bytesUp, c.grant.BaseUp) + sub(c.bytesDown, c.grant.BaseDown)
 }
 
 // record is what the store keeps of a client: only what must survive a
@@ -162,14 +246,17 @@ type record struct {
 	IP            string    `json:"ip,omitempty"`
 	Hostname      string    `json:"hostname,omitempty"`
 	Authenticated bool      `json:"authenticated,omitempty"`
-	AuthSince     time.Time `json:"auth_since,omitzero"`
-	Expires       time.Time `json:"expires,omitzero"`
+	Grant         *Grant    `json:"grant,omitempty"` // with Authenticated
 	Trusted       bool      `json:"trusted,omitempty"`
 	Blocked       bool      `json:"blocked,omitempty"`
 	Since         time.Time `json:"since"`
 	BytesUp       uint64    `json:"bytes_up,omitempty"`
 	BytesDown     uint64    `json:"bytes_down,omitempty"`
 	LastActive    time.Time `json:"last_active,omitzero"`
+	// AuthSince and Expires are what records written before grants kept
+	// of a session; New makes a grant of them.
+	AuthSince time.Time `json:"auth_since,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
 }
 
 const kind = "session"
@@ -261,9 +348,25 @@ func New(cfg Config, st Store, log *slog.Logger) *Table {
 			continue
 		}
 		c := &client{
-			mac: mac, hostname: r.Hostname, authenticated: r.Authenticated, authSince: r.AuthSince,
-			expires: r.Expires, trusted: r.Trusted, blocked: r.Blocked, since: r.Since,
+			mac: mac, hostname: r.Hostname, authenticated: r.Authenticated,
+			trusted: r.Trusted, blocked: r.Blocked, since: r.Since,
 			bytesUp: r.BytesUp, bytesDown: r.BytesDown, lastActive: r.LastActive, seen: t.now(),
+		}
+		migrate := false
+		switch {
+		case !r.Authenticated:
+		case r.Grant != nil:
+			c.grant = *r.Grant
+		default:
+			// A session stored before grants: its end as it was, config
+			// lobby's idle timeout as it applied then, no method known.
+			c.grant = Grant{End: r.Expires, IdleTimeout: cfg.IdleTimeout, Start: r.AuthSince,
+				BaseUp: r.BytesUp, BaseDown: r.BytesDown}
+			migrate = true
+		}
+		if c.authenticated && c.grant.SessionID == "" {
+			c.grant.SessionID = newSessionID()
+			migrate = true
 		}
 		if ip, err := netip.ParseAddr(r.IP); err == nil {
 			c.ip = ip
@@ -271,6 +374,9 @@ func New(cfg Config, st Store, log *slog.Logger) *Table {
 		}
 		t.clients[string(mac)] = c
 		t.place(c, false)
+		if migrate {
+			t.persist(c) // so that its session ID holds from now on
+		}
 	}
 	t.applyConfig(cfg)
 	t.shrink()
@@ -416,12 +522,16 @@ func (t *Table) applyConfig(cfg Config) []Change {
 		old := c.state()
 		f := want[key]
 		c.cfgTrusted, c.cfgBlocked = f[0], f[1]
+		var ended []Change
 		if c.cfgBlocked && c.authenticated {
-			c.authenticated = false // a blocked MAC stays out, even after sign-in
+			// A blocked MAC stays out, even after sign-in.
+			ended = append(ended, t.signOut(c, ReasonBlocked))
 		}
-		if s := c.state(); s != old {
-			c.since = now
-			changes = append(changes, Change{Client: c.snapshot(), Old: old, Reason: "config"})
+		if s := c.state(); s != old || ended != nil {
+			if s != old {
+				c.since = now
+			}
+			changes = append(changes, completed(ended, c.snapshot(), old, "config")...)
 			t.persist(c)
 		}
 		t.place(c, false)
@@ -476,32 +586,18 @@ func (t *Table) expire() time.Time {
 		if !c.authenticated {
 			continue
 		}
-		reason := ""
-		deadline := c.expires
-		if !deadline.IsZero() && !now.Before(deadline) {
-			reason = "session timeout"
-		}
-		if idle := t.cfg.IdleTimeout; idle > 0 {
-			last := c.lastActive
-			if last.Before(c.authSince) {
-				last = c.authSince
-			}
-			if !now.Before(last.Add(idle)) && reason == "" {
-				reason = "idle timeout"
-			}
-			if deadline.IsZero() || last.Add(idle).Before(deadline) {
-				deadline = last.Add(idle)
-			}
-		}
-		if reason != "" {
+		// The quota is checked here too, not only as bytes are counted
+		// (Account): a session restored from the store may start over it.
+		reason, deadline := c.ends(now)
+		if reason != 0 {
 			old := c.state()
-			c.authenticated = false
+			ended := t.signOut(c, reason)
 			if c.state() != old {
 				c.since = now
 			}
 			t.persist(c)
 			t.place(c, false)
-			changes = append(changes, Change{Client: c.snapshot(), Old: old, Reason: reason})
+			changes = append(changes, completed([]Change{ended}, c.snapshot(), old, "")...)
 			continue
 		}
 		if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
@@ -532,15 +628,94 @@ func (t *Table) notify(changes []Change) {
 	ws := t.watchers
 	t.mu.RUnlock()
 	for _, ch := range changes {
-		level := slog.LevelInfo
-		if ch.Old == ch.Client.State {
-			level = slog.LevelDebug // an address or name moved; the state did not
-		}
-		t.log.Log(context.Background(), level, "client "+ch.Client.State.String(), "mac", ch.Client.MAC.String(), "ip", ch.Client.IP, "was", ch.Old.String(), "reason", ch.Reason)
+		t.logChange(ch)
 		for _, w := range ws {
 			w(ch)
 		}
 	}
+}
+
+// logChange writes one line for ch: every sign-in and sign-out with the
+// client's MAC, IP, method and user, and a sign-out's reason (SPEC §1).
+func (t *Table) logChange(ch Change) {
+	c := &ch.Client
+	attrs := []any{"mac", c.MAC.String(), "ip", c.IP}
+	if ch.Event != NoEvent {
+		g := &ch.Grant
+		attrs = append(attrs, "method", string(g.Method), "user", g.User)
+	}
+	msg := "client " + c.State.String()
+	switch ch.Event {
+	case SignIn:
+		msg = "client signed in"
+		attrs = append(attrs, "session", ch.Grant.SessionID, "limits", limitsText(ch.Grant))
+	case SignOut:
+		msg = "client signed out"
+		up, down := sub(c.BytesUp, ch.Grant.BaseUp), sub(c.BytesDown, ch.Grant.BaseDown)
+		attrs = append(attrs, "reason", ch.Reason.String(), "session", ch.Grant.SessionID, "bytes_up", up, "bytes_down", down)
+		if c.State != Preauth {
+			attrs = append(attrs, "state", c.State.String())
+		}
+	case LimitChange:
+		msg = "client limits changed"
+		attrs = append(attrs, "limits", limitsText(ch.Grant))
+	}
+	if ch.By != "" {
+		attrs = append(attrs, "by", ch.By)
+	}
+	level := slog.LevelInfo
+	if ch.Event == NoEvent && ch.Old == c.State {
+		level = slog.LevelDebug // an address or name moved; the state did not
+	} else if ch.Event == NoEvent {
+		attrs = append(attrs, "was", ch.Old.String())
+	}
+	t.log.Log(context.Background(), level, msg, attrs...)
+}
+
+// limitsText is a grant's limits for the log, "none" for none.
+func limitsText(g Grant) string {
+	var b []string
+	if !g.End.IsZero() {
+		b = append(b, "end="+g.End.UTC().Format(time.RFC3339))
+	}
+	if g.IdleTimeout > 0 {
+		b = append(b, "idle="+g.IdleTimeout.String())
+	}
+	if g.DownloadRate > 0 {
+		b = append(b, fmt.Sprintf("download=%dbit/s", g.DownloadRate))
+	}
+	if g.UploadRate > 0 {
+		b = append(b, fmt.Sprintf("upload=%dbit/s", g.UploadRate))
+	}
+	if g.Quota > 0 {
+		b = append(b, fmt.Sprintf("quota=%dB", g.Quota))
+	}
+	if b == nil {
+		return "none"
+	}
+	return strings.Join(b, " ")
+}
+
+// signOut ends c's session for r and returns the sign-out's Change, which
+// completed fills in. The caller holds mu.
+func (t *Table) signOut(c *client, r Reason) Change {
+	g := c.grant
+	c.authenticated = false
+	c.grant = Grant{}
+	return Change{Event: SignOut, Reason: r, Grant: g}
+}
+
+// completed gives the session events of one change to a client (none: a
+// change of state alone) the client as it is after, its state before, and
+// what made the change.
+func completed(events []Change, snap Client, old State, by string) []Change {
+	if len(events) == 0 {
+		return []Change{{Client: snap, Old: old, By: by}}
+	}
+	for i := range events {
+		events[i].Client, events[i].Old, events[i].By = snap, old, by
+	}
+	return events
 }
 
 // persist queues the client's record; the caller holds mu.
@@ -551,9 +726,13 @@ func (t *Table) persist(c *client) {
 		return
 	}
 	r := record{
-		MAC: key, Hostname: c.hostname, Authenticated: c.authenticated, AuthSince: c.authSince,
-		Expires: c.expires, Trusted: c.trusted, Blocked: c.blocked, Since: c.since,
+		MAC: key, Hostname: c.hostname, Authenticated: c.authenticated,
+		Trusted: c.trusted, Blocked: c.blocked, Since: c.since,
 		BytesUp: c.bytesUp, BytesDown: c.bytesDown, LastActive: c.lastActive,
+	}
+	if c.authenticated {
+		g := c.grant
+		r.Grant = &g
 	}
 	if c.ip.IsValid() {
 		r.IP = c.ip.String()
@@ -564,8 +743,10 @@ func (t *Table) persist(c *client) {
 }
 
 // update runs fn on the client with mac (created if create is set), then
-// persists, waits for the disk when durable is set, and tells the watchers.
-func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durable bool, reason string, fn func(c *client) error) (Client, error) {
+// persists, waits for the disk when durable is set, and tells the
+// watchers. fn returns the session events of the change (signOut's and
+// Auth's), if any. by names the caller for the log.
+func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durable bool, by string, fn func(c *client, now time.Time) ([]Change, error)) (Client, error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
 	t.mu.Lock()
@@ -581,18 +762,17 @@ func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durabl
 		}
 	}
 	old := c.state()
-	err := fn(c)
+	now := t.now()
+	events, err := fn(c, now)
 	t.place(c, false)
 	if err != nil {
 		t.mu.Unlock()
 		return c.snapshot(), err
 	}
 	if c.state() != old {
-		c.since = t.now()
+		c.since = now
 	}
-	if durable || c.authenticated || c.trusted || c.blocked {
-		t.persist(c)
-	}
+	t.persist(c)
 	snap := c.snapshot()
 	t.mu.Unlock()
 	if durable {
@@ -602,33 +782,49 @@ func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durabl
 			return snap, fmt.Errorf("saving state: %w", err)
 		}
 	}
-	if snap.State != old {
-		t.notify([]Change{{Client: snap, Old: old, Reason: reason}})
+	if snap.State != old || events != nil {
+		t.notify(completed(events, snap, old, by))
 	}
 	t.kick()
 	return snap, nil
 }
 
-// Auth signs a client in for d (0: the configured session_timeout), at
-// the address the table knows for it.
-func (t *Table) Auth(ctx context.Context, mac net.HardwareAddr, d time.Duration, reason string) (Client, error) {
-	return t.AuthAt(ctx, mac, netip.Addr{}, d, reason)
+// NewGrant is the grant of a sign-in by method for user (a voucher code or
+// RADIUS user name; "" for none) with the limits the method gives, config
+// lobby's for the others (Limits.Over), the session end counted from now.
+// Every sign-in method makes its grant here, and may then narrow it (a
+// voucher's End is its code's).
+func (t *Table) NewGrant(method Method, user string, l Limits) Grant {
+	t.mu.RLock()
+	d := t.cfg.Defaults()
+	t.mu.RUnlock()
+	return grantOf(method, user, l.Over(d), t.now())
+}
+
+// Auth signs a client in with grant g (see NewGrant), at the address the
+// table knows for it.
+func (t *Table) Auth(ctx context.Context, mac net.HardwareAddr, g Grant) (Client, error) {
+	return t.AuthAt(ctx, mac, netip.Addr{}, g)
 }
 
 // AuthAt signs in the client with mac that asked from IPv4 address ip (the
-// portal, ctl auth IP): it is let through from that address (SPEC §3,
-// Firewall), which becomes its own even if the table knew another, such as
-// a stale neighbour entry. Signed in again from another address, the
-// session moves there.
-func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, d time.Duration, reason string) (Client, error) {
+// portal, ctl auth IP) with grant g: it is let through from that address
+// (SPEC §3, Firewall), which becomes its own even if the table knew
+// another, such as a stale neighbour entry. A client signed in already
+// starts a new session, from ip if given: the old one ends first, reason
+// admin when ctl signs it in again, logout when the guest does.
+func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, g Grant) (Client, error) {
+	if !g.Method.valid() {
+		return Client{}, fmt.Errorf("signing in %s: unknown method %q", mac, g.Method)
+	}
 	ip = ip.Unmap()
-	var moved bool
-	var was State
-	snap, err := t.update(ctx, mac, true, true, reason, func(c *client) error {
+	return t.update(ctx, mac, true, true, "", func(c *client, now time.Time) ([]Change, error) {
 		if c.blocked || c.cfgBlocked {
-			return fmt.Errorf("%s is blocked", mac)
+			return nil, fmt.Errorf("%s is blocked", mac)
 		}
-		was = c.state()
+		if !g.End.IsZero() && !now.Before(g.End) {
+			return nil, fmt.Errorf("signing in %s: the session would end at %v, before it starts", mac, g.End.Format(time.RFC3339))
+		}
 		if ip.Is4() && ip != c.ip {
 			if t.byIP[c.ip] == c {
 				delete(t.byIP, c.ip)
@@ -640,63 +836,82 @@ func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr,
 			c.ip = ip
 			c.onLink = false
 			t.byIP[ip] = c
-			moved = true
 		}
-		now := t.now()
-		if d == 0 {
-			d = t.cfg.SessionTimeout
+		var events []Change
+		if c.authenticated {
+			r := ReasonLogout
+			if g.Method == MethodCtl {
+				r = ReasonAdmin
+			}
+			events = append(events, t.signOut(c, r))
 		}
+		g.SessionID = newSessionID()
+		g.Start = now
+		g.BaseUp, g.BaseDown = c.bytesUp, c.bytesDown
 		c.authenticated = true
-		c.authSince = now
+		c.grant = g
 		c.lastActive = now
-		c.expires = time.Time{}
-		if d > 0 {
-			c.expires = now.Add(d)
-		}
-		return nil
+		return append(events, Change{Event: SignIn, Grant: g}), nil
 	})
-	if err == nil && moved && was == snap.State {
-		// Signed in already: update told nobody, but the address moved.
-		t.notify([]Change{{Client: snap, Old: snap.State, Reason: "address"}})
-	}
-	return snap, err
 }
 
-// Deauth signs a client out.
-func (t *Table) Deauth(ctx context.Context, mac net.HardwareAddr, reason string) (Client, error) {
-	return t.update(ctx, mac, false, true, reason, func(c *client) error {
+// Deauth signs a client out for reason r.
+func (t *Table) Deauth(ctx context.Context, mac net.HardwareAddr, r Reason) (Client, error) {
+	return t.update(ctx, mac, false, true, "", func(c *client, _ time.Time) ([]Change, error) {
 		if !c.authenticated {
-			return fmt.Errorf("%s is not signed in", mac)
+			return nil, fmt.Errorf("%s: %w", mac, ErrNotSignedIn)
 		}
-		c.authenticated = false
-		c.expires = time.Time{}
-		return nil
+		return []Change{t.signOut(c, r)}, nil
 	})
 }
 
-// SetTrusted trusts or untrusts a MAC at run time.
-func (t *Table) SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, reason string) (Client, error) {
-	return t.update(ctx, mac, on, true, reason, func(c *client) error {
+// Limit changes a signed-in client's limits now (ctl limit, RADIUS CoA,
+// the admin pages): fn changes the grant, given the time now. The
+// session's method, user, ID, start and byte baseline stay. The change is
+// one Change (LimitChange) to the watchers; limits that the session is
+// already past (an end now past, a quota already used) sign it out at once
+// with that reason instead.
+func (t *Table) Limit(ctx context.Context, mac net.HardwareAddr, fn func(g *Grant, now time.Time)) (Client, error) {
+	return t.update(ctx, mac, false, true, "", func(c *client, now time.Time) ([]Change, error) {
+		if !c.authenticated {
+			return nil, fmt.Errorf("%s: %w", mac, ErrNotSignedIn)
+		}
+		g := c.grant
+		fn(&g, now)
+		g.Method, g.User, g.SessionID, g.Start = c.grant.Method, c.grant.User, c.grant.SessionID, c.grant.Start
+		g.BaseUp, g.BaseDown = c.grant.BaseUp, c.grant.BaseDown
+		c.grant = g
+		if r, _ := c.ends(now); r != 0 {
+			return []Change{t.signOut(c, r)}, nil
+		}
+		return []Change{{Event: LimitChange, Grant: g}}, nil
+	})
+}
+
+// SetTrusted trusts or untrusts a MAC at run time. by names the caller for
+// the log.
+func (t *Table) SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, by string) (Client, error) {
+	return t.update(ctx, mac, on, true, by, func(c *client, _ time.Time) ([]Change, error) {
 		if !on && c.cfgTrusted {
-			return fmt.Errorf("%s is trusted by the config file (list trusted_mac): %w", mac, ErrConfigured)
+			return nil, fmt.Errorf("%s is trusted by the config file (list trusted_mac): %w", mac, ErrConfigured)
 		}
 		c.trusted = on
-		return nil
+		return nil, nil
 	})
 }
 
-// SetBlocked blocks or unblocks a MAC at run time. Blocking signs it out.
-func (t *Table) SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, reason string) (Client, error) {
-	return t.update(ctx, mac, on, true, reason, func(c *client) error {
+// SetBlocked blocks or unblocks a MAC at run time. Blocking signs it out
+// (reason blocked). by names the caller for the log.
+func (t *Table) SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, by string) (Client, error) {
+	return t.update(ctx, mac, on, true, by, func(c *client, _ time.Time) ([]Change, error) {
 		if !on && c.cfgBlocked {
-			return fmt.Errorf("%s is blocked by the config file (list blocked_mac): %w", mac, ErrConfigured)
+			return nil, fmt.Errorf("%s is blocked by the config file (list blocked_mac): %w", mac, ErrConfigured)
 		}
 		c.blocked = on
-		if on {
-			c.authenticated = false
-			c.expires = time.Time{}
+		if on && c.authenticated {
+			return []Change{t.signOut(c, ReasonBlocked)}, nil
 		}
-		return nil
+		return nil, nil
 	})
 }
 
@@ -796,27 +1011,43 @@ func (t *Table) sighted(mac net.HardwareAddr, ip netip.Addr, hostname string, le
 	if changed {
 		// Watchers that key on addresses (the firewall's IP sets, the DNS
 		// resolver) must learn of the move.
-		t.notify([]Change{{Client: snap, Old: snap.State, Reason: "address"}})
+		t.notify([]Change{{Client: snap, Old: snap.State, By: "address"}})
 	}
 }
 
 // Account records the firewall's byte counters for a client. Counters that
-// grew mean traffic, which keeps an idle timeout away.
+// grew mean traffic, which keeps an idle timeout away. A session whose
+// quota they use up is signed out here and now (reason quota), so the
+// sign-out follows the byte that crossed it by no more than the firewall's
+// reading interval (SPEC §3, Limits: within 5 seconds).
 func (t *Table) Account(mac net.HardwareAddr, up, down uint64) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	c := t.clients[string(mac)]
-	if c == nil {
-		return
-	}
-	if up != c.bytesUp || down != c.bytesDown {
+	over := false
+	if c != nil && (up != c.bytesUp || down != c.bytesDown) {
 		c.bytesUp, c.bytesDown = up, down
 		c.lastActive = t.now()
 		if c.authenticated {
 			t.persist(c) // lazily: counters are not worth an fsync
+			over = c.grant.Quota > 0 && c.used() >= c.grant.Quota
 		}
 	}
+	t.mu.Unlock()
+	if !over {
+		return
+	}
+	// Like a timeout, nobody waits for this sign-out: the next commit
+	// carries it, and a session restored over its quota ends at start.
+	t.update(context.Background(), mac, false, false, "", func(c *client, _ time.Time) ([]Change, error) {
+		if !c.authenticated || c.grant.Quota == 0 || c.used() < c.grant.Quota {
+			return nil, errAlready // signed out or given more meanwhile
+		}
+		return []Change{t.signOut(c, ReasonQuota)}, nil
+	})
 }
+
+// errAlready stops an update that another one made needless.
+var errAlready = errors.New("already done")
 
 // Forget records that mac's lease ended: a preauth client has left and
 // is dropped; one signed in, trusted or blocked is kept.

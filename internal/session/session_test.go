@@ -20,6 +20,17 @@ func (c *clock) now() time.Time      { return c.t }
 func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
 func mac(s string) net.HardwareAddr  { m, _ := net.ParseMAC(s); return m }
 func quiet() *slog.Logger            { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// ctlGrant is the grant of ctl auth for d (0: config lobby's session
+// timeout).
+func ctlGrant(tb *Table, d time.Duration) Grant {
+	var l Limits
+	if d > 0 {
+		l = Limits{SessionTimeout: d, Given: GivenSessionTimeout}
+	}
+	return tb.NewGrant(MethodCtl, "", l)
+}
+
 func newTable(cfg Config, st Store, c *clock) *Table {
 	t := New(cfg, st, quiet())
 	t.now = c.now
@@ -40,22 +51,22 @@ func TestStates(t *testing.T) {
 		want State
 	}{
 		{"unknown is preauth", Config{}, func(*Table) error { return nil }, Preauth},
-		{"auth", Config{}, func(tb *Table) error { _, err := tb.Auth(ctx, a, 0, "t"); return err }, Authenticated},
+		{"auth", Config{}, func(tb *Table) error { _, err := tb.Auth(ctx, a, ctlGrant(tb, 0)); return err }, Authenticated},
 		{"auth then deauth", Config{}, func(tb *Table) error {
-			tb.Auth(ctx, a, 0, "t")
-			_, err := tb.Deauth(ctx, a, "t")
+			tb.Auth(ctx, a, ctlGrant(tb, 0))
+			_, err := tb.Deauth(ctx, a, ReasonAdmin)
 			return err
 		}, Preauth},
 		{"config trusted", Config{TrustedMAC: []net.HardwareAddr{a}}, func(*Table) error { return nil }, Trusted},
 		{"config blocked beats trusted", Config{TrustedMAC: []net.HardwareAddr{a}, BlockedMAC: []net.HardwareAddr{a}}, func(*Table) error { return nil }, Blocked},
 		{"blocked cannot sign in", Config{BlockedMAC: []net.HardwareAddr{a}}, func(tb *Table) error {
-			if _, err := tb.Auth(ctx, a, 0, "t"); err == nil {
+			if _, err := tb.Auth(ctx, a, ctlGrant(tb, 0)); err == nil {
 				t.Error("blocked client signed in")
 			}
 			return nil
 		}, Blocked},
 		{"block signs out, unblock leaves preauth", Config{}, func(tb *Table) error {
-			tb.Auth(ctx, a, 0, "t")
+			tb.Auth(ctx, a, ctlGrant(tb, 0))
 			tb.SetBlocked(ctx, a, true, "t")
 			_, err := tb.SetBlocked(ctx, a, false, "t")
 			return err
@@ -87,7 +98,7 @@ func TestStates(t *testing.T) {
 
 func TestDeauthUnknown(t *testing.T) {
 	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
-	if _, err := tb.Deauth(context.Background(), a, "t"); err == nil {
+	if _, err := tb.Deauth(context.Background(), a, ReasonAdmin); err == nil {
 		t.Fatal("deauth of an unknown client succeeded")
 	}
 }
@@ -99,11 +110,11 @@ func TestTimeouts(t *testing.T) {
 	var changes []Change
 	tb.Watch(func(ch Change) { changes = append(changes, ch) })
 
-	cl, _ := tb.Auth(ctx, a, 0, "t")
+	cl, _ := tb.Auth(ctx, a, ctlGrant(tb, 0))
 	if want := c.t.Add(time.Hour); !cl.Expires.Equal(want) {
 		t.Fatalf("expires %v, want %v", cl.Expires, want)
 	}
-	tb.Auth(ctx, b, 0, "t")
+	tb.Auth(ctx, b, ctlGrant(tb, 0))
 	// a is active every 5 minutes, b never.
 	for i := 0; i < 11; i++ {
 		c.add(5 * time.Minute)
@@ -125,10 +136,10 @@ func TestTimeouts(t *testing.T) {
 	var reasons []string
 	for _, ch := range changes {
 		if ch.Client.State == Preauth {
-			reasons = append(reasons, ch.Client.MAC.String()+" "+ch.Reason)
+			reasons = append(reasons, ch.Client.MAC.String()+" "+ch.Reason.String())
 		}
 	}
-	want := []string{b.String() + " idle timeout", a.String() + " session timeout"}
+	want := []string{b.String() + " idle", a.String() + " timeout"}
 	if len(reasons) != 2 || reasons[0] != want[0] || reasons[1] != want[1] {
 		t.Errorf("sign-outs %q, want %q", reasons, want)
 	}
@@ -140,7 +151,7 @@ func TestNextDeadline(t *testing.T) {
 	if next := tb.expire(); !next.IsZero() {
 		t.Errorf("deadline %v with nobody signed in", next)
 	}
-	tb.Auth(context.Background(), a, 30*time.Minute, "t")
+	tb.Auth(context.Background(), a, ctlGrant(tb, 30*time.Minute))
 	if next := tb.expire(); !next.Equal(c.t.Add(30 * time.Minute)) {
 		t.Errorf("deadline %v", next)
 	}
@@ -152,7 +163,7 @@ func TestPersistAcrossRestart(t *testing.T) {
 	c := &clock{time.Unix(1e9, 0)}
 	tb := newTable(Config{SessionTimeout: time.Hour}, st, c)
 	tb.Seen(a, netip.MustParseAddr("10.77.0.100"), "phone")
-	before, _ := tb.Auth(ctx, a, 0, "t")
+	before, _ := tb.Auth(ctx, a, ctlGrant(tb, 0))
 	tb.SetBlocked(ctx, b, true, "t")
 	if st.Syncs() < 2 {
 		t.Errorf("sign-in and block made %d syncs; both must reach the disk", st.Syncs())
@@ -167,7 +178,7 @@ func TestPersistAcrossRestart(t *testing.T) {
 	if s := tb2.StateOf(b); s != Blocked {
 		t.Errorf("b is %v after restart", s)
 	}
-	tb2.Deauth(ctx, a, "t")
+	tb2.Deauth(ctx, a, ReasonAdmin)
 	tb3 := newTable(Config{}, st, c)
 	if s := tb3.StateOf(a); s != Preauth {
 		t.Errorf("signed-out a is %v after restart", s)
@@ -203,11 +214,11 @@ func TestCloneIsPreauth(t *testing.T) {
 	tb.Seen(b, clone, "") // the address the copy takes was b's
 	var moves int
 	tb.Watch(func(ch Change) {
-		if ch.Reason == "address" {
+		if ch.By == "address" {
 			moves++
 		}
 	})
-	tb.Auth(context.Background(), a, 0, "t")
+	tb.Auth(context.Background(), a, ctlGrant(tb, 0))
 	// No address known yet: the first one seen becomes its own, and its
 	// first query may come before the neighbour table reports it.
 	if got, _ := tb.LookupIP(own); got.State != Authenticated {
@@ -245,7 +256,7 @@ func TestCloneIsPreauth(t *testing.T) {
 		t.Errorf("after a new lease: %v from %v, %d address changes (want 2)", got, clone, moves)
 	}
 	// A preauth client follows the neighbour table.
-	tb.Deauth(context.Background(), a, "t")
+	tb.Deauth(context.Background(), a, ReasonAdmin)
 	tb.Seen(a, own, "")
 	if got, _ := tb.Lookup(a); got.IP != own {
 		t.Errorf("a preauth client's address did not follow the neighbour table: %v", got.IP)
@@ -253,8 +264,8 @@ func TestCloneIsPreauth(t *testing.T) {
 }
 
 // A sign-in from an address binds that address, over one the table knew
-// (a stale neighbour entry); signed in again from another, the session
-// moves there with one change to watchers.
+// (a stale neighbour entry); signed in again from another, a new session
+// begins there.
 func TestAuthAt(t *testing.T) {
 	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
 	stale, own, next := netip.MustParseAddr("10.77.0.61"), netip.MustParseAddr("10.77.0.62"), netip.MustParseAddr("10.77.0.63")
@@ -262,7 +273,7 @@ func TestAuthAt(t *testing.T) {
 	tb.Watch(func(ch Change) { changes = append(changes, ch) })
 	tb.Seen(a, stale, "")
 	changes = nil
-	if c, err := tb.AuthAt(context.Background(), a, own, 0, "t"); err != nil || c.IP != own || c.State != Authenticated {
+	if c, err := tb.AuthAt(context.Background(), a, own, ctlGrant(tb, 0)); err != nil || c.IP != own || c.State != Authenticated {
 		t.Fatalf("AuthAt: %v %v, %v", c.IP, c.State, err)
 	}
 	if len(changes) != 1 || changes[0].Client.IP != own {
@@ -275,9 +286,12 @@ func TestAuthAt(t *testing.T) {
 		t.Errorf("LookupIP(%v) = %v, %v", own, got.State, ok)
 	}
 	changes = nil
-	tb.AuthAt(context.Background(), a, next, 0, "t")
-	if len(changes) != 1 || changes[0].Reason != "address" || changes[0].Client.IP != next {
-		t.Errorf("signed in again from %v: changes %+v, want one address change", next, changes)
+	tb.AuthAt(context.Background(), a, next, ctlGrant(tb, 0))
+	// A new session there: the old one's sign-out, then the sign-in, both
+	// at the new address.
+	if len(changes) != 2 || changes[0].Event != SignOut || changes[0].Reason != ReasonAdmin || changes[0].Client.IP != next ||
+		changes[1].Event != SignIn || changes[1].Client.IP != next {
+		t.Errorf("signed in again from %v: changes %+v, want the old session's sign-out and a sign-in there", next, changes)
 	}
 	if _, ok := tb.LookupIP(own); ok {
 		t.Errorf("%v still belongs to a", own)
@@ -287,7 +301,7 @@ func TestAuthAt(t *testing.T) {
 func TestReloadBlocks(t *testing.T) {
 	ctx := context.Background()
 	tb := newTable(Config{}, new(storetest.Mem), &clock{time.Unix(1e9, 0)})
-	tb.Auth(ctx, a, 0, "t")
+	tb.Auth(ctx, a, ctlGrant(tb, 0))
 	var got []Change
 	tb.Watch(func(ch Change) { got = append(got, ch) })
 	tb.Reload(Config{BlockedMAC: []net.HardwareAddr{a}})
@@ -309,7 +323,7 @@ func TestRunExpires(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- tb.Run(ctx) }()
-	tb.Auth(ctx, a, time.Second, "t")
+	tb.Auth(ctx, a, ctlGrant(tb, time.Second))
 	deadline := time.Now().Add(5 * time.Second)
 	for tb.StateOf(a) == Authenticated && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -334,7 +348,7 @@ func TestResolver(t *testing.T) {
 		calls++
 		return a, q == ip
 	})
-	tb.Auth(context.Background(), a, 0, "t")
+	tb.Auth(context.Background(), a, ctlGrant(tb, 0))
 	got, ok := tb.LookupIP(netip.MustParseAddr("::ffff:10.77.0.50"))
 	if !ok || got.State != Authenticated || got.IP != ip || got.MAC.String() != a.String() {
 		t.Errorf("resolved %+v, %v", got, ok)
@@ -362,7 +376,7 @@ func TestForgetUnseen(t *testing.T) {
 	tb.Seen(mk(2), ip(2), "")   // neighbour only, seen again later
 	tb.Leased(mk(3), ip(3), "") // a lease holder
 	tb.Seen(mk(4), ip(4), "")   // signed in
-	tb.Auth(ctx, mk(4), 0, "t")
+	tb.Auth(ctx, mk(4), ctlGrant(tb, 0))
 	tb.Seen(mk(5), ip(5), "") // trusted
 	tb.SetTrusted(ctx, mk(5), true, "t")
 
@@ -404,7 +418,7 @@ func TestForgetUnseen(t *testing.T) {
 		t.Error("a preauth client whose lease ended is still known")
 	}
 	// Signed out, a client is forgettable again: 10 minutes from then.
-	tb.Deauth(ctx, mk(4), "t")
+	tb.Deauth(ctx, mk(4), ReasonAdmin)
 	c.add(9 * time.Minute)
 	tb.expire()
 	if _, ok := tb.Lookup(mk(4)); !ok {
@@ -463,7 +477,7 @@ func TestMaxClients(t *testing.T) {
 			name: "a preauth lease holder when no neighbour-only is left",
 			setup: func(tb *Table, c *clock) {
 				tb.Leased(mk(1), ip(1), "")
-				tb.Auth(ctx, mk(1), 0, "t") // signed in
+				tb.Auth(ctx, mk(1), ctlGrant(tb, 0)) // signed in
 				c.add(time.Second)
 				tb.Leased(mk(2), ip(2), "")
 				c.add(time.Second)
@@ -471,22 +485,22 @@ func TestMaxClients(t *testing.T) {
 				tb.Seen(mk(4), ip(4), "")
 				tb.SetBlocked(ctx, mk(4), true, "t")
 			},
-			add:  func(tb *Table) error { _, err := tb.Auth(ctx, mk(100), 0, "t"); return err },
+			add:  func(tb *Table) error { _, err := tb.Auth(ctx, mk(100), ctlGrant(tb, 0)); return err },
 			gone: []int{2},
 		},
 		{
 			name: "signed-in, trusted and blocked never make room",
 			setup: func(tb *Table, c *clock) {
 				tb.Seen(mk(1), ip(1), "")
-				tb.Auth(ctx, mk(1), 0, "t")
+				tb.Auth(ctx, mk(1), ctlGrant(tb, 0))
 				tb.SetTrusted(ctx, mk(2), true, "t")
 				tb.SetBlocked(ctx, mk(3), true, "t")
 				tb.Leased(mk(4), ip(4), "")
-				tb.Auth(ctx, mk(4), 0, "t")
+				tb.Auth(ctx, mk(4), ctlGrant(tb, 0))
 			},
 			add: func(tb *Table) error {
 				tb.Seen(mk(100), ip(100), "")
-				_, err := tb.Auth(ctx, mk(100), 0, "t")
+				_, err := tb.Auth(ctx, mk(100), ctlGrant(tb, 0))
 				return err
 			},
 			err: ErrTableFull,
@@ -532,7 +546,7 @@ func TestMaxClientsUnderFlood(t *testing.T) {
 	tb := newTable(Config{MaxClients: 100}, st, c)
 	signedIn := net.HardwareAddr{2, 0, 0, 0, 0, 1}
 	tb.Seen(signedIn, netip.MustParseAddr("10.77.0.2"), "")
-	tb.Auth(ctx, signedIn, 0, "t")
+	tb.Auth(ctx, signedIn, ctlGrant(tb, 0))
 	for i := range 20000 {
 		m := net.HardwareAddr{6, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
 		tb.Seen(m, netip.AddrFrom4([4]byte{10, 77, 0, byte(2 + i%250)}), "")
