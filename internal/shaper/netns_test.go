@@ -1,0 +1,116 @@
+package shaper
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// inNetNS moves the calling goroutine, locked to its thread, into a fresh
+// network namespace for the rest of the test, as internal/firewall's tests
+// do: the real kernel is the fixture, nothing leaks into the host's
+// namespace, and the `tc` the test runs inherits the thread's namespace.
+// It returns the namespace's fd; it skips without root.
+func inNetNS(t testing.TB) int {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a network namespace")
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("netns.Get: %v", err)
+	}
+	ns, err := netns.New()
+	if err != nil {
+		orig.Close()
+		runtime.UnlockOSThread()
+		t.Skipf("cannot create a network namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := netns.Set(orig); err != nil {
+			t.Errorf("back to the original namespace: %v", err)
+			return // leave the thread locked: the runtime discards it
+		}
+		ns.Close()
+		orig.Close()
+		runtime.UnlockOSThread()
+	})
+	return int(ns)
+}
+
+// addVeth makes the veth pair lan0 (the shaper's LAN interface) and cli0,
+// both up, in the current namespace.
+func addVeth(t testing.TB) {
+	t.Helper()
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = "lan0"
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "cli0"}); err != nil {
+		t.Fatalf("add veth: %v", err)
+	}
+	for _, n := range []string{"lan0", "cli0", "lo"} {
+		l, err := netlink.LinkByName(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tc runs tc in the test's namespace and returns its output.
+func tc(t testing.TB, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("tc not installed (iproute2)")
+	}
+	out, err := exec.Command("tc", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// running starts s.Run and waits until it is ready; the returned function
+// stops it and returns Run's error.
+func running(t testing.TB, s *Shaper) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("Run not ready after 30 s")
+	}
+	var stopped bool
+	var runErr error
+	stop := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			runErr = <-done
+		}
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}

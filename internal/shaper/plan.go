@@ -1,0 +1,246 @@
+package shaper
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Rates are a client's limits in bit/s; 0 means none in that direction.
+// Down is what the client receives, Up what it sends (SPEC §3, Limits).
+type Rates struct {
+	Down, Up uint64
+}
+
+// dir is a direction of shaping: the queue it waits in.
+type dir int
+
+const (
+	down dir = iota // the LAN interface's egress: what clients receive
+	up              // the IFB that the LAN's ingress redirects to: what they send
+)
+
+func (d dir) String() string {
+	if d == down {
+		return "download"
+	}
+	return "upload"
+}
+
+// maxClients bounds the clients shaped at once: the size of the BPF map,
+// whose bucket array the kernel allocates whole (16 bytes a bucket, 256 KiB
+// here) when the first client gets a rate. HTB class minors go up to 0xffff.
+const maxClients = 16384
+
+// ErrFull is what Set returns when maxClients clients are shaped already.
+var ErrFull = errors.New("shaper: every class is taken")
+
+// opKind is what one kernel operation does.
+type opKind int
+
+const (
+	// opInstall puts a direction's root in place: on the LAN, an HTB
+	// qdisc and the classifier; for upload also the IFB, its HTB and
+	// the ingress redirect of shaped clients' frames.
+	opInstall opKind = iota
+	// opUninstall removes what opInstall made; the classes go with it.
+	opUninstall
+	opClassAdd    // an HTB class (and its leaf) for a client
+	opClassChange // a class's rate
+	opClassDel
+	opMapSet // the client's classids, the classifiers' one lookup
+	opMapDel
+)
+
+// op is one kernel operation of a plan.
+type op struct {
+	kind  opKind
+	dir   dir
+	minor uint16
+	rate  uint64 // bit/s: opClassAdd, opClassChange
+	key   uint64 // opMapSet, opMapDel
+	val   mapValue
+}
+
+func (o op) String() string {
+	switch o.kind {
+	case opInstall:
+		return "install " + o.dir.String()
+	case opUninstall:
+		return "uninstall " + o.dir.String()
+	case opClassAdd:
+		return fmt.Sprintf("class add %s %#x %d", o.dir, o.minor, o.rate)
+	case opClassChange:
+		return fmt.Sprintf("class change %s %#x %d", o.dir, o.minor, o.rate)
+	case opClassDel:
+		return fmt.Sprintf("class del %s %#x", o.dir, o.minor)
+	case opMapSet:
+		return fmt.Sprintf("map set %012x %#x/%#x", o.key, o.val.down, o.val.up)
+	case opMapDel:
+		return fmt.Sprintf("map del %012x", o.key)
+	}
+	return fmt.Sprintf("op(%d)", int(o.kind))
+}
+
+// mapValue is a client's entry in the classifiers' map: its classid in each
+// direction, 0 where it has no rate.
+type mapValue struct {
+	down, up uint32
+}
+
+// entry is one shaped client.
+type entry struct {
+	minor uint16
+	rates Rates
+}
+
+// plan is what the kernel should hold: which clients are shaped, with which
+// class. It is pure bookkeeping; a kernel applies its operations. Every
+// change of one client is a few operations whatever the number of clients.
+type plan struct {
+	clients map[uint64]*entry // by macKey
+	free    []uint16          // minors given back, reused last-in first-out
+	next    uint16            // the lowest minor never handed out
+	count   [2]int            // clients with a rate, per direction
+}
+
+func newPlan() *plan {
+	return &plan{clients: map[uint64]*entry{}, next: 1}
+}
+
+// macKey is the 48-bit MAC as the classifier builds it: the first four
+// bytes and the last two, each read in network byte order.
+func macKey(mac net.HardwareAddr) uint64 {
+	var k uint64
+	for _, b := range mac[:6] {
+		k = k<<8 | uint64(b)
+	}
+	return k
+}
+
+// classid is the HTB class handle of a minor.
+func classid(minor uint16) uint32 { return handleMajor<<16 | uint32(minor) }
+
+func (e *entry) value() mapValue {
+	var v mapValue
+	if e.rates.Down > 0 {
+		v.down = classid(e.minor)
+	}
+	if e.rates.Up > 0 {
+		v.up = classid(e.minor)
+	}
+	return v
+}
+
+func (e *entry) rate(d dir) uint64 {
+	if d == down {
+		return e.rates.Down
+	}
+	return e.rates.Up
+}
+
+// set gives the client at key the rates r (zero: none) and returns the
+// operations that bring the kernel there, in order: roots first, then
+// classes, the map entry that sends traffic to them, and the removals.
+func (p *plan) set(key uint64, r Rates) ([]op, error) {
+	old, ok := p.clients[key]
+	if r == (Rates{}) {
+		if !ok {
+			return nil, nil
+		}
+		return p.remove(key), nil
+	}
+	e := old
+	if !ok {
+		var m uint16
+		switch {
+		case len(p.free) > 0:
+			m = p.free[len(p.free)-1]
+			p.free = p.free[:len(p.free)-1]
+		case p.next <= maxClients:
+			m = p.next
+			p.next++
+		default:
+			return nil, ErrFull
+		}
+		e = &entry{minor: m}
+		p.clients[key] = e
+	}
+	before := *e
+	e.rates = r
+	var adds, dels []op
+	for _, d := range []dir{down, up} {
+		was, now := before.rate(d), e.rate(d)
+		switch {
+		case was == now:
+		case was == 0:
+			if p.count[d] == 0 {
+				adds = append(adds, op{kind: opInstall, dir: d})
+			}
+			p.count[d]++
+			adds = append(adds, op{kind: opClassAdd, dir: d, minor: e.minor, rate: now})
+		case now == 0:
+			p.count[d]--
+			if p.count[d] == 0 {
+				dels = append(dels, op{kind: opUninstall, dir: d})
+			} else {
+				dels = append(dels, op{kind: opClassDel, dir: d, minor: e.minor})
+			}
+		default:
+			adds = append(adds, op{kind: opClassChange, dir: d, minor: e.minor, rate: now})
+		}
+	}
+	ops := adds
+	if e.value() != before.value() {
+		ops = append(ops, op{kind: opMapSet, key: key, val: e.value()})
+	}
+	return append(ops, dels...), nil
+}
+
+// remove stops shaping the client at key. When it was the last one,
+// uninstalling the directions removes its class and map entry with them.
+func (p *plan) remove(key uint64) []op {
+	e, ok := p.clients[key]
+	if !ok {
+		return nil
+	}
+	delete(p.clients, key)
+	p.free = append(p.free, e.minor)
+	var ops []op
+	if len(p.clients) > 0 {
+		ops = append(ops, op{kind: opMapDel, key: key})
+	}
+	for _, d := range []dir{down, up} {
+		if e.rate(d) == 0 {
+			continue
+		}
+		p.count[d]--
+		if p.count[d] == 0 {
+			ops = append(ops, op{kind: opUninstall, dir: d})
+		} else {
+			ops = append(ops, op{kind: opClassDel, dir: d, minor: e.minor})
+		}
+	}
+	return ops
+}
+
+// build returns the operations that put the whole plan into a kernel that
+// holds none of it.
+func (p *plan) build() []op {
+	var ops []op
+	for _, d := range []dir{down, up} {
+		if p.count[d] == 0 {
+			continue
+		}
+		ops = append(ops, op{kind: opInstall, dir: d})
+		for _, e := range p.clients {
+			if r := e.rate(d); r > 0 {
+				ops = append(ops, op{kind: opClassAdd, dir: d, minor: e.minor, rate: r})
+			}
+		}
+	}
+	for k, e := range p.clients {
+		ops = append(ops, op{kind: opMapSet, key: k, val: e.value()})
+	}
+	return ops
+}
