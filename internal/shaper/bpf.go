@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The classifier is a cls_bpf program of 17 instructions, assembled here
+// The classifier is a cls_bpf program of 17 to 21 instructions, assembled here
 // rather than compiled and loaded with a library (cilium/ebpf would cost
 // flash for an ELF loader this needs none of). It reads a MAC address of
 // the frame, looks it up in a hash map and answers the client's class: one
@@ -41,6 +41,8 @@ const (
 	opLshImm   = 0x67 // ALU64 | LSH | K
 	opOrReg    = 0x4f // ALU64 | OR | X
 	opAddImm   = 0x07 // ALU64 | ADD | K
+	opRshImm   = 0x77 // ALU64 | RSH | K
+	opOrImm    = 0x47 // ALU64 | OR | K
 	opLdAbsW   = 0x20 // LD | ABS | W: r0 = ntohl(*(u32 *)(skb->data + imm))
 	opLdAbsH   = 0x28 // LD | ABS | H
 	opLdImm64  = 0x18 // LD | IMM | DW, two slots
@@ -61,26 +63,31 @@ type insn struct {
 	imm      int32
 }
 
-// progKind is which of the three programs: the class of a frame's
-// destination (LAN egress), of its source (the IFB), or whether its source
-// is shaped on upload (LAN ingress, direct action: TC_ACT_OK lets it pass,
-// TC_ACT_UNSPEC goes on to the redirect to the IFB).
+// progKind is which of the five programs: the class of a frame's
+// destination (LAN egress) or source (the IFB) in its group's HTB, the
+// group's class in the root HTB (the same lookup, turned into the group),
+// or whether its source is shaped on upload (LAN ingress, direct action:
+// TC_ACT_OK lets it pass, TC_ACT_UNSPEC goes on to the redirect to the
+// IFB).
 type progKind int
 
 const (
 	progDown progKind = iota
 	progUp
+	progRootDown
+	progRootUp
 	progGate
+	nProgs
 )
 
 func (k progKind) name() string {
-	return [...]string{"lobby_down", "lobby_up", "lobby_gate"}[k]
+	return [...]string{"lobby_down", "lobby_up", "lobby_root_down", "lobby_root_up", "lobby_gate"}[k]
 }
 
 // program assembles a classifier for the map mapFD.
 func program(k progKind, mapFD int) []insn {
 	macOff, valOff := int32(0), int16(0) // destination MAC; mapValue.down
-	if k != progDown {
+	if k != progDown && k != progRootDown {
 		macOff, valOff = 6, 4 // source MAC; mapValue.up
 	}
 	p := []insn{
@@ -98,10 +105,17 @@ func program(k progKind, mapFD int) []insn {
 		{code: opCall, imm: bpfFuncMapLookup},
 	}
 	hit := []insn{{code: opLdxW, dst: 0, src: 0, off: valOff}} // the classid; 0: no match
-	if k == progGate {
+	switch k {
+	case progGate:
 		hit = append(hit,
 			insn{code: opJeqImm, dst: 0, off: 1}, // no upload rate: r0 = TC_ACT_OK
 			insn{code: opMovImm, dst: 0, imm: tcActUnspc})
+	case progRootDown, progRootUp:
+		hit = append(hit,
+			insn{code: opJeqImm, dst: 0, off: 3},  // no rate this way: no match
+			insn{code: opRshImm, dst: 0, imm: 16}, // the group qdisc's major …
+			insn{code: opAddImm, dst: 0, imm: 1 - groupMajor},
+			insn{code: opOrImm, dst: 0, imm: handleMajor << 16}) // … to its class in the root: groupClassid
 	}
 	hit = append(hit, insn{code: opExit})
 	p = append(p, insn{code: opJeqImm, dst: 0, off: int16(len(hit))})

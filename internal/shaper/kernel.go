@@ -54,7 +54,7 @@ type kernel struct {
 	// (nil: not yet known).
 	fqCodel *bool
 	mapFD   int
-	progs   [3]int // by progKind; -1 when not loaded
+	progs   [nProgs]int // by progKind; -1 when not loaded
 	inst    [2]bool
 }
 
@@ -74,7 +74,7 @@ func newKernel(iface string, nsFD int, log *slog.Logger) (*kernel, error) {
 		h.Close()
 		return nil, fmt.Errorf("shaper: interface %s: %w", iface, err)
 	}
-	return &kernel{log: log, h: h, lan: lan, mapFD: -1, progs: [3]int{-1, -1, -1}}, nil
+	return &kernel{log: log, h: h, lan: lan, mapFD: -1, progs: [nProgs]int{-1, -1, -1, -1, -1}}, nil
 }
 
 // clean removes every object of lobby's on the LAN interface, whether this
@@ -207,6 +207,11 @@ func (k *kernel) do(o op) error {
 		return k.install(o.dir)
 	case opUninstall:
 		return k.uninstall(o.dir)
+	case opGroupAdd:
+		return k.addGroup(o.dir, o.minor)
+	case opGroupDel:
+		// The group's HTB, classes, leaves and classifier go with it.
+		return k.h.ClassDel(groupClass(k.dev(o.dir), o.minor))
 	case opClassAdd:
 		if err := k.h.ClassAdd(htbClass(k.dev(o.dir), o.minor, o.rate)); err != nil {
 			return err
@@ -229,12 +234,47 @@ func (k *kernel) do(o op) error {
 // so it never borrows from, nor lends to, another client.
 func htbClass(l netlink.Link, minor uint16, bps uint64) *netlink.HtbClass {
 	c := netlink.NewHtbClass(netlink.ClassAttrs{
-		LinkIndex: l.Attrs().Index, Parent: rootHandle, Handle: classid(minor),
+		LinkIndex: l.Attrs().Index, Parent: uint32(groupMajor+groupOf(minor)) << 16, Handle: classid(minor),
 	}, netlink.HtbClassAttrs{Rate: bps, Ceil: bps})
 	// A quantum of one full frame: the default (rate / 10) is below the
 	// MTU for rates under 1.2 Mbit/s, which the kernel logs a warning for.
 	c.Quantum = 1514
 	return c
+}
+
+// groupRate is a group's class's rate: as much as HTB's 32-bit field holds
+// (34 Gbit/s), so that a group never holds its clients back.
+const groupRate = (1<<32 - 1) * 8
+
+// groupClass is the class of the root HTB that holds group g.
+func groupClass(l netlink.Link, g uint16) *netlink.HtbClass {
+	c := netlink.NewHtbClass(netlink.ClassAttrs{
+		LinkIndex: l.Attrs().Index, Parent: rootHandle, Handle: groupClassid(g),
+	}, netlink.HtbClassAttrs{Rate: groupRate, Ceil: groupRate})
+	c.Quantum = 1514
+	return c
+}
+
+// addGroup makes group g: its class in the root HTB, an HTB of its own as
+// that class's queue, and the classifier that finds a client's class in
+// it.
+func (k *kernel) addGroup(d dir, g uint16) error {
+	l := k.dev(d)
+	if err := k.h.ClassAdd(groupClass(l, g)); err != nil {
+		return err
+	}
+	h := uint32(groupMajor+g) << 16
+	if err := k.h.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Parent: groupClassid(g), Handle: h})); err != nil {
+		return fmt.Errorf("group qdisc: %w", err)
+	}
+	pk := progDown
+	if d == up {
+		pk = progUp
+	}
+	if err := k.h.FilterAdd(k.bpfFilter(l, h, 1, pk, false)); err != nil {
+		return fmt.Errorf("group classifier: %w", err)
+	}
+	return nil
 }
 
 // addLeaf gives a new class fq_codel as its queue where the kernel has it
@@ -260,8 +300,8 @@ func (k *kernel) addLeaf(d dir, minor uint16) error {
 
 // install puts a direction's root in place. Download: an HTB qdisc as the
 // LAN interface's root, whose classifier sends a shaped client's frames to
-// its class and every other frame straight out (HTB's direct queue: no
-// default class). Upload: the same on an IFB device, and on the LAN's
+// its group (whose own classifier finds its class) and every other frame
+// straight out (HTB's direct queue: no default class). Upload: the same on an IFB device, and on the LAN's
 // ingress a gate that lets every frame of an unshaped client pass at once
 // and hands a shaped one's to a redirect to the IFB, so clients without a
 // rate never go through it.
@@ -281,9 +321,9 @@ func (k *kernel) install(d dir) error {
 	if err := k.h.QdiscReplace(root); err != nil {
 		return fmt.Errorf("root qdisc of %s: %w", l.Attrs().Name, err)
 	}
-	pk := progDown
+	pk := progRootDown
 	if d == up {
-		pk = progUp
+		pk = progRootUp
 	}
 	if err := k.h.FilterAdd(k.bpfFilter(l, rootHandle, 1, pk, false)); err != nil {
 		return fmt.Errorf("classifier of %s: %w", l.Attrs().Name, err)

@@ -1,6 +1,7 @@
 package shaper
 
 import (
+	"fmt"
 	"net"
 	"regexp"
 	"sort"
@@ -35,10 +36,8 @@ func objects(t *testing.T) []string {
 				out = append(out, dev+" "+strip(l))
 			}
 		}
-		for _, parent := range []string{"10bb:", "ffff:"} {
-			if !strings.Contains(tc(t, "qdisc", "show", "dev", dev), " "+parent+" ") {
-				continue
-			}
+		for _, m := range regexp.MustCompile(`qdisc (?:htb|ingress) ([0-9a-f]+:)`).FindAllStringSubmatch(tc(t, "qdisc", "show", "dev", dev), -1) {
+			parent := m[1]
 			for _, l := range lines(tc(t, "filter", "show", "dev", dev, "parent", parent)) {
 				if strings.Contains(l, "filter") || strings.Contains(l, "mirred") {
 					out = append(out, dev+" "+parent+" "+strip(l))
@@ -100,17 +99,28 @@ func TestKernel(t *testing.T) {
 	want("no client has a rate: nothing")
 
 	// root and class are what a shaped direction holds on dev.
-	root := func(dev, prog string) []string {
+	filter := func(dev, parent, prog string) []string {
 		return []string{
-			dev + " qdisc htb 10bb: root",
-			dev + " 10bb: filter protocol all pref 1 bpf chain 0",
-			dev + " 10bb: filter protocol all pref 1 bpf chain 0 handle 0x1 " + prog + " not_in_hw name " + prog + " jited",
+			dev + " " + parent + " filter protocol all pref 1 bpf chain 0",
+			dev + " " + parent + " filter protocol all pref 1 bpf chain 0 handle 0x1 " + prog + " not_in_hw name " + prog + " jited",
 		}
 	}
-	class := func(dev, minor, rate string) []string {
-		c := []string{dev + " class htb 10bb:" + minor + " root rate " + rate + " ceil " + rate}
+	root := func(dev, way string) []string {
+		return append([]string{dev + " qdisc htb 10bb: root"}, filter(dev, "10bb:", "lobby_root_"+way)...)
+	}
+	// group is the first group (minors 1 to 64).
+	group := func(dev, way string) []string {
+		return append([]string{
+			dev + " class htb 10bb:1 root leaf 1100: rate 34359Mbit ceil 34359Mbit",
+			dev + " qdisc htb 1100: parent 10bb:1",
+		}, filter(dev, "1100:", "lobby_"+way)...)
+	}
+	// class is a client's class with minor n.
+	class := func(dev, way string, n int, rate string) []string {
+		grp := "1100:"
+		c := []string{fmt.Sprintf("%s class htb %s%x root rate %s ceil %s", dev, grp, n, rate, rate)}
 		if s.k.fqCodel != nil && *s.k.fqCodel {
-			c = append(c, dev+" qdisc fq_codel 8001: parent 10bb:"+minor) // where the kernel has it
+			c = append(c, fmt.Sprintf("%s qdisc fq_codel 8001: parent %s%x", dev, grp, n)) // where the kernel has it
 		}
 		return c
 	}
@@ -140,22 +150,22 @@ func TestKernel(t *testing.T) {
 	}
 
 	set(macA, 8_000_000, 0)
-	want("A shaped down", cat(root("lan0", "lobby_down"), class("lan0", "1", "8Mbit"))...)
+	want("A shaped down", cat(root("lan0", "down"), group("lan0", "down"), class("lan0", "down", 1, "8Mbit"))...)
 
 	set(macA, 8_000_000, 2_000_000)
-	both := cat(root("lan0", "lobby_down"), root(ifb, "lobby_up"), gate)
-	want("A shaped both ways", cat(both, class("lan0", "1", "8Mbit"), class(ifb, "1", "2Mbit"))...)
+	both := cat(root("lan0", "down"), group("lan0", "down"), root(ifb, "up"), group(ifb, "up"), gate)
+	want("A shaped both ways", cat(both, class("lan0", "down", 1, "8Mbit"), class(ifb, "up", 1, "2Mbit"))...)
 
 	set(macA, 4_000_000, 2_000_000)
-	want("A's download rate changed", cat(both, class("lan0", "1", "4Mbit"), class(ifb, "1", "2Mbit"))...)
+	want("A's download rate changed", cat(both, class("lan0", "down", 1, "4Mbit"), class(ifb, "up", 1, "2Mbit"))...)
 
 	set(macB, 0, 1_000_000)
-	want("B shaped up", cat(both, class("lan0", "1", "4Mbit"), class(ifb, "1", "2Mbit"), class(ifb, "2", "1Mbit"))...)
+	want("B shaped up", cat(both, class("lan0", "down", 1, "4Mbit"), class(ifb, "up", 1, "2Mbit"), class(ifb, "up", 2, "1Mbit"))...)
 
 	if err := s.Remove(macA); err != nil {
 		t.Fatal(err)
 	}
-	want("A removed", cat(root(ifb, "lobby_up"), gate, class(ifb, "2", "1Mbit"))...)
+	want("A removed", cat(root(ifb, "up"), group(ifb, "up"), gate, class(ifb, "up", 2, "1Mbit"))...)
 
 	set(macB, 0, 0)
 	want("B without rates: nothing")
@@ -203,14 +213,14 @@ func TestKernelAfterCrash(t *testing.T) {
 	stop := running(t, s)
 	got := objects(t)
 	for _, l := range got {
-		if strings.Contains(l, "lby-lan0") || strings.Contains(l, "ffff:") || strings.Contains(l, "10bb:2") {
+		if strings.Contains(l, "lby-lan0") || strings.Contains(l, "ffff:") || strings.Contains(l, "1100:2 ") {
 			t.Errorf("left from the dead run: %s", l)
 		}
 	}
 	if n := strings.Count(strings.Join(got, "\n"), "qdisc htb 10bb: root"); n != 1 {
 		t.Errorf("%d root qdiscs, want 1:\n%s", n, strings.Join(got, "\n"))
 	}
-	if !strings.Contains(strings.Join(got, "\n"), "lan0 class htb 10bb:1 root rate 5Mbit ceil 5Mbit") {
+	if !strings.Contains(strings.Join(got, "\n"), "lan0 class htb 1100:1 root rate 5Mbit ceil 5Mbit") {
 		t.Errorf("A's class is missing:\n%s", strings.Join(got, "\n"))
 	}
 	if err := stop(); err != nil {
@@ -218,5 +228,61 @@ func TestKernelAfterCrash(t *testing.T) {
 	}
 	if got := objects(t); !equal(got, []string{"link lan0"}) {
 		t.Errorf("after stop:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// TestKernelRepair: an object removed by hand makes the next change fail
+// in the kernel; the shaper then builds everything again from its plan.
+func TestKernelRepair(t *testing.T) {
+	ns := inNetNS(t)
+	addVeth(t)
+	s := newShaper(Config{Interface: "lan0"}, quietLog(), options{netns: ns})
+	must(t, s.Set(macA, 1_000_000, 0))
+	must(t, s.Set(macB, 2_000_000, 0))
+	running(t, s)
+	before := objects(t)
+
+	tc(t, "class", "del", "dev", "lan0", "classid", "1100:1")
+	if strings.Contains(strings.Join(objects(t), "\n"), "1100:1 ") {
+		t.Fatal("the class is still there")
+	}
+	must(t, s.Set(macA, 3_000_000, 0)) // a class change: the kernel has no such class
+	got := strings.Join(objects(t), "\n")
+	if !strings.Contains(got, "lan0 class htb 1100:1 root rate 3Mbit ceil 3Mbit") ||
+		!strings.Contains(got, "lan0 class htb 1100:2 root rate 2Mbit ceil 2Mbit") || len(objects(t)) != len(before) {
+		t.Errorf("after the repair:\n%s\nbefore:\n%s", got, strings.Join(before, "\n"))
+	}
+}
+
+// BenchmarkSet is the cost of a sign-in with a rate (a new client, both
+// directions: two classes with their leaves and a map entry) together with
+// its sign-out, and of a rate change, with n other clients shaped.
+func BenchmarkSet(b *testing.B) {
+	for _, n := range []int{10, 10_000} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			ns := inNetNS(b)
+			addVeth(b)
+			s := newShaper(Config{Interface: "lan0"}, quietLog(), options{netns: ns})
+			for i := range n {
+				mac := net.HardwareAddr{0x02, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+				must(b, s.Set(mac, 1_000_000, 1_000_000))
+			}
+			running(b, s)
+			mac := net.HardwareAddr{0x02, 0xff, 0, 0, 0, 1}
+			b.Run("signin+signout", func(b *testing.B) {
+				for b.Loop() {
+					must(b, s.Set(mac, 8_000_000, 2_000_000))
+					must(b, s.Remove(mac))
+				}
+			})
+			must(b, s.Set(mac, 8_000_000, 2_000_000))
+			b.Run("change", func(b *testing.B) {
+				r := uint64(8_000_000)
+				for b.Loop() {
+					r ^= 1_000_000 // 8 and 9 Mbit/s in turn
+					must(b, s.Set(mac, r, 2_000_000))
+				}
+			})
+		})
 	}
 }

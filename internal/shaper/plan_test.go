@@ -53,16 +53,25 @@ func opsString(ops []op) string {
 	return strings.TrimSpace(b.String())
 }
 
+// fill is n steps that give n clients r.
+func fill(n int, r Rates) []step {
+	var s []step
+	for i := range n {
+		s = append(s, step{mac: fmt.Sprintf("%02x", i), rates: r})
+	}
+	return s
+}
+
 func TestPlan(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		steps []step
 	}{
 		{"first client down only: install, class, map", []step{
-			{"0a", Rates{Down: 8e6}, "install download\nclass add download 0x1 8000000\nmap set 02000000000a 0x10bb0001/0x0"},
+			{"0a", Rates{Down: 8e6}, "install download\ngroup add download 0\nclass add download 0x1 8000000\nmap set 02000000000a 0x11000001/0x0"},
 		}},
 		{"first client both ways", []step{
-			{"0a", Rates{Down: 8e6, Up: 1e6}, "install download\nclass add download 0x1 8000000\ninstall upload\nclass add upload 0x1 1000000\nmap set 02000000000a 0x10bb0001/0x10bb0001"},
+			{"0a", Rates{Down: 8e6, Up: 1e6}, "install download\ngroup add download 0\nclass add download 0x1 8000000\ninstall upload\ngroup add upload 0\nclass add upload 0x1 1000000\nmap set 02000000000a 0x11000001/0x11000001"},
 		}},
 		{"a rate change is one class change, map untouched", []step{
 			{"0a", Rates{Down: 8e6, Up: 1e6}, ""},
@@ -71,22 +80,22 @@ func TestPlan(t *testing.T) {
 		}},
 		{"second client: class and map entry only", []step{
 			{"0a", Rates{Down: 8e6}, ""},
-			{"0b", Rates{Down: 2e6}, "class add download 0x2 2000000\nmap set 02000000000b 0x10bb0002/0x0"},
+			{"0b", Rates{Down: 2e6}, "class add download 0x2 2000000\nmap set 02000000000b 0x11000002/0x0"},
 		}},
 		{"a direction added to a client", []step{
 			{"0a", Rates{Down: 8e6}, ""},
 			{"0b", Rates{Down: 2e6, Up: 3e6}, ""},
-			{"0a", Rates{Down: 8e6, Up: 1e6}, "class add upload 0x1 1000000\nmap set 02000000000a 0x10bb0001/0x10bb0001"},
+			{"0a", Rates{Down: 8e6, Up: 1e6}, "class add upload 0x1 1000000\nmap set 02000000000a 0x11000001/0x11000001"},
 		}},
 		{"a direction dropped: map first, then the class", []step{
 			{"0a", Rates{Down: 8e6, Up: 1e6}, ""},
 			{"0b", Rates{Down: 2e6, Up: 3e6}, ""},
-			{"0a", Rates{Down: 8e6}, "map set 02000000000a 0x10bb0001/0x0\nclass del upload 0x1"},
+			{"0a", Rates{Down: 8e6}, "map set 02000000000a 0x11000001/0x0\nclass del upload 0x1"},
 		}},
 		{"the last client of a direction: uninstall it", []step{
 			{"0a", Rates{Down: 8e6, Up: 1e6}, ""},
 			{"0b", Rates{Down: 2e6}, ""},
-			{"0a", Rates{Down: 8e6}, "map set 02000000000a 0x10bb0001/0x0\nuninstall upload"},
+			{"0a", Rates{Down: 8e6}, "map set 02000000000a 0x11000001/0x0\nuninstall upload"},
 		}},
 		{"remove one of two", []step{
 			{"0a", Rates{Down: 8e6, Up: 1e6}, ""},
@@ -103,8 +112,12 @@ func TestPlan(t *testing.T) {
 			{"0b", Rates{Down: 1e6}, ""},
 			{"0c", Rates{Down: 1e6}, ""},
 			{"0b", Rates{}, ""},
-			{"0d", Rates{Up: 5e6}, "install upload\nclass add upload 0x2 5000000\nmap set 02000000000d 0x0/0x10bb0002"},
+			{"0d", Rates{Up: 5e6}, "install upload\ngroup add upload 0\nclass add upload 0x2 5000000\nmap set 02000000000d 0x0/0x11000002"},
 		}},
+		{"the 65th client opens a group, its leaving closes it", append(fill(64, Rates{Down: 1e6}),
+			step{"ff", Rates{Down: 1e6}, "group add download 1\nclass add download 0x41 1000000\nmap set 0200000000ff 0x11010041/0x0"},
+			step{"ff", Rates{}, "map del 0200000000ff\ngroup del download 1"},
+		)},
 		{"removing an unknown client does nothing", []step{
 			{"0a", Rates{}, ""},
 		}},
@@ -126,8 +139,9 @@ func TestPlan(t *testing.T) {
 }
 
 // TestPlanMany: 10,000 clients each get a distinct minor, every change of
-// one client is the same few operations as with one client, removals give
-// the minors back, and build reproduces the incremental state.
+// one client is the same few operations as with one client (and a group
+// more for every 64th), removals give the minors back, and build makes
+// the same state.
 func TestPlanMany(t *testing.T) {
 	const n = 10_000
 	p := newPlan()
@@ -139,8 +153,11 @@ func TestPlanMany(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := 3 // class add ×2, map set
+		if i%perGroup == 0 {
+			want += 2 // the first of a group: group add ×2
+		}
 		if i == 0 {
-			want = 5 // and the two installs
+			want += 2 // the first of all: install ×2
 		}
 		if len(ops) != want {
 			t.Fatalf("client %d: %d ops, want %d:\n%s", i, len(ops), want, opsString(ops))
@@ -163,7 +180,8 @@ func TestPlanMany(t *testing.T) {
 	for _, o := range b {
 		count[o.kind]++
 	}
-	if count[opInstall] != 2 || count[opClassAdd] != 2*(n-1) || count[opMapSet] != n-1 || len(b) != 2+3*(n-1) {
+	nGroups := (n + perGroup - 1) / perGroup
+	if count[opInstall] != 2 || count[opGroupAdd] != 2*nGroups || count[opClassAdd] != 2*(n-1) || count[opMapSet] != n-1 || len(b) != 2+2*nGroups+3*(n-1) {
 		t.Errorf("build: %v in %d ops", count, len(b))
 	}
 

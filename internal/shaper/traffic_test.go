@@ -8,6 +8,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // lan is a router namespace (the test's) whose bridge lan0 has two clients,
@@ -26,6 +27,7 @@ func newLAN(t *testing.T, n int) *lan {
 	br.Name = "lan0"
 	must(t, netlink.LinkAdd(br))
 	must(t, netlink.AddrAdd(br, mustAddr(t, "10.9.0.1/24")))
+	must(t, netlink.AddrAdd(br, mustAddr(t, "fd00:9::1/64")))
 	must(t, netlink.LinkSetUp(br))
 	for i := range n {
 		c, err := netns.New() // switches the thread to it
@@ -51,6 +53,7 @@ func newLAN(t *testing.T, n int) *lan {
 		cl, err = h.LinkByName(peer)
 		must(t, err)
 		must(t, h.AddrAdd(cl, mustAddr(t, "10.9.0."+string(rune('2'+i))+"/24")))
+		must(t, h.AddrAdd(cl, mustAddr(t, "fd00:9::"+string(rune('2'+i))+"/64")))
 		must(t, h.LinkSetUp(cl))
 		h.Close()
 		l.clients = append(l.clients, c)
@@ -65,9 +68,14 @@ func must(t testing.TB, err error) {
 	}
 }
 
+// mustAddr parses an address; IPv6 ones skip duplicate address detection,
+// which would hold them back for a second or more.
 func mustAddr(t testing.TB, s string) *netlink.Addr {
 	a, err := netlink.ParseAddr(s)
 	must(t, err)
+	if a.IP.To4() == nil {
+		a.Flags = unix.IFA_F_NODAD
+	}
 	return a
 }
 
@@ -120,10 +128,11 @@ func source(c net.Conn, start time.Time) {
 	}
 }
 
-// TestTraffic: client 1 is limited to 8 Mbit/s down and 4 Mbit/s up,
-// client 2 is not limited; both transfer both ways at once over TCP for
-// 2.5 s. Client 1's rates hold (within TCP's and HTB's slack over 2 s)
-// while client 2 goes several times faster.
+// TestTraffic: client 1 is limited to 8 Mbit/s down, client 2 to 4 Mbit/s
+// up, client 3 not at all; each transfers over IPv4 and IPv6 at once, over
+// TCP for 2.5 s. The limited clients' totals hold (within TCP's and HTB's
+// slack over 2 s: the MAC is the key, so both families share the rate)
+// while client 3 goes many times faster.
 func TestTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("transfers for 2.5 s")
@@ -135,63 +144,82 @@ func TestTraffic(t *testing.T) {
 	must(t, s.Set(l.macs[1], 0, limUp))
 	running(t, s)
 
-	ln, err := net.Listen("tcp4", "10.9.0.1:0") // in the router namespace
-	must(t, err)
-	defer ln.Close()
-
-	// Each client opens a connection per direction; its first byte says
-	// which: 'd' the router sends, 'u' it receives.
 	type flow struct {
 		client int
 		down   bool
+		addr   string // the router's
 	}
-	flows := []flow{{0, true}, {1, false}, {2, true}, {2, false}}
-	rates := make([]rate, len(flows))
-	limits := []uint64{limDown, limUp, 0}
-	var conns []net.Conn
-	for _, f := range flows {
-		must(t, netns.Set(l.clients[f.client]))
-		c, err := net.DialTimeout("tcp4", ln.Addr().String(), 5*time.Second)
-		must(t, netns.Set(l.router))
+	var flows []flow
+	for _, f := range []flow{{client: 0, down: true}, {client: 1}, {client: 2, down: true}, {client: 2}} {
+		for _, a := range []string{"10.9.0.1", "[fd00:9::1]"} {
+			f.addr = a
+			flows = append(flows, f)
+		}
+	}
+	// The router listens on both families (in its namespace); each flow is
+	// a connection from the client, paired with the router's end by port.
+	var conns, srv []net.Conn
+	var connFlow []flow // the flow of each of conns
+	for _, a := range []string{"10.9.0.1", "[fd00:9::1]"} {
+		ln, err := net.Listen("tcp", a+":5201")
 		must(t, err)
-		conns = append(conns, c)
+		defer ln.Close()
+		for _, f := range flows {
+			if f.addr != a {
+				continue
+			}
+			must(t, netns.Set(l.clients[f.client]))
+			c, err := net.DialTimeout("tcp", a+":5201", 5*time.Second)
+			must(t, netns.Set(l.router))
+			must(t, err)
+			conns = append(conns, c)
+			connFlow = append(connFlow, f)
+			sc, err := ln.Accept()
+			must(t, err)
+			srv = append(srv, sc)
+		}
 	}
-	var srv []net.Conn
-	for range flows {
-		c, err := ln.Accept()
-		must(t, err)
-		srv = append(srv, c)
-	}
-	// Pair the router's ends with the clients' by their ports.
 	peer := map[string]net.Conn{}
 	for _, c := range srv {
 		peer[c.RemoteAddr().String()] = c
 	}
+	type total struct {
+		client int
+		down   bool
+	}
+	rates := map[total]*rate{}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for i, f := range flows {
-		cc, sc := conns[i], peer[conns[i].LocalAddr().String()]
+	for i, c := range conns {
+		f := connFlow[i]
+		sc := peer[c.LocalAddr().String()]
 		if sc == nil {
-			t.Fatalf("no router end for %v", cc.LocalAddr())
+			t.Fatalf("no router end for %v", c.LocalAddr())
 		}
-		from, to := cc, sc
+		from, to := c, sc
 		if f.down {
-			from, to = sc, cc
+			from, to = sc, c
+		}
+		r := rates[total{f.client, f.down}]
+		if r == nil {
+			r = &rate{}
+			rates[total{f.client, f.down}] = r
 		}
 		wg.Add(2)
 		go func() { defer wg.Done(); source(from, start) }()
-		go func() { defer wg.Done(); sink(to, start, &rates[i]) }()
+		go func() { defer wg.Done(); sink(to, start, r) }()
 	}
 	wg.Wait()
 
-	for i, f := range flows {
-		got := rates[i].bps()
-		t.Logf("client %d %s: %.2f Mbit/s", f.client+1, map[bool]string{true: "down", false: "up"}[f.down], got/1e6)
-		switch lim := float64(limits[f.client]); {
+	limits := map[total]float64{{0, true}: limDown, {1, false}: limUp}
+	for tot, r := range rates {
+		got := r.bps()
+		t.Logf("client %d %s (IPv4 + IPv6): %.2f Mbit/s", tot.client+1, map[bool]string{true: "down", false: "up"}[tot.down], got/1e6)
+		switch lim := limits[tot]; {
 		case lim == 0 && got < 4*limDown:
-			t.Errorf("client %d (not limited) got only %.2f Mbit/s", f.client+1, got/1e6)
+			t.Errorf("client %d (not limited) got only %.2f Mbit/s", tot.client+1, got/1e6)
 		case lim > 0 && (got < 0.85*lim || got > 1.05*lim):
-			t.Errorf("client %d (limited to %.0f Mbit/s) got %.2f Mbit/s", f.client+1, lim/1e6, got/1e6)
+			t.Errorf("client %d (limited to %.0f Mbit/s) got %.2f Mbit/s", tot.client+1, lim/1e6, got/1e6)
 		}
 	}
 }
