@@ -12,6 +12,7 @@ import (
 	"github.com/lobby-fw/lobby/internal/relay"
 	"github.com/lobby-fw/lobby/internal/responder"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/shaper"
 )
 
 // given is what each subsystem is given, derived from one config. derive is
@@ -35,6 +36,7 @@ type given struct {
 	Portal    portal.Config // without Table and Log, which daemon adds
 	Responder responder.Config
 	Relay     relay.Config
+	Shaper    shaper.Config
 }
 
 // derive works on any config, bound or not (lobby check describes an
@@ -46,7 +48,8 @@ func derive(c *config.Config) given {
 		LogLevel: m.LogLevel,
 		// The portal's URLs, made once: the portal, the 511 responder,
 		// DHCP option 114 and lobby check all take them from here.
-		URLs: portal.NewURLs(m.Address, m.Port, m.Hostname, m.TLSPort, m.TLS()),
+		URLs:   portal.NewURLs(m.Address, m.Port, m.Hostname, m.TLSPort, m.TLS()),
+		Shaper: shaper.Config{Interface: m.Interface},
 		Session: session.Config{
 			SessionTimeout: m.SessionTimeout,
 			IdleTimeout:    m.IdleTimeout,

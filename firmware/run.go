@@ -23,6 +23,7 @@ import (
 	"github.com/lobby-fw/lobby/internal/relay"
 	"github.com/lobby-fw/lobby/internal/responder"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/shaper"
 	"github.com/lobby-fw/lobby/internal/store"
 	"github.com/lobby-fw/lobby/internal/supervisor"
 )
@@ -144,6 +145,8 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		return err
 	}
 	postSignIn := relay.New(g.Relay, table, resolver, log)
+	rateShaper := shaper.New(g.Shaper, log)
+	followLimits(rateShaper, table, log)
 	ctlServer := &ctl.Server{
 		Table: table, Version: version, Started: time.Now(), Log: log,
 		Backend: fw.Backend,
@@ -173,6 +176,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 			return table.Run(ctx)
 		}},
 		supervisor.Service{Name: "firewall", Run: fw.Run},
+		supervisor.Service{Name: "shaper", Run: rateShaper.Run},
 		supervisor.Service{Name: "neighbours", Run: neighbours.Run},
 		supervisor.Service{Name: "dhcp", Run: dhcpServer.Run},
 		supervisor.Service{Name: "dns", Run: resolver.Run},
