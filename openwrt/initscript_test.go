@@ -71,6 +71,7 @@ func TestInitStart(t *testing.T) {
 		"procd_set_param stderr 1",
 		"procd_set_param file /etc/config/lobby",
 		"procd_set_param reload_signal HUP",
+		"procd_set_param limits memlock=unlimited",
 	}
 	jail := []string{
 		"procd_add_jail lobby",
@@ -192,13 +193,14 @@ func TestInitReloadStopEnable(t *testing.T) {
 func TestCapabilities(t *testing.T) {
 	// Only what lobby needs: nftables/iptables, netlink (links, neighbours,
 	// conntrack, tc) → NET_ADMIN; raw and packet sockets (511 responder,
-	// DHCP) → NET_RAW; ports 53 and 67 → NET_BIND_SERVICE. All five sets,
+	// DHCP) → NET_RAW; ports 53 and 67 → NET_BIND_SERVICE; the shaper's
+	// BPF map and classifier programs → BPF (Linux 5.8+). All five sets,
 	// so that an iptables lobby runs inherits them too.
 	var caps map[string][]string
 	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(files(t), "lobby.json"))), &caps); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"}
+	want := []string{"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_BPF"}
 	for _, set := range []string{"bounding", "effective", "permitted", "inheritable", "ambient"} {
 		if !reflect.DeepEqual(caps[set], want) {
 			t.Errorf("%s = %v, want %v", set, caps[set], want)

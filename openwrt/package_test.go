@@ -208,7 +208,7 @@ func TestPackage(t *testing.T) {
 			wantFields := map[string]string{
 				"Package":        "lobby",
 				"Version":        "1.2.3_p4-r1",
-				"Depends":        "kmod-nft-core, kmod-nft-nat, kmod-nf-conntrack-netlink",
+				"Depends":        "kmod-nft-core, kmod-nft-nat, kmod-nf-conntrack-netlink, kmod-sched-core, kmod-sched-bpf, kmod-ifb",
 				"Source":         "feeds/lobby/lobby",
 				"SourceName":     "lobby",
 				"License":        "NOASSERTION",
@@ -385,7 +385,7 @@ func TestFeedMakefile(t *testing.T) {
 	for _, d := range deps {
 		names = append(names, d[1])
 	}
-	if strings.Join(names, ", ") != "kmod-nft-core, kmod-nft-nat, kmod-nf-conntrack-netlink" {
+	if strings.Join(names, ", ") != "kmod-nft-core, kmod-nft-nat, kmod-nf-conntrack-netlink, kmod-sched-core, kmod-sched-bpf, kmod-ifb" {
 		t.Errorf("DEPENDS %v differ from the .ipk's", names)
 	}
 	// Installed files: $(INSTALL_X) ./files/SRC $(1)/DEST, and the binary.

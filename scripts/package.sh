@@ -44,7 +44,7 @@ files=$repo/openwrt/lobby/files
 
 # The packages lobby needs at run time; keep in step with DEPENDS in
 # openwrt/lobby/Makefile. The binary is static: no libc.
-depends="kmod-nft-core, kmod-nft-nat, kmod-nf-conntrack-netlink"
+depends="kmod-nft-core, kmod-nft-nat, kmod-nf-conntrack-netlink, kmod-sched-core, kmod-sched-bpf, kmod-ifb"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
