@@ -4,7 +4,7 @@
 # call it, and so does CI.
 set -eu
 PKGS="make git ca-certificates xz-utils iproute2 nftables iptables conntrack curl
-dnsutils busybox isc-dhcp-client dhcpcd5 iputils-ping ipset file qemu-user-static
+dnsutils busybox isc-dhcp-client dhcpcd5 iputils-ping ipset file qemu-user-static iperf3
 chromium fonts-dejavu-core nodejs
 kmod cpio e2fsprogs fdisk dosfstools mtools syslinux syslinux-common
 qemu-system-x86 qemu-system-arm qemu-system-mips"
