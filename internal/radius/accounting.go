@@ -1,0 +1,411 @@
+package radius
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Store is what the accounting queue needs of internal/store: durable
+// records by kind and key.
+type Store interface {
+	Records(kind string) map[string]json.RawMessage
+	Put(kind, key string, v any) error
+	Delete(kind, key string)
+	Sync(ctx context.Context) error
+}
+
+// Clock is the queue's time: the real one in lobby, a fake in tests.
+type Clock interface {
+	Now() time.Time
+	// After is time.After.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// storeKind is the records' kind in the store.
+const storeKind = "radius_acct"
+
+// Session is what accounting says of a session (SPEC §7, Accounting).
+type Session struct {
+	ID   string // Acct-Session-Id
+	User string // User-Name; "" (a click or ctl sign-in): the Calling-Station-Id
+	MAC  net.HardwareAddr
+	IP   netip.Addr
+	// Class holds the Access-Accept's Class attributes.
+	Class [][]byte
+	Start time.Time
+}
+
+// Usage is a session's use so far.
+type Usage struct {
+	Up   uint64 // bytes the client sent: Acct-Input-Octets/-Gigawords
+	Down uint64 // bytes it received: Acct-Output-Octets/-Gigawords
+}
+
+// AcctConfig configures the accounting queue.
+type AcctConfig struct {
+	// Retry is the wait before a record that no server answered is sent
+	// again; it doubles each time up to MaxRetry (defaults 30 s, 5 min).
+	Retry, MaxRetry time.Duration
+	// InFlight bounds the records sent at once (default 16).
+	InFlight int
+	Clock    Clock
+	Logger   *slog.Logger
+}
+
+// Accounting is the queue of accounting records (SPEC §4, §7): every
+// record is in the store before it is sent, stays there until a server
+// answers it, and a session's records go out in the order they were made.
+// A restart makes a new Accounting from the same store and carries on.
+type Accounting struct {
+	c     *Client
+	st    Store
+	cfg   AcctConfig
+	clock Clock
+	log   *slog.Logger
+	wake  chan struct{}
+
+	mu      sync.Mutex
+	seq     uint64
+	streams map[string][]*record // by session ("" for On/Off), in order
+	n       int
+	idle    chan struct{} // closed when n falls to 0
+}
+
+// record is a queued accounting record as the store keeps it.
+type record struct {
+	Seq     uint64     `json:"seq"`
+	Session string     `json:"session"`
+	Status  StatusType `json:"status"`
+	// At is when the event happened; Acct-Delay-Time counts from it.
+	At time.Time `json:"at"`
+	// Attrs are the record's attributes on the wire, but for
+	// Acct-Delay-Time, which changes with every try.
+	Attrs []byte `json:"attrs"`
+
+	inFlight bool
+	tries    int
+	next     time.Time
+}
+
+func (r *record) key() string { return fmt.Sprintf("%016x", r.Seq) }
+
+// NewAccounting returns the queue over st, holding every record a former
+// run left there. c sends them (its AcctPort must be set).
+func NewAccounting(c *Client, st Store, cfg AcctConfig) *Accounting {
+	if cfg.Retry <= 0 {
+		cfg.Retry = 30 * time.Second
+	}
+	if cfg.MaxRetry < cfg.Retry {
+		cfg.MaxRetry = max(5*time.Minute, cfg.Retry)
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 16
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Accounting{c: c, st: st, cfg: cfg, clock: cfg.Clock, log: cfg.Logger,
+		wake: make(chan struct{}, 1), streams: map[string][]*record{}}
+	var recs []*record
+	for k, v := range st.Records(storeKind) {
+		r := new(record)
+		if err := json.Unmarshal(v, r); err != nil || r.key() != k {
+			a.log.Warn("radius accounting: unreadable record dropped", "key", k, "err", err)
+			st.Delete(storeKind, k)
+			continue
+		}
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(x, y *record) int { return cmp.Compare(x.Seq, y.Seq) })
+	for _, r := range recs {
+		a.streams[r.Session] = append(a.streams[r.Session], r)
+		a.seq = r.Seq
+		a.n++
+	}
+	if a.n > 0 {
+		a.log.Info("radius accounting: records waiting from the last run", "records", a.n)
+	}
+	return a
+}
+
+// Pending is the number of records waiting for an answer.
+func (a *Accounting) Pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
+
+// On queues an Accounting-On (RFC 2866 §5.1): lobby has started.
+func (a *Accounting) On(ctx context.Context) error { return a.nas(ctx, StatusOn) }
+
+// Off queues an Accounting-Off: lobby stops cleanly.
+func (a *Accounting) Off(ctx context.Context) error { return a.nas(ctx, StatusOff) }
+
+func (a *Accounting) nas(ctx context.Context, st StatusType) error {
+	now := a.clock.Now()
+	p := &Packet{}
+	p.Add(AttrAcctStatusType, Uint32(uint32(st)))
+	// An Acct-Session-Id of its own: RFC 2866 §5.5 wants one in every
+	// record, and a server keys its records by it.
+	var id [8]byte
+	randRead(id[:])
+	p.Add(AttrAcctSessionID, fmt.Appendf(nil, "%X", id))
+	a.c.addNAS(p)
+	p.Add(AttrEventTimestamp, Time(now))
+	return a.add(ctx, "", st, now, p, true)
+}
+
+// Start queues a session's Start.
+func (a *Accounting) Start(ctx context.Context, s Session) error {
+	now := a.clock.Now()
+	return a.add(ctx, s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, ""), true)
+}
+
+// Interim queues an Interim-Update with the session's use so far. It is
+// not made durable at once (a crash loses at most the last few seconds'
+// interims, which the next one or the Stop supersede), and it replaces an
+// Interim of the session still waiting to be sent: a server that was away
+// gets the latest counters, not every one it missed.
+func (a *Accounting) Interim(ctx context.Context, s Session, u Usage) error {
+	now := a.clock.Now()
+	return a.add(ctx, s.ID, StatusInterim, now, a.sessionPacket(StatusInterim, s, &u, now, ""), false)
+}
+
+// Stop queues a session's Stop, with the sign-out reason as SPEC §3 spells
+// it (TerminateCause). It replaces an Interim still waiting, as Interim
+// does.
+func (a *Accounting) Stop(ctx context.Context, s Session, u Usage, reason string) error {
+	now := a.clock.Now()
+	return a.add(ctx, s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), true)
+}
+
+// sessionPacket holds the attributes of a session's record: SPEC §7's
+// list, Acct-Delay-Time apart.
+func (a *Accounting) sessionPacket(st StatusType, s Session, u *Usage, now time.Time, reason string) *Packet {
+	p := &Packet{}
+	p.Add(AttrAcctStatusType, Uint32(uint32(st)))
+	p.Add(AttrAcctSessionID, []byte(s.ID))
+	user := s.User
+	if user == "" {
+		user = StationID(s.MAC)
+	}
+	p.Add(AttrUserName, []byte(user))
+	p.Add(AttrCallingStationID, []byte(StationID(s.MAC)))
+	if ip := IPv4(s.IP); ip != nil {
+		p.Add(AttrFramedIPAddress, ip)
+	}
+	a.c.addNAS(p)
+	p.Add(AttrEventTimestamp, Time(now))
+	for _, c := range s.Class {
+		p.Add(AttrClass, c)
+	}
+	if u != nil {
+		p.Add(AttrAcctSessionTime, Uint32(uint32(max(now.Sub(s.Start), 0)/time.Second)))
+		in, inGiga := Octets(u.Up)
+		out, outGiga := Octets(u.Down)
+		p.Add(AttrAcctInputOctets, Uint32(in))
+		p.Add(AttrAcctInputGigawords, Uint32(inGiga))
+		p.Add(AttrAcctOutputOctets, Uint32(out))
+		p.Add(AttrAcctOutputGigawords, Uint32(outGiga))
+	}
+	if st == StatusStop {
+		p.Add(AttrAcctTerminateCause, Uint32(TerminateCause(reason)))
+	}
+	return p
+}
+
+// add files a record; durable ones are on disk before add returns (and so
+// before they can be sent).
+func (a *Accounting) add(ctx context.Context, session string, st StatusType, at time.Time, p *Packet, durable bool) error {
+	p.Code = CodeAccountingRequest
+	raw, err := p.encode()
+	if err != nil {
+		return fmt.Errorf("radius accounting %s: %w", st, err)
+	}
+	a.mu.Lock()
+	a.seq++
+	r := &record{Seq: a.seq, Session: session, Status: st, At: at, Attrs: raw[headerLen:], next: at}
+	q := a.streams[session]
+	if st != StatusStart && len(q) > 0 {
+		if last := q[len(q)-1]; last.Status == StatusInterim && !last.inFlight {
+			a.st.Delete(storeKind, last.key())
+			q = q[:len(q)-1]
+			a.n--
+		}
+	}
+	err = a.st.Put(storeKind, r.key(), r)
+	if err == nil {
+		a.streams[session] = append(q, r)
+		a.n++
+	} else {
+		a.streams[session] = q
+	}
+	a.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("radius accounting %s: %w", st, err)
+	}
+	if durable {
+		if err := a.st.Sync(ctx); err != nil {
+			return fmt.Errorf("radius accounting %s: %w", st, err)
+		}
+	}
+	a.kick()
+	return nil
+}
+
+func (a *Accounting) kick() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends the records until ctx ends, then waits for those in flight.
+func (a *Accounting) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		due, wait := a.due()
+		for _, r := range due {
+			wg.Go(func() { a.send(ctx, r) })
+		}
+		var timer <-chan time.Time
+		if wait > 0 {
+			timer = a.clock.After(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.wake:
+		case <-timer:
+		}
+	}
+}
+
+// due marks and returns the records to send now: the head of each
+// session's stream whose time has come, as many as InFlight allows. wait
+// is how long until the next one is due (0: none is waiting on time).
+func (a *Accounting) due() (due []*record, wait time.Duration) {
+	now := a.clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	busy := 0
+	var heads []*record
+	for _, q := range a.streams {
+		if q[0].inFlight {
+			busy++
+			continue
+		}
+		heads = append(heads, q[0])
+	}
+	// The oldest first, so that a backlog goes out in the order it was
+	// made.
+	slices.SortFunc(heads, func(x, y *record) int { return cmp.Compare(x.Seq, y.Seq) })
+	for _, r := range heads {
+		if d := r.next.Sub(now); d > 0 {
+			if wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		if busy >= a.cfg.InFlight {
+			continue
+		}
+		r.inFlight = true
+		busy++
+		due = append(due, r)
+	}
+	return due, wait
+}
+
+// send tries r once with every server, then files the outcome.
+func (a *Accounting) send(ctx context.Context, r *record) {
+	err := a.sendPacket(ctx, r, &Packet{Code: CodeAccountingRequest})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r.inFlight = false
+	if err != nil {
+		if ctx.Err() == nil {
+			r.tries++
+			r.next = a.clock.Now().Add(min(a.cfg.Retry<<min(r.tries-1, 16), a.cfg.MaxRetry))
+			a.log.Warn("radius accounting: record not answered; will try again", "status", r.Status, "session", r.Session, "tries", r.tries, "next", r.next, "err", err)
+		}
+		a.kick()
+		return
+	}
+	a.st.Delete(storeKind, r.key())
+	q := a.streams[r.Session]
+	q = q[1:] // r was the head: only heads are sent
+	if len(q) == 0 {
+		delete(a.streams, r.Session)
+	} else {
+		a.streams[r.Session] = q
+	}
+	a.n--
+	if a.n == 0 && a.idle != nil {
+		close(a.idle)
+		a.idle = nil
+	}
+	a.kick()
+}
+
+// sendPacket sends r with its Acct-Delay-Time as of now (RFC 2866 §5.2),
+// a new Identifier with it, to each server's accounting port.
+func (a *Accounting) sendPacket(ctx context.Context, r *record, p *Packet) error {
+	hdr := make([]byte, headerLen, headerLen+len(r.Attrs))
+	hdr[0] = byte(CodeAccountingRequest)
+	hdr[2], hdr[3] = byte((headerLen+len(r.Attrs))>>8), byte(headerLen+len(r.Attrs))
+	parsed, err := Parse(append(hdr, r.Attrs...))
+	if err != nil {
+		return fmt.Errorf("stored record %d: %w", r.Seq, err)
+	}
+	p.Attrs = parsed.Attrs
+	delay := max(a.clock.Now().Sub(r.At), 0) / time.Second
+	p.Set(AttrAcctDelayTime, Uint32(uint32(delay)))
+	port := a.c.cfg.AcctPort
+	if port == 0 {
+		return errors.New("no accounting port")
+	}
+	_, err = a.c.exchange(ctx, p, func(s netip.AddrPort) netip.AddrPort {
+		return netip.AddrPortFrom(s.Addr(), port)
+	}, nil)
+	return err
+}
+
+// Drain waits until every record has been answered or ctx ends: a clean
+// stop gives its Accounting-Off a chance (Run must be running).
+func (a *Accounting) Drain(ctx context.Context) error {
+	a.mu.Lock()
+	if a.n == 0 {
+		a.mu.Unlock()
+		return nil
+	}
+	if a.idle == nil {
+		a.idle = make(chan struct{})
+	}
+	idle := a.idle
+	a.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("radius accounting: %d records left waiting: %w", a.Pending(), ctx.Err())
+	}
+}
