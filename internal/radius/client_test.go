@@ -167,16 +167,24 @@ func TestForgedRepliesDiscarded(t *testing.T) {
 					return
 				}
 				req, _ := Parse(buf[:n])
-				reply := &Packet{Code: CodeAccessAccept, Identifier: req.Identifier, Attrs: []Attr{{AttrMessageAuthenticator, make([]byte, 16)}}}
-				good, _ := EncodeReply(reply, req.Authenticator, testSecret)
-				bad := append([]byte(nil), good...)
+				// The forged reply gives 1 s, the real one 2 s.
+				reply := func(secs uint32) []byte {
+					p := &Packet{Code: CodeAccessAccept, Identifier: req.Identifier, Attrs: []Attr{{AttrSessionTimeout, Uint32(secs)}, {AttrMessageAuthenticator, make([]byte, 16)}}}
+					b, _ := EncodeReply(p, req.Authenticator, testSecret)
+					return b
+				}
+				good, bad := reply(2), reply(1)
 				forge(bad, req.Authenticator)
 				conn.WriteToUDP(bad, from)
 				conn.WriteToUDP(good, from)
 			}()
 			c := testClient(conn.LocalAddr().(*net.UDPAddr).AddrPort())
-			if _, err := c.Authenticate(context.Background(), Request{User: "u", Password: "p", MAC: guestMAC}); err != nil {
+			l, err := c.Authenticate(context.Background(), Request{User: "u", Password: "p", MAC: guestMAC})
+			if err != nil {
 				t.Fatalf("the good reply after the forged one: %v", err)
+			}
+			if l.SessionTimeout != 2*time.Second {
+				t.Errorf("the forged reply was taken")
 			}
 		})
 	}
