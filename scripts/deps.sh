@@ -7,7 +7,8 @@ PKGS="make git ca-certificates xz-utils iproute2 nftables iptables conntrack cur
 dnsutils busybox isc-dhcp-client dhcpcd5 iputils-ping ipset file qemu-user-static iperf3
 chromium fonts-dejavu-core nodejs
 kmod cpio e2fsprogs fdisk dosfstools mtools syslinux syslinux-common
-qemu-system-x86 qemu-system-arm qemu-system-mips"
+qemu-system-x86 qemu-system-arm qemu-system-mips
+freeradius freeradius-utils"
 # npm drives the browser test's playwright-core. Debian packages it apart from
 # nodejs; other nodejs builds bundle it and conflict with Debian's package.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
@@ -25,3 +26,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The RADIUS tests start FreeRADIUS themselves with a config of their own;
+# the service the package enables (RADIUS with a test secret on every
+# address) is not wanted.
+case "$missing" in *" freeradius"*)
+	command -v systemctl >/dev/null 2>&1 && systemctl disable --now freeradius >/dev/null 2>&1 || true ;;
+esac
