@@ -88,29 +88,27 @@ func NewDAS(cfg DASConfig, sessions Sessions) *DAS {
 // from a clock too far off to trust.
 const MaxClockSkew = 300 * time.Second
 
-// Serve answers the requests that come to conn until ctx ends.
-func (d *DAS) Serve(ctx context.Context, conn net.PacketConn) error {
+// Serve answers the requests that come to conn until ctx ends. conn is a
+// *net.UDPConn rather than a net.PacketConn: the interface would link
+// every packet socket type's methods into the binary.
+func (d *DAS) Serve(ctx context.Context, conn *net.UDPConn) error {
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, maxPacketLen)
 	for {
-		n, from, err := conn.ReadFrom(buf)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("radius das: read: %w", err)
 		}
-		ua, ok := from.(*net.UDPAddr)
-		if !ok {
-			continue
-		}
-		reply, err := d.Handle(ctx, ua.AddrPort().Addr(), buf[:n])
+		reply, err := d.Handle(ctx, from.Addr(), buf[:n])
 		if err != nil {
 			d.log.Warn("radius das: request discarded", "from", from, "err", err)
 			continue
 		}
-		if _, err := conn.WriteTo(reply, from); err != nil {
+		if _, err := conn.WriteToUDPAddrPort(reply, from); err != nil {
 			d.log.Warn("radius das: reply not sent", "to", from, "err", err)
 		}
 	}
