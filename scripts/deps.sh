@@ -27,8 +27,8 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 # The RADIUS tests start FreeRADIUS themselves with a config of their own;
-# the service the package enables (RADIUS with a test secret on every
-# address) is not wanted.
+# the service the package enables (a RADIUS server on every address) is
+# not wanted.
 case "$missing" in *" freeradius"*)
 	command -v systemctl >/dev/null 2>&1 && systemctl disable --now freeradius >/dev/null 2>&1 || true ;;
 esac
