@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -70,7 +71,33 @@ type DAS struct {
 	sessions Sessions
 	clock    Clock
 	log      *slog.Logger
+
+	mu sync.Mutex
+	// answered holds the recent answers, so that a server that
+	// retransmits a request whose answer was lost gets the same answer
+	// again instead of a second action (RFC 5176 §2.3): a Disconnect's
+	// retransmission would otherwise get a NAK, the session being gone.
+	answered map[dupKey]answer
 }
+
+// dupKey names a request: its sender, Identifier and Request
+// Authenticator (which covers its contents).
+type dupKey struct {
+	from netip.Addr
+	id   uint8
+	auth [16]byte
+}
+
+type answer struct {
+	reply []byte
+	at    time.Time
+}
+
+// Answers are kept dupWindow, and at most maxAnswers of them.
+const (
+	dupWindow  = 30 * time.Second
+	maxAnswers = 256
+)
 
 // NewDAS returns a DAS acting on sessions.
 func NewDAS(cfg DASConfig, sessions Sessions) *DAS {
@@ -80,7 +107,7 @@ func NewDAS(cfg DASConfig, sessions Sessions) *DAS {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &DAS{cfg: cfg, sessions: sessions, clock: cfg.Clock, log: cfg.Logger}
+	return &DAS{cfg: cfg, sessions: sessions, clock: cfg.Clock, log: cfg.Logger, answered: map[dupKey]answer{}}
 }
 
 // MaxClockSkew is how far an Event-Timestamp may be from now (SPEC §7;
@@ -139,6 +166,13 @@ func (d *DAS) Handle(ctx context.Context, from netip.Addr, raw []byte) ([]byte, 
 			return nil, fmt.Errorf("Event-Timestamp %s away from now", skew.Round(time.Second))
 		}
 	}
+	key := dupKey{from.Unmap(), req.Identifier, req.Authenticator}
+	now := d.clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a, ok := d.answered[key]; ok && now.Sub(a.at) < dupWindow {
+		return a.reply, nil
+	}
 	cause := d.act(ctx, req)
 	ack, nak := CodeDisconnectACK, CodeDisconnectNAK
 	if req.Code == CodeCoARequest {
@@ -153,7 +187,19 @@ func (d *DAS) Handle(ctx context.Context, from netip.Addr, raw []byte) ([]byte, 
 		reply.Add(AttrMessageAuthenticator, make([]byte, 16))
 	}
 	d.log.Info("radius das: "+req.Code.String(), "from", from, "answer", reply.Code, "error_cause", cause)
-	return EncodeReply(reply, req.Authenticator, d.cfg.Secret)
+	b, err := EncodeReply(reply, req.Authenticator, d.cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	for k, a := range d.answered {
+		if now.Sub(a.at) >= dupWindow {
+			delete(d.answered, k)
+		}
+	}
+	if len(d.answered) < maxAnswers {
+		d.answered[key] = answer{b, now}
+	}
+	return b, nil
 }
 
 // act carries out req and returns its Error-Cause (0: ACK).

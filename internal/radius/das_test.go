@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -243,5 +244,36 @@ func TestDASServe(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not stop")
+	}
+}
+
+// TestDASRetransmission: a request sent again (its answer was lost) gets
+// the same answer, not a second action; after dupWindow it is a new
+// request.
+func TestDASRetransmission(t *testing.T) {
+	clock := newFakeClock()
+	d, f := testDAS(clock)
+	raw := dasRequest(t, CodeDisconnectRequest, Attr{AttrUserName, []byte("nemo")})
+	first, err := d.Handle(context.Background(), dasClient, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := d.Handle(context.Background(), dasClient, raw)
+	if err != nil || !bytes.Equal(first, again) {
+		t.Errorf("the retransmission got % x, %v; want the first answer", again, err)
+	}
+	if gone := f.disconnected(); len(gone) != 1 {
+		t.Errorf("disconnected %v, want S1 once", gone)
+	}
+	clock.Advance(dupWindow)
+	later, err := d.Handle(context.Background(), dasClient, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply, _, _ := VerifyReply(later, [16]byte(raw[4:20]), testSecret); reply == nil || reply.Code != CodeDisconnectACK {
+		t.Errorf("after the window: %v", reply)
+	}
+	if gone := f.disconnected(); len(gone) != 2 {
+		t.Errorf("after the window, disconnected %v: want a second action", gone)
 	}
 }
