@@ -2,6 +2,7 @@ package radius
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,8 +82,12 @@ type Accounting struct {
 	mu      sync.Mutex
 	seq     uint64
 	streams map[string][]*record // by session ("" for On/Off), in order
-	n       int
-	idle    chan struct{} // closed when n falls to 0
+	// ready holds the heads of the streams that are not in flight, by
+	// when they are due: a backlog of any size costs O(log n) a record.
+	ready readyHeap
+	busy  int // records in flight
+	n     int
+	idle  chan struct{} // closed when n falls to 0
 }
 
 // record is a queued accounting record as the store keeps it.
@@ -97,8 +102,29 @@ type record struct {
 	Attrs []byte `json:"attrs"`
 
 	inFlight bool
+	dropped  bool // replaced while waiting in ready; skipped there
 	tries    int
 	next     time.Time
+}
+
+// readyHeap orders records by when they are due, then by age.
+type readyHeap []*record
+
+func (h readyHeap) Len() int { return len(h) }
+func (h readyHeap) Less(i, j int) bool {
+	if c := h[i].next.Compare(h[j].next); c != 0 {
+		return c < 0
+	}
+	return h[i].Seq < h[j].Seq
+}
+func (h readyHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *readyHeap) Push(x any)   { *h = append(*h, x.(*record)) }
+func (h *readyHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return r
 }
 
 func (r *record) key() string { return fmt.Sprintf("%016x", r.Seq) }
@@ -135,6 +161,9 @@ func NewAccounting(c *Client, st Store, cfg AcctConfig) *Accounting {
 	}
 	slices.SortFunc(recs, func(x, y *record) int { return cmp.Compare(x.Seq, y.Seq) })
 	for _, r := range recs {
+		if len(a.streams[r.Session]) == 0 {
+			heap.Push(&a.ready, r)
+		}
 		a.streams[r.Session] = append(a.streams[r.Session], r)
 		a.seq = r.Seq
 		a.n++
@@ -246,14 +275,21 @@ func (a *Accounting) add(ctx context.Context, session string, st StatusType, at 
 	if st != StatusStart && len(q) > 0 {
 		if last := q[len(q)-1]; last.Status == StatusInterim && !last.inFlight {
 			a.st.Delete(storeKind, last.key())
+			last.dropped = true // if it was the head, ready still holds it
 			q = q[:len(q)-1]
 			a.n--
 		}
 	}
 	err = a.st.Put(storeKind, r.key(), r)
 	if err == nil {
-		a.streams[session] = append(q, r)
+		q = append(q, r)
 		a.n++
+		if len(q) == 1 {
+			heap.Push(&a.ready, r)
+		}
+	}
+	if len(q) == 0 {
+		delete(a.streams, session)
 	} else {
 		a.streams[session] = q
 	}
@@ -299,40 +335,32 @@ func (a *Accounting) Run(ctx context.Context) error {
 	}
 }
 
-// due marks and returns the records to send now: the head of each
-// session's stream whose time has come, as many as InFlight allows. wait
-// is how long until the next one is due (0: none is waiting on time).
+// due marks and returns the records to send now: the heads of the
+// sessions' streams whose time has come, the longest due first, as many as
+// InFlight allows. wait is how long until the next one is due (0: none is
+// waiting on time).
 func (a *Accounting) due() (due []*record, wait time.Duration) {
 	now := a.clock.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	busy := 0
-	var heads []*record
-	for _, q := range a.streams {
-		if q[0].inFlight {
-			busy++
+	for a.ready.Len() > 0 {
+		r := a.ready[0]
+		if r.dropped {
+			heap.Pop(&a.ready)
 			continue
 		}
-		heads = append(heads, q[0])
-	}
-	// The oldest first, so that a backlog goes out in the order it was
-	// made.
-	slices.SortFunc(heads, func(x, y *record) int { return cmp.Compare(x.Seq, y.Seq) })
-	for _, r := range heads {
 		if d := r.next.Sub(now); d > 0 {
-			if wait == 0 || d < wait {
-				wait = d
-			}
-			continue
+			return due, d
 		}
-		if busy >= a.cfg.InFlight {
-			continue
+		if a.busy >= a.cfg.InFlight {
+			return due, 0 // a send that ends wakes Run
 		}
+		heap.Pop(&a.ready)
 		r.inFlight = true
-		busy++
+		a.busy++
 		due = append(due, r)
 	}
-	return due, wait
+	return due, 0
 }
 
 // send tries r once with every server, then files the outcome.
@@ -341,12 +369,14 @@ func (a *Accounting) send(ctx context.Context, r *record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r.inFlight = false
+	a.busy--
 	if err != nil {
 		if ctx.Err() == nil {
 			r.tries++
 			r.next = a.clock.Now().Add(min(a.cfg.Retry<<min(r.tries-1, 16), a.cfg.MaxRetry))
 			a.log.Warn("radius accounting: record not answered; will try again", "status", r.Status, "session", r.Session, "tries", r.tries, "next", r.next, "err", err)
 		}
+		heap.Push(&a.ready, r)
 		a.kick()
 		return
 	}
@@ -357,6 +387,7 @@ func (a *Accounting) send(ctx context.Context, r *record) {
 		delete(a.streams, r.Session)
 	} else {
 		a.streams[r.Session] = q
+		heap.Push(&a.ready, q[0])
 	}
 	a.n--
 	if a.n == 0 && a.idle != nil {
