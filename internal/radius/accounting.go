@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/lobby-fw/lobby/internal/session"
 )
 
 // Store is what the accounting queue needs of internal/store: durable
@@ -204,7 +206,7 @@ func (a *Accounting) nas(ctx context.Context, st StatusType) error {
 // Start queues a session's Start.
 func (a *Accounting) Start(ctx context.Context, s Session) error {
 	now := a.clock.Now()
-	return a.add(ctx, s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, ""), true)
+	return a.add(ctx, s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, 0), true)
 }
 
 // Interim queues an Interim-Update with the session's use so far. It is
@@ -214,20 +216,20 @@ func (a *Accounting) Start(ctx context.Context, s Session) error {
 // gets the latest counters, not every one it missed.
 func (a *Accounting) Interim(ctx context.Context, s Session, u Usage) error {
 	now := a.clock.Now()
-	return a.add(ctx, s.ID, StatusInterim, now, a.sessionPacket(StatusInterim, s, &u, now, ""), false)
+	return a.add(ctx, s.ID, StatusInterim, now, a.sessionPacket(StatusInterim, s, &u, now, 0), false)
 }
 
-// Stop queues a session's Stop, with the sign-out reason as SPEC §3 spells
-// it (TerminateCause). It replaces an Interim still waiting, as Interim
+// Stop queues a session's Stop, with its sign-out reason (TerminateCause).
+// It replaces an Interim still waiting, as Interim
 // does.
-func (a *Accounting) Stop(ctx context.Context, s Session, u Usage, reason string) error {
+func (a *Accounting) Stop(ctx context.Context, s Session, u Usage, reason session.Reason) error {
 	now := a.clock.Now()
 	return a.add(ctx, s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), true)
 }
 
 // sessionPacket holds the attributes of a session's record: SPEC §7's
 // list, Acct-Delay-Time apart.
-func (a *Accounting) sessionPacket(st StatusType, s Session, u *Usage, now time.Time, reason string) *Packet {
+func (a *Accounting) sessionPacket(st StatusType, s Session, u *Usage, now time.Time, reason session.Reason) *Packet {
 	p := &Packet{}
 	p.Add(AttrAcctStatusType, Uint32(uint32(st)))
 	p.Add(AttrAcctSessionID, []byte(s.ID))

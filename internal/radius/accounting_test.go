@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
@@ -81,7 +82,7 @@ func acctClient(srv *acctServer) *Client {
 	return c
 }
 
-func session(id string) Session {
+func testSession(id string) Session {
 	return Session{ID: id, MAC: guestMAC, IP: guestIP, Start: newFakeClock().Now()}
 }
 
@@ -136,12 +137,12 @@ func TestAccountingOrderAndRetry(t *testing.T) {
 	a := NewAccounting(acctClient(srv), &st, AcctConfig{Clock: clock, Retry: 30 * time.Second})
 	runQueue(t, a)
 
-	a1, b := session("A1"), session("B2")
+	a1, b := testSession("A1"), testSession("B2")
 	for _, f := range []func() error{
 		func() error { return a.Start(ctx, a1) },
 		func() error { return a.Interim(ctx, a1, Usage{Up: 1}) },
 		func() error { return a.Start(ctx, b) },
-		func() error { return a.Stop(ctx, a1, Usage{Up: 2}, "logout") },
+		func() error { return a.Stop(ctx, a1, Usage{Up: 2}, session.ReasonLogout) },
 	} {
 		if err := f(); err != nil {
 			t.Fatal(err)
@@ -236,12 +237,12 @@ func TestAccountingRestart(t *testing.T) {
 	srv := newAcctServer(t)
 	var st storetest.Mem
 	first := NewAccounting(acctClient(srv), &st, AcctConfig{Clock: clock})
-	s := session("C3")
+	s := testSession("C3")
 	if err := first.Start(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Hour)
-	if err := first.Stop(ctx, s, Usage{Up: 5<<32 + 1234, Down: 7}, "idle"); err != nil {
+	if err := first.Stop(ctx, s, Usage{Up: 5<<32 + 1234, Down: 7}, session.ReasonIdle); err != nil {
 		t.Fatal(err)
 	}
 	// first never ran: lobby died before it sent anything.
@@ -288,7 +289,7 @@ func TestAccountingAttributes(t *testing.T) {
 	srv.setAnswer(true)
 	a := NewAccounting(acctClient(srv), &storetest.Mem{}, AcctConfig{Clock: clock})
 	runQueue(t, a)
-	s := session("D4")
+	s := testSession("D4")
 	s.Class = [][]byte{[]byte("plan=gold"), []byte("x")}
 	if err := a.Start(context.Background(), s); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/lobby-fw/lobby/internal/session"
 )
 
 // Attribute types (RFC 2865 §5, RFC 2866 §5, RFC 2869 §5, RFC 3579 §3,
@@ -104,17 +106,16 @@ const (
 	CauseNASReboot      = 11
 )
 
-// TerminateCause is the Acct-Terminate-Cause of a sign-out for reason,
-// spelt as SPEC §3 names the reasons (session.Reason's String): SPEC §7's
-// table. A quota used up is a Session-Timeout, as CoovaChilli reports it
-// (RFC 2866 has no cause for it); an unknown reason is an Admin-Reset.
-func TerminateCause(reason string) uint32 {
-	switch reason {
-	case "logout":
+// TerminateCause is the Acct-Terminate-Cause of a sign-out for reason r:
+// SPEC §7's table. A quota used up is a Session-Timeout, as CoovaChilli
+// reports it (RFC 2866 has no cause for it).
+func TerminateCause(r session.Reason) uint32 {
+	switch r {
+	case session.ReasonLogout:
 		return CauseUserRequest
-	case "idle":
+	case session.ReasonIdle:
 		return CauseIdleTimeout
-	case "timeout", "quota":
+	case session.ReasonTimeout, session.ReasonQuota:
 		return CauseSessionTimeout
 	}
 	return CauseAdminReset // admin, revoked, blocked, radius

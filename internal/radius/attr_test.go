@@ -3,7 +3,10 @@ package radius
 import (
 	"bytes"
 	"net"
+	"strings"
 	"testing"
+
+	"github.com/lobby-fw/lobby/internal/session"
 )
 
 func TestStationID(t *testing.T) {
@@ -46,16 +49,27 @@ func TestOctets(t *testing.T) {
 	}
 }
 
-// TestTerminateCause is SPEC §7's table.
+// TestTerminateCause is SPEC §7's table, over every reason the session
+// table has.
 func TestTerminateCause(t *testing.T) {
 	want := map[string]uint32{
 		"logout": 1, "idle": 4, "timeout": 5, "quota": 5,
 		"admin": 6, "revoked": 6, "blocked": 6, "radius": 6,
 	}
-	for reason, cause := range want {
-		if got := TerminateCause(reason); got != cause {
-			t.Errorf("TerminateCause(%q) = %d, want %d", reason, got, cause)
+	n := 0
+	for r := session.Reason(1); !strings.HasPrefix(r.String(), "Reason("); r++ {
+		cause, ok := want[r.String()]
+		if !ok {
+			t.Errorf("reason %s is not in SPEC §7's table", r)
+			continue
 		}
+		n++
+		if got := TerminateCause(r); got != cause {
+			t.Errorf("TerminateCause(%s) = %d, want %d", r, got, cause)
+		}
+	}
+	if n != len(want) {
+		t.Errorf("%d of SPEC §7's %d reasons are session.Reasons", n, len(want))
 	}
 }
 

@@ -56,7 +56,7 @@ func BenchmarkAccountingBacklog(b *testing.B) {
 		c.cfg.AcctPort = srv.addr().Port()
 		a := NewAccounting(c, &storetest.Mem{}, AcctConfig{})
 		for i := range n {
-			s := session(fmt.Sprintf("S%d", i))
+			s := testSession(fmt.Sprintf("S%d", i))
 			if err := a.Interim(ctx, s, Usage{Up: 1 << 33, Down: 1 << 34}); err != nil {
 				b.Fatal(err)
 			}

@@ -6,9 +6,9 @@
 // a server answers it; and the Dynamic Authorization Server, which checks
 // Disconnect- and CoA-Requests and hands them to the session table.
 //
-// The package knows nothing of the session table's types: Limits is what
-// a reply gives (the sign-in method maps it to a grant), Session what
-// accounting and the DAS say of a session, and Sessions the table as the
-// DAS sees it. docs/radius.md says why the codec is Lobby's own rather
+// Of the session table's types it knows only session.Reason, for the
+// Acct-Terminate-Cause of a Stop: Limits is what a reply gives (the
+// sign-in method maps it to a grant), Session what accounting and the DAS
+// say of a session, and Sessions the table as the DAS sees it. docs/radius.md says why the codec is Lobby's own rather
 // than layeh.com/radius.
 package radius

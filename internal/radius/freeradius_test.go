@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
 
@@ -308,7 +309,7 @@ func TestFreeRADIUS(t *testing.T) {
 			func() error { return a.On(ctx) },
 			func() error { return a.Start(ctx, s) },
 			func() error { return a.Interim(ctx, s, Usage{Up: 1000, Down: 2000}) },
-			func() error { return a.Stop(ctx, s, Usage{Up: 5<<32 + 1234, Down: 7}, "idle") },
+			func() error { return a.Stop(ctx, s, Usage{Up: 5<<32 + 1234, Down: 7}, session.ReasonIdle) },
 		} {
 			if err := f(); err != nil {
 				t.Fatal(err)
