@@ -232,8 +232,8 @@ func TestFreeRADIUS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Limits{SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute, DownloadRate: 2_000_000, UploadRate: 512_000,
-			Quota: 2<<32 + 705_032_704, Given: GivenSessionTimeout | GivenIdleTimeout | GivenDownloadRate | GivenUploadRate | GivenQuota,
+		want := Limits{Limits: session.Limits{SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute, DownloadRate: 2_000_000, UploadRate: 512_000,
+			Quota: 2<<32 + 705_032_704, Given: session.GivenAll},
 			InterimInterval: 5 * time.Minute, Class: [][]byte{[]byte("plan-gold")}}
 		if fmt.Sprint(l) != fmt.Sprint(want) {
 			t.Errorf("limits\n got %+v\nwant %+v", l, want)

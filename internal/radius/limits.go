@@ -1,18 +1,17 @@
 package radius
 
-import "time"
+import (
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/session"
+)
 
 // Limits are what an Access-Accept or a CoA-Request gives a session
-// (SPEC §7). A limit is given or not, as in a session's grant: 0 in a
-// given limit means none; one not given falls back to config lobby's.
+// (SPEC §7): the session's limits as the table takes them — those the
+// reply leaves out are not Given and fall back to config lobby's
+// (session.Limits.Over) — and what RADIUS adds to a grant.
 type Limits struct {
-	SessionTimeout time.Duration
-	IdleTimeout    time.Duration
-	DownloadRate   uint64 // bit/s, what the client receives
-	UploadRate     uint64 // bit/s, what the client sends
-	Quota          uint64 // bytes up + down
-	Given          Fields
-
+	session.Limits
 	// InterimInterval is the Acct-Interim-Interval (0: not given; at
 	// least 60 s, RFC 2869 §5.16 and SPEC §7).
 	InterimInterval time.Duration
@@ -20,18 +19,6 @@ type Limits struct {
 	// accounting record of the session (RFC 2865 §5.25).
 	Class [][]byte
 }
-
-// Fields is a set of the limits of Limits.
-type Fields uint8
-
-// The limits of Limits, for Limits.Given.
-const (
-	GivenSessionTimeout Fields = 1 << iota
-	GivenIdleTimeout
-	GivenDownloadRate
-	GivenUploadRate
-	GivenQuota
-)
 
 // MinInterimInterval is the shortest Acct-Interim-Interval Lobby uses:
 // RFC 2869 §5.16 says it SHOULD NOT be below 60 s, and a server asking for
@@ -54,12 +41,12 @@ func ParseLimits(p *Packet) Limits {
 		case AttrSessionTimeout:
 			if ok {
 				l.SessionTimeout = time.Duration(v) * time.Second
-				l.Given |= GivenSessionTimeout
+				l.Given |= session.GivenSessionTimeout
 			}
 		case AttrIdleTimeout:
 			if ok {
 				l.IdleTimeout = time.Duration(v) * time.Second
-				l.Given |= GivenIdleTimeout
+				l.Given |= session.GivenIdleTimeout
 			}
 		case AttrAcctInterimInterval:
 			if ok && v > 0 {
@@ -76,9 +63,9 @@ func ParseLimits(p *Packet) Limits {
 		}
 		switch {
 		case vendor == VendorWISPr && typ == WISPrBandwidthMaxDown:
-			l.DownloadRate, l.Given = uint64(n), l.Given|GivenDownloadRate
+			l.DownloadRate, l.Given = uint64(n), l.Given|session.GivenDownloadRate
 		case vendor == VendorWISPr && typ == WISPrBandwidthMaxUp:
-			l.UploadRate, l.Given = uint64(n), l.Given|GivenUploadRate
+			l.UploadRate, l.Given = uint64(n), l.Given|session.GivenUploadRate
 		case vendor == VendorChilliSpot && typ == ChilliSpotBandwidthMaxDown:
 			chilliDown, hasChilliDown = n, true
 		case vendor == VendorChilliSpot && typ == ChilliSpotBandwidthMaxUp:
@@ -89,14 +76,14 @@ func ParseLimits(p *Packet) Limits {
 			giga, hasGiga = n, true
 		}
 	})
-	if hasChilliDown && l.Given&GivenDownloadRate == 0 {
-		l.DownloadRate, l.Given = uint64(chilliDown)*1000, l.Given|GivenDownloadRate
+	if hasChilliDown && l.Given&session.GivenDownloadRate == 0 {
+		l.DownloadRate, l.Given = uint64(chilliDown)*1000, l.Given|session.GivenDownloadRate
 	}
-	if hasChilliUp && l.Given&GivenUploadRate == 0 {
-		l.UploadRate, l.Given = uint64(chilliUp)*1000, l.Given|GivenUploadRate
+	if hasChilliUp && l.Given&session.GivenUploadRate == 0 {
+		l.UploadRate, l.Given = uint64(chilliUp)*1000, l.Given|session.GivenUploadRate
 	}
 	if hasOctets || hasGiga {
-		l.Quota, l.Given = uint64(giga)<<32|uint64(octets), l.Given|GivenQuota
+		l.Quota, l.Given = uint64(giga)<<32|uint64(octets), l.Given|session.GivenQuota
 	}
 	return l
 }
