@@ -238,7 +238,9 @@ func (a *Accounting) sessionPacket(st StatusType, s Session, u *Usage, now time.
 		user = StationID(s.MAC)
 	}
 	p.Add(AttrUserName, []byte(user))
-	p.Add(AttrCallingStationID, []byte(StationID(s.MAC)))
+	if len(s.MAC) > 0 { // RFC 2865 §5: no empty strings
+		p.Add(AttrCallingStationID, []byte(StationID(s.MAC)))
+	}
 	if ip := IPv4(s.IP); ip != nil {
 		p.Add(AttrFramedIPAddress, ip)
 	}

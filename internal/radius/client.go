@@ -114,7 +114,9 @@ func (c *Client) Authenticate(ctx context.Context, r Request) (Limits, error) {
 	p.Add(AttrUserPassword, nil) // filled in per server: it hides with the authenticator
 	p.Add(AttrServiceType, Uint32(service))
 	c.addNAS(p)
-	p.Add(AttrCallingStationID, []byte(StationID(r.MAC)))
+	if len(r.MAC) > 0 { // RFC 2865 §5: no empty strings
+		p.Add(AttrCallingStationID, []byte(StationID(r.MAC)))
+	}
 	if ip := IPv4(r.IP); ip != nil {
 		p.Add(AttrFramedIPAddress, ip)
 	}
