@@ -105,8 +105,11 @@ type record struct {
 
 	inFlight bool
 	dropped  bool // replaced while waiting in ready; skipped there
-	tries    int
-	next     time.Time
+	// held keeps a record that must be durable out of ready until the
+	// store has synced it.
+	held  bool
+	tries int
+	next  time.Time
 }
 
 // readyHeap orders records by when they are due, then by age.
@@ -220,8 +223,7 @@ func (a *Accounting) Interim(ctx context.Context, s Session, u Usage) error {
 }
 
 // Stop queues a session's Stop, with its sign-out reason (TerminateCause).
-// It replaces an Interim still waiting, as Interim
-// does.
+// It replaces an Interim still waiting, as Interim does.
 func (a *Accounting) Stop(ctx context.Context, s Session, u Usage, reason session.Reason) error {
 	now := a.clock.Now()
 	return a.add(ctx, s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), true)
@@ -274,7 +276,7 @@ func (a *Accounting) add(ctx context.Context, session string, st StatusType, at 
 	}
 	a.mu.Lock()
 	a.seq++
-	r := &record{Seq: a.seq, Session: session, Status: st, At: at, Attrs: raw[headerLen:], next: at}
+	r := &record{Seq: a.seq, Session: session, Status: st, At: at, Attrs: raw[headerLen:], next: at, held: durable}
 	q := a.streams[session]
 	if st != StatusStart && len(q) > 0 {
 		if last := q[len(q)-1]; last.Status == StatusInterim && !last.inFlight {
@@ -288,7 +290,7 @@ func (a *Accounting) add(ctx context.Context, session string, st StatusType, at 
 	if err == nil {
 		q = append(q, r)
 		a.n++
-		if len(q) == 1 {
+		if len(q) == 1 && !r.held {
 			heap.Push(&a.ready, r)
 		}
 	}
@@ -301,13 +303,29 @@ func (a *Accounting) add(ctx context.Context, session string, st StatusType, at 
 	if err != nil {
 		return fmt.Errorf("radius accounting %s: %w", st, err)
 	}
-	if durable {
-		if err := a.st.Sync(ctx); err != nil {
-			return fmt.Errorf("radius accounting %s: %w", st, err)
-		}
+	if !durable {
+		a.kick()
+		return nil
 	}
-	a.kick()
+	err = a.st.Sync(ctx)
+	// Released even when the sync failed: the store keeps the record and
+	// writes it later, and a record the server has is no longer at risk.
+	a.release(r)
+	if err != nil {
+		return fmt.Errorf("radius accounting %s: %w", st, err)
+	}
 	return nil
+}
+
+// release lets a held record be sent.
+func (a *Accounting) release(r *record) {
+	a.mu.Lock()
+	r.held = false
+	if q := a.streams[r.Session]; len(q) > 0 && q[0] == r {
+		heap.Push(&a.ready, r)
+	}
+	a.mu.Unlock()
+	a.kick()
 }
 
 func (a *Accounting) kick() {
@@ -391,7 +409,9 @@ func (a *Accounting) send(ctx context.Context, r *record) {
 		delete(a.streams, r.Session)
 	} else {
 		a.streams[r.Session] = q
-		heap.Push(&a.ready, q[0])
+		if !q[0].held {
+			heap.Push(&a.ready, q[0])
+		}
 	}
 	a.n--
 	if a.n == 0 && a.idle != nil {

@@ -345,3 +345,40 @@ func TestAccountingDrain(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// gatedStore is a Mem whose Sync waits until the test opens the gate: a
+// slow flash.
+type gatedStore struct {
+	storetest.Mem
+	gate chan struct{}
+}
+
+func (s *gatedStore) Sync(ctx context.Context) error {
+	<-s.gate
+	return s.Mem.Sync(ctx)
+}
+
+// TestAccountingHeldUntilSynced: a Start is not sent while its sync is
+// under way, however the sender is woken; it goes once the sync is done.
+func TestAccountingHeldUntilSynced(t *testing.T) {
+	srv := newAcctServer(t)
+	srv.setAnswer(true)
+	st := &gatedStore{gate: make(chan struct{})}
+	a := NewAccounting(acctClient(srv), st, AcctConfig{})
+	runQueue(t, a)
+	started := make(chan error, 1)
+	go func() { started <- a.Start(context.Background(), testSession("E5")) }()
+	eventually(t, "the Start in the store", func() bool { return len(st.Records(storeKind)) == 1 })
+	for range 5 {
+		a.kick()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(srv.requests()); n != 0 {
+		t.Fatalf("%d records sent before the sync", n)
+	}
+	close(st.gate)
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Start sent and answered", func() bool { return a.Pending() == 0 })
+}
