@@ -89,7 +89,10 @@ type Accounting struct {
 	ready readyHeap
 	busy  int // records in flight
 	n     int
-	idle  chan struct{} // closed when n falls to 0
+	// down is set from a record no server answered to the next answer,
+	// so that an outage is logged once, not once a record.
+	down bool
+	idle chan struct{} // closed when n falls to 0
 }
 
 // record is a queued accounting record as the store keeps it.
@@ -396,11 +399,19 @@ func (a *Accounting) send(ctx context.Context, r *record) {
 		if ctx.Err() == nil {
 			r.tries++
 			r.next = a.clock.Now().Add(min(a.cfg.Retry<<min(r.tries-1, 16), a.cfg.MaxRetry))
-			a.log.Warn("radius accounting: record not answered; will try again", "status", r.Status, "session", r.Session, "tries", r.tries, "next", r.next, "err", err)
+			a.log.Debug("radius accounting: record not answered; will try again", "status", r.Status, "session", r.Session, "tries", r.tries, "next", r.next, "err", err)
+			if !a.down {
+				a.down = true
+				a.log.Warn("radius accounting: no server answers; records wait in the state directory", "waiting", a.n, "err", err)
+			}
 		}
 		heap.Push(&a.ready, r)
 		a.kick()
 		return
+	}
+	if a.down {
+		a.down = false
+		a.log.Info("radius accounting: a server answers again", "waiting", a.n-1)
 	}
 	a.st.Delete(storeKind, r.key())
 	q := a.streams[r.Session]

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -381,4 +383,54 @@ func TestAccountingHeldUntilSynced(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the Start sent and answered", func() bool { return a.Pending() == 0 })
+}
+
+// lockedBuffer is a log destination the test reads while the queue writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// TestAccountingOutageLoggedOnce: an outage is one warning however many
+// records wait, and its end one line.
+func TestAccountingOutageLoggedOnce(t *testing.T) {
+	clock := newFakeClock()
+	srv := newAcctServer(t)
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	c := acctClient(srv)
+	c.log = log
+	a := NewAccounting(c, &storetest.Mem{}, AcctConfig{Clock: clock, Logger: log})
+	runQueue(t, a)
+	for i := range 20 {
+		if err := a.Start(context.Background(), testSession(fmt.Sprint("F", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "every Start tried", func() bool { return len(srv.requests()) >= 20 })
+	eventually(t, "every try filed", func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.busy == 0 })
+	srv.setAnswer(true)
+	clock.Advance(time.Minute)
+	eventually(t, "the backlog delivered", func() bool { return a.Pending() == 0 })
+	if n := logs.count(`msg="radius accounting: no server answers`); n != 1 {
+		t.Errorf("the outage was logged %d times, want once:\n%s", n, logs.b.String())
+	}
+	if n := logs.count("answers again"); n != 1 {
+		t.Errorf("its end was logged %d times, want once", n)
+	}
+	if n := logs.count("level=WARN"); n != 1 {
+		t.Errorf("%d warnings, want 1", n)
+	}
 }

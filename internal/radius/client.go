@@ -201,7 +201,13 @@ func (c *Client) exchange(ctx context.Context, p *Packet, port func(netip.AddrPo
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		c.log.Warn("radius server does not answer", "server", addr, "request", p.Code, "err", err)
+		// Accounting logs an outage once (Accounting.down); a sign-in
+		// is rare enough to log each time.
+		level := slog.LevelWarn
+		if p.Code == CodeAccountingRequest {
+			level = slog.LevelDebug
+		}
+		c.log.Log(ctx, level, "radius server does not answer", "server", addr, "request", p.Code, "err", err)
 		last = err
 	}
 	if last == nil {
