@@ -202,13 +202,13 @@ func TestWrite(t *testing.T) {
 // The parser of the test refuses what it should, or it proves nothing.
 func TestParseRefuses(t *testing.T) {
 	for _, bad := range []string{
-		"# TYPE a gauge\na 1",                              // no final line feed
-		"a 1\n",                                            // no TYPE
+		"# TYPE a gauge\na 1", // no final line feed
+		"a 1\n",               // no TYPE
 		"# TYPE a_total counter\n# HELP a_total x\na 1\n", // HELP after TYPE
-		"# TYPE a counter\na 1\n",                          // counter not _total
-		"# TYPE a gauge\na{x=\"1\"} 1\na{x=\"1\"} 2\n",     // label set twice
-		"# TYPE a gauge\na{x=\"\\t\"} 1\n",                 // bad escape
-		"# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n",  // family split
+		"# TYPE a counter\na 1\n",                         // counter not _total
+		"# TYPE a gauge\na{x=\"1\"} 1\na{x=\"1\"} 2\n",    // label set twice
+		"# TYPE a gauge\na{x=\"\\t\"} 1\n",                // bad escape
+		"# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n", // family split
 		"# TYPE a gauge\na one\n",
 		"# TYPE 1a gauge\n1a 1\n",
 	} {

@@ -93,6 +93,9 @@ func MarkupField[P any](name string, get func(P) string) gfield[P] {
 	return gfield[P]{name: name, kind: kindMarkup, text: get}
 }
 
+// Field is a name a Template of pages of type P may use.
+type Field[P any] = gfield[P]
+
 // Template is a parsed page of type P (see ParseTemplate).
 type Template[P any] struct{ t *gtemplate[P] }
 
