@@ -23,7 +23,9 @@ func (f *fakeTable) Clients() []session.Client {
 	mac, _ := net.ParseMAC("02:00:00:00:01:01")
 	return []session.Client{{MAC: mac, State: session.Authenticated, Hostname: "<phone>"}}
 }
-func (f *fakeTable) Counts() map[session.State]int { return map[session.State]int{session.Authenticated: 1} }
+func (f *fakeTable) Counts() map[session.State]int {
+	return map[session.State]int{session.Authenticated: 1}
+}
 func (f *fakeTable) Deauth(_ context.Context, mac net.HardwareAddr, reason string) (session.Client, error) {
 	f.calls = append(f.calls, "deauth "+mac.String()+" "+reason)
 	return session.Client{}, nil
@@ -48,8 +50,10 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	f := &fixture{table: &fakeTable{}, now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	s, err := New(cfg, Deps{
-		Table:  f.table,
-		Status: func() Status { return Status{Started: f.now.Add(-time.Hour), Backend: "nftables", DHCPEnabled: true, Leases: 3, Pool: 150} },
+		Table: f.table,
+		Status: func() Status {
+			return Status{Started: f.now.Add(-time.Hour), Backend: "nftables", DHCPEnabled: true, Leases: 3, Pool: 150}
+		},
 		Collect: func(emit metrics.Emit) {
 			emit("lobby_clients", "Clients.", metrics.Gauge, 1, metrics.Label{Name: "state", Value: "authenticated"})
 		},
