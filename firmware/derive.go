@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"github.com/lobby-fw/lobby/internal/admin"
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/dhcp"
 	"github.com/lobby-fw/lobby/internal/dns"
@@ -37,6 +38,7 @@ type given struct {
 	Responder responder.Config
 	Relay     relay.Config
 	Shaper    shaper.Config
+	Admin     admin.Config
 }
 
 // derive works on any config, bound or not (lobby check describes an
@@ -108,6 +110,10 @@ func derive(c *config.Config) given {
 	g.Responder = responder.Config{
 		Interface: m.Interface, Redirect: g.URLs.Redirect,
 		ProbeRedirect: m.ProbeRedirect, AllowAddress: m.AllowAddress,
+	}
+	g.Admin = admin.Config{
+		Enabled: c.Admin.Enabled, Listen: c.Admin.Listen, PasswordHash: c.Admin.PasswordHash,
+		Metrics: c.Admin.Metrics, MetricsOpen: c.Admin.MetricsOpen,
 	}
 	g.Relay = relay.Config{
 		HTTP: netip.AddrPortFrom(m.Address, relayHTTP),
