@@ -102,6 +102,9 @@ func derive(c *config.Config) given {
 		RelayHTTP: relayHTTP, RelayTLS: relayTLS, DNSRedirect: m.DNSRedirectPort(),
 		AllowAddress: m.AllowAddress,
 	}
+	if c.Admin.Enabled {
+		g.Firewall.AdminPort = c.Admin.Listen.Port()
+	}
 	g.Portal = portal.Config{
 		Address: m.Address, Port: m.Port, Hostname: m.Hostname, URLs: g.URLs,
 		TLSCert: m.TLSCert, TLSKey: m.TLSKey, TLSPort: m.TLSPort,

@@ -20,6 +20,8 @@ func TestAdminSection(t *testing.T) {
 		{"on the portal address", "option enabled '1'\n\toption listen '10.77.0.1:8080'", "is on interface br-lan"},
 		{"on another address of the interface", "option enabled '1'\n\toption listen '10.77.0.9:8080'", "is on interface br-lan"},
 		{"on every address", "option enabled '1'\n\toption listen '0.0.0.0:8080'", "is on interface br-lan"},
+		{"on the portal's port elsewhere", "option enabled '1'\n\toption listen '192.0.2.1:2050'", "one the guests use"},
+		{"on the relay's port", "option enabled '1'\n\toption listen '192.0.2.1:2052'", "one the guests use"},
 		{"without listen", "option enabled '1'", "without option listen"},
 		{"no port", "option listen '192.0.2.1'", "want ADDRESS:PORT"},
 		{"bad flag", "option metrics 'maybe'", "want 1 or 0"},

@@ -309,6 +309,15 @@ func (c *Config) Bind(prefixes []netip.Prefix) error {
 				break
 			}
 		}
+		// The firewall drops the admin port from the guests on every
+		// address, so it cannot be a port they need.
+		h, t := m.RelayPorts()
+		for _, p := range []uint16{m.Port, h, t, m.DNSRedirectPort(), m.TLSPort, 53, 67} {
+			if a.Listen.Port() == p && (p != m.TLSPort || m.TLS()) {
+				ps = append(ps, Problem{Pos: a.pos, Msg: fmt.Sprintf("option listen %s: port %d is one the guests use (portal, relay, DNS or DHCP); pick another, like 8080", a.Listen, p)})
+				break
+			}
+		}
 	}
 	if c.DHCP.Enabled {
 		first, last, err := c.Pool()
