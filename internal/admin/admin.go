@@ -43,9 +43,11 @@ type Config struct {
 type Clients interface {
 	Clients() []session.Client
 	Counts() map[session.State]int
-	Deauth(ctx context.Context, mac net.HardwareAddr, reason string) (session.Client, error)
-	SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, reason string) (session.Client, error)
-	SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, reason string) (session.Client, error)
+	Deauth(ctx context.Context, mac net.HardwareAddr, r session.Reason) (session.Client, error)
+	// by names the caller for the log; a block signs out with reason
+	// blocked.
+	SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, by string) (session.Client, error)
+	SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, by string) (session.Client, error)
 }
 
 // Status is what the Overview shows besides the clients.
@@ -355,9 +357,9 @@ func (s *Server) clientAction(r *http.Request, v *view) {
 	action := r.PostForm.Get("action")
 	switch action {
 	case "signout":
-		_, err = s.d.Table.Deauth(ctx, mac, "admin")
+		_, err = s.d.Table.Deauth(ctx, mac, session.ReasonAdmin)
 	case "block":
-		_, err = s.d.Table.SetBlocked(ctx, mac, true, "blocked")
+		_, err = s.d.Table.SetBlocked(ctx, mac, true, "admin")
 	case "unblock":
 		_, err = s.d.Table.SetBlocked(ctx, mac, false, "admin")
 	case "trust":

@@ -26,8 +26,8 @@ func (f *fakeTable) Clients() []session.Client {
 func (f *fakeTable) Counts() map[session.State]int {
 	return map[session.State]int{session.Authenticated: 1}
 }
-func (f *fakeTable) Deauth(_ context.Context, mac net.HardwareAddr, reason string) (session.Client, error) {
-	f.calls = append(f.calls, "deauth "+mac.String()+" "+reason)
+func (f *fakeTable) Deauth(_ context.Context, mac net.HardwareAddr, reason session.Reason) (session.Client, error) {
+	f.calls = append(f.calls, "deauth "+mac.String()+" "+reason.String())
 	return session.Client{}, nil
 }
 func (f *fakeTable) SetBlocked(_ context.Context, mac net.HardwareAddr, on bool, reason string) (session.Client, error) {
@@ -237,7 +237,7 @@ func TestCSRF(t *testing.T) {
 			t.Errorf("%s: %d", action, resp.StatusCode)
 		}
 	}
-	if got := strings.Join(f.table.calls, "; "); got != "deauth 02:00:00:00:01:01 admin; block 02:00:00:00:01:01 blocked; trust 02:00:00:00:01:01 admin" {
+	if got := strings.Join(f.table.calls, "; "); got != "deauth 02:00:00:00:01:01 admin; block 02:00:00:00:01:01 admin; trust 02:00:00:00:01:01 admin" {
 		t.Errorf("calls: %s", got)
 	}
 	// Settings: saved through Save.
