@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/lobby-fw/lobby/internal/admin"
 	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/uci"
 )
 
 // check is `lobby check`: exit 0 and a summary, or exit 2 and every
@@ -34,6 +36,11 @@ func check(args []string, stdout, stderr io.Writer) int {
 			}
 		} else {
 			fmt.Fprintf(stdout, "note: %v; the pool is checked against its subnet when lobby starts\n", err)
+		}
+	}
+	if c != nil && c.Admin.PasswordHash != "" {
+		if err := admin.CheckHash(c.Admin.PasswordHash); err != nil {
+			problems = append(problems, config.Problem{Pos: uci.Pos{File: *path, Line: 1}, Msg: "config admin: option password_hash: " + err.Error() + "; set it with lobby passwd"})
 		}
 	}
 	if len(problems) > 0 {

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"github.com/lobby-fw/lobby/internal/admin"
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/dhcp"
 	"github.com/lobby-fw/lobby/internal/dns"
@@ -37,6 +38,7 @@ type given struct {
 	Responder responder.Config
 	Relay     relay.Config
 	Shaper    shaper.Config
+	Admin     admin.Config
 }
 
 // derive works on any config, bound or not (lobby check describes an
@@ -100,6 +102,9 @@ func derive(c *config.Config) given {
 		RelayHTTP: relayHTTP, RelayTLS: relayTLS, DNSRedirect: m.DNSRedirectPort(),
 		AllowAddress: m.AllowAddress,
 	}
+	if c.Admin.Enabled {
+		g.Firewall.AdminPort = c.Admin.Listen.Port()
+	}
 	g.Portal = portal.Config{
 		Address: m.Address, Port: m.Port, Hostname: m.Hostname, URLs: g.URLs,
 		TLSCert: m.TLSCert, TLSKey: m.TLSKey, TLSPort: m.TLSPort,
@@ -108,6 +113,10 @@ func derive(c *config.Config) given {
 	g.Responder = responder.Config{
 		Interface: m.Interface, Redirect: g.URLs.Redirect,
 		ProbeRedirect: m.ProbeRedirect, AllowAddress: m.AllowAddress,
+	}
+	g.Admin = admin.Config{
+		Enabled: c.Admin.Enabled, Listen: c.Admin.Listen, PasswordHash: c.Admin.PasswordHash,
+		Metrics: c.Admin.Metrics, MetricsOpen: c.Admin.MetricsOpen,
 	}
 	g.Relay = relay.Config{
 		HTTP: netip.AddrPortFrom(m.Address, relayHTTP),

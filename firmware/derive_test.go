@@ -25,6 +25,8 @@ config host
 	option ip '10.77.0.10'
 	option name 'printer'
 config dns 'dns'
+config admin 'admin'
+	option listen '192.0.2.1:8080'
 config interface 'lan'
 	option device 'eth0'
 	option ipaddr '10.77.0.1'

@@ -52,6 +52,22 @@ func describe(c *config.Config, w io.Writer) {
 	fmt.Fprintf(w, "trusted MACs: %d; blocked MACs: %d; walled garden: %d domain(s), %d address range(s); extra probes: %d\n",
 		len(m.TrustedMAC), len(m.BlockedMAC), len(m.AllowDomain), len(m.AllowAddress), len(m.ProbeRedirect))
 	fmt.Fprintf(w, "state in %s; control socket %s; log level %s\n", m.StateDir, m.Socket, strings.ToLower(m.LogLevel.String()))
+	if a := c.Admin; a.Enabled {
+		pw := "password set"
+		if a.PasswordHash == "" {
+			pw = "no password yet: every login refused until lobby passwd sets one"
+		}
+		metrics := "off"
+		if a.Metrics {
+			metrics = "/metrics with the password"
+			if a.MetricsOpen {
+				metrics = "/metrics without a password"
+			}
+		}
+		fmt.Fprintf(w, "admin pages at http://%s/ (user admin; %s); %s; the firewall keeps every guest off port %d\n", a.Listen, pw, metrics, a.Listen.Port())
+	} else {
+		fmt.Fprintln(w, "admin pages: off")
+	}
 	if len(c.Interfaces) > 0 {
 		fmt.Fprintf(w, "%d 'config interface' section(s): used only when lobby runs as PID 1 (appliance)\n", len(c.Interfaces))
 	}

@@ -38,6 +38,8 @@ func lobby(args []string, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "ctl":
 		return ctl.Command(args[1:], stdout, stderr)
+	case "passwd":
+		return passwd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "lobby %s (commit %s, %s/%s", version, commit, runtime.GOOS, runtime.GOARCH)
 		if board != "" {
@@ -59,6 +61,7 @@ func usage(w io.Writer) {
   lobby run [-c FILE]                              run the hotspot until SIGTERM; SIGHUP reloads
   lobby check [-c FILE]                            validate the config and say what it would do
   lobby ctl [-s SOCKET] [--json] VERB [ARG]        talk to the running daemon (lobby ctl -h)
+  lobby passwd [-c FILE]                           set the admin password (config admin)
   lobby version                                    version, commit and GOARCH
 `)
 }

@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/lobby-fw/lobby/internal/admin"
 	"github.com/lobby-fw/lobby/internal/config"
 	"github.com/lobby-fw/lobby/internal/ctl"
 	"github.com/lobby-fw/lobby/internal/dhcp"
@@ -152,6 +154,22 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		Backend: fw.Backend,
 	}
 
+	var rl *reloader // the admin pages' Settings reload through it
+	adminServer, err := admin.New(g.Admin, admin.Deps{
+		Table: table,
+		Status: func() admin.Status {
+			leases, pool := dhcpServer.Leases()
+			return admin.Status{Started: ctlServer.Started, Backend: fw.Backend(), Leases: leases, Pool: pool, DHCPEnabled: pool > 0}
+		},
+		Collect:  collector(table, dhcpServer, resolver, httpResponder),
+		Settings: func() admin.Settings { return rl.settings() },
+		Save:     func(st admin.Settings) error { return rl.saveSettings(st) },
+		Log:      log,
+	})
+	if err != nil {
+		return err
+	}
+
 	// A reload hands each subsystem its part of the new config.
 	apply := func(g given) error {
 		// The portal reads files (pages, certificate) and may refuse
@@ -165,9 +183,11 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		resolver.Reload(g.DNS)
 		fw.Reload(g.Firewall)
 		httpResponder.Reload(g.Responder)
+		adminServer.Reload(g.Admin)
 		return nil
 	}
-	go reloadOnHUP(ctx, path, log, cfg, apply, stop)
+	rl = &reloader{path: path, log: log, running: cfg, apply: apply, stop: stop}
+	go rl.onHUP(ctx)
 
 	log.Info("lobby starting", "version", version, "interface", cfg.Main.Interface, "address", cfg.Main.Address)
 	err = supervisor.Run(ctx, log,
@@ -183,6 +203,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		supervisor.Service{Name: "portal", Run: portalServer.Run},
 		supervisor.Service{Name: "responder", Run: httpResponder.Run},
 		supervisor.Service{Name: "relay", Run: postSignIn.Run},
+		supervisor.Service{Name: "admin", Run: adminServer.Run},
 		supervisor.Service{Name: "ctl", Run: func(ctx context.Context, ready func()) error {
 			l, err := ctl.Listen(cfg.Main.Socket)
 			if err != nil {
@@ -199,11 +220,22 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	return nil
 }
 
-// reloadOnHUP re-reads the config on SIGHUP and applies every option but
-// those marked restart (SPEC §5), which keep their running values and are
-// named in the log. A broken file keeps the running config; option enabled
-// '0' stops lobby, as at start.
-func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, running *config.Config, apply func(given) error, stop func()) {
+// reloader re-reads the config and applies every option but those marked
+// restart (SPEC §5), which keep their running values and are named in the
+// log. A broken file keeps the running config; option enabled '0' stops
+// lobby, as at start. SIGHUP and the admin pages' Settings reload through
+// it, one at a time.
+type reloader struct {
+	mu      sync.Mutex
+	path    string
+	log     *slog.Logger
+	running *config.Config
+	apply   func(given) error
+	stop    func()
+}
+
+// onHUP reloads on every SIGHUP until ctx ends.
+func (r *reloader) onHUP(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -213,23 +245,31 @@ func reloadOnHUP(ctx context.Context, path string, log *slog.Logger, running *co
 			return
 		case <-hup:
 		}
-		next, err := load(path, log)
-		if err != nil {
-			log.Error("reload: keeping the running config", "err", err)
-			continue
-		}
-		if !next.Main.Enabled {
-			log.Info("reload: lobby is disabled (option enabled '0'); stopping", "config", path)
-			stop()
-			return
-		}
-		if restart := config.Pin(next, running); len(restart) > 0 {
-			log.Warn("reload: these options take effect at the next restart", "options", strings.Join(restart, ", "))
-		}
-		if err := apply(derive(next)); err != nil {
-			log.Error("reload: keeping the running config", "err", err)
-			continue
-		}
-		log.Info("reload: config applied", "file", path)
+		r.reload()
 	}
+}
+
+// reload is one SIGHUP's work.
+func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next, err := load(r.path, r.log)
+	if err != nil {
+		r.log.Error("reload: keeping the running config", "err", err)
+		return err
+	}
+	if !next.Main.Enabled {
+		r.log.Info("reload: lobby is disabled (option enabled '0'); stopping", "config", r.path)
+		r.stop()
+		return nil
+	}
+	if restart := config.Pin(next, r.running); len(restart) > 0 {
+		r.log.Warn("reload: these options take effect at the next restart", "options", strings.Join(restart, ", "))
+	}
+	if err := r.apply(derive(next)); err != nil {
+		r.log.Error("reload: keeping the running config", "err", err)
+		return err
+	}
+	r.log.Info("reload: config applied", "file", r.path)
+	return nil
 }

@@ -28,7 +28,19 @@ type Config struct {
 	DHCP       DHCP
 	Hosts      []Host
 	DNS        DNS
+	Admin      Admin
 	Interfaces []Interface // appliance mode only (SPEC §6)
+}
+
+// Admin is the `config admin` section (SPEC §8): the operator's pages and
+// /metrics.
+type Admin struct {
+	Enabled      bool
+	Listen       netip.AddrPort // never on the LAN interface (Bind)
+	PasswordHash string         // written by lobby passwd; "": every login refused
+	Metrics      bool           // serve /metrics
+	MetricsOpen  bool           // /metrics without the password
+	pos          uci.Pos
 }
 
 // Main is the `config lobby` section.
@@ -288,6 +300,25 @@ func (c *Config) Bind(prefixes []netip.Prefix) error {
 		}
 	}
 	var ps Problems
+	if a := c.Admin; a.Enabled {
+		// SPEC §8: the admin pages are for the operator's side; a guest
+		// must not even see their login form.
+		for _, p := range prefixes {
+			if a.Listen.Addr().IsUnspecified() || p.Addr() == a.Listen.Addr().Unmap() {
+				ps = append(ps, Problem{Pos: a.pos, Msg: fmt.Sprintf("option listen %s is on interface %s, where the guests are: give an address of the operator's side (LAN or management network)", a.Listen, m.Interface)})
+				break
+			}
+		}
+		// The firewall drops the admin port from the guests on every
+		// address, so it cannot be a port they need.
+		h, t := m.RelayPorts()
+		for _, p := range []uint16{m.Port, h, t, m.DNSRedirectPort(), m.TLSPort, 53, 67} {
+			if a.Listen.Port() == p && (p != m.TLSPort || m.TLS()) {
+				ps = append(ps, Problem{Pos: a.pos, Msg: fmt.Sprintf("option listen %s: port %d is one the guests use (portal, relay, DNS or DHCP); pick another, like 8080", a.Listen, p)})
+				break
+			}
+		}
+	}
 	if c.DHCP.Enabled {
 		first, last, err := c.Pool()
 		if err != nil {

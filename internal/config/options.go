@@ -113,7 +113,7 @@ type anySection interface {
 }
 
 // sections are every section type the decoder knows.
-var sections = []anySection{&lobbySection, &dhcpSection, &hostSection, &dnsSection, &interfaceSection}
+var sections = []anySection{&lobbySection, &dhcpSection, &hostSection, &dnsSection, &adminSection, &interfaceSection}
 
 func sectionOf(typ string) anySection {
 	for _, s := range sections {
@@ -391,6 +391,32 @@ var (
 			}
 		}},
 		{name: "cache_size", dflt: "4096", example: "100", read: func(d *decoder, n string, c *DNS) { d.integer(n, &c.CacheSize, 0, 1<<20) }},
+	}}
+
+	// SPEC §8; every option applies on a reload (SPEC §5), listen by
+	// moving the listener.
+	adminSection = section[Admin]{typ: "admin", into: func(c *Config, s *uci.Section) *Admin {
+		c.Admin.pos = s.Pos
+		return &c.Admin
+	}, options: []option[Admin]{
+		{name: "enabled", dflt: "0", example: "1", read: func(d *decoder, n string, a *Admin) { d.boolean(n, &a.Enabled) }},
+		{name: "listen", example: "192.0.2.1:9090", read: func(d *decoder, n string, a *Admin) {
+			if v, ok := d.one(n); ok {
+				ap, err := netip.ParseAddrPort(v.Text)
+				if err != nil || ap.Port() == 0 {
+					d.errorf(v.Pos, "option listen %q: want ADDRESS:PORT like 192.168.1.1:8080", v.Text)
+					return
+				}
+				a.Listen = ap
+			}
+		}},
+		{name: "password_hash", example: "$pbkdf2-sha256$i=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA", read: func(d *decoder, n string, a *Admin) { d.str(n, &a.PasswordHash) }},
+		{name: "metrics", dflt: "1", example: "0", read: func(d *decoder, n string, a *Admin) { d.boolean(n, &a.Metrics) }},
+		{name: "metrics_open", dflt: "0", example: "1", read: func(d *decoder, n string, a *Admin) { d.boolean(n, &a.MetricsOpen) }},
+	}, check: func(d *decoder, a *Admin) {
+		if a.Enabled && !a.Listen.IsValid() {
+			d.errorf(d.sec.Pos, "config admin is enabled without option listen: give ADDRESS:PORT on the operator's side, like 192.168.1.1:8080")
+		}
 	}}
 
 	// The appliance sets its interfaces up once, at boot (SPEC §6).

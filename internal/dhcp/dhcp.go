@@ -331,6 +331,27 @@ func (s *Server) Stats() Stats {
 	}
 }
 
+// Leases returns the number of running leases (bound, not expired; static
+// hosts' included) and the size of the dynamic pool, for the admin pages
+// and /metrics.
+func (s *Server) Leases() (active, poolSize int) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.pool.byIP {
+		if l.bound && l.expires.After(now) {
+			active++
+		}
+	}
+	first, last := s.pool.bounds()
+	if first.IsValid() && last.IsValid() {
+		a, b := first.As4(), last.As4()
+		poolSize = int(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])) -
+			int(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3])) + 1
+	}
+	return active, poolSize
+}
+
 // Run serves DHCP on the interface until ctx ends; while the config has
 // it off, it only waits.
 func (s *Server) Run(ctx context.Context, ready func()) error {

@@ -69,6 +69,9 @@ func (s *Server) answer(b []byte, src netip.Addr, tcp bool, out []byte) ([]byte,
 		}
 	}
 	q := &query{req: req, q: req.Question[0], garden: wq.garden, opt: req.IsEdns0(), do: wq.do, cd: wq.flags&flagCD != 0, limit: wq.limit}
+	if !q.garden {
+		s.stats.forwarded.Add(1)
+	}
 	if up, ok := s.cache.Load().Get(cache.KeyOf(q.q, q.do, q.cd), s.now()); ok {
 		r, err := s.pack(s.forwarded(q, up), q, out)
 		return r, nil, err
@@ -84,17 +87,21 @@ func (s *Server) answer(b []byte, src netip.Addr, tcp bool, out []byte) ([]byte,
 func (s *Server) quick(wq *wireQuery, src netip.Addr, out []byte) []byte {
 	set := s.set.Load()
 	if string(wq.name()) == set.hostname {
+		s.stats.hijacked.Add(1)
 		return wq.hijacked(out, s.portal, hostnameTTL)
 	}
 	switch s.stateOf(src) {
 	case session.Blocked:
 		// The firewall lets a blocked client reach nothing but DHCP;
 		// should a query get here anyway, it learns nothing.
+		s.stats.refused.Add(1)
 		return wq.finish(wq.reply(out, dns.RcodeRefused), 0)
 	case session.Preauth:
 		if !set.domains.Match(wq.name()) {
+			s.stats.hijacked.Add(1)
 			return wq.hijacked(out, s.portal, 0)
 		}
+		s.stats.garden.Add(1)
 		wq.garden = true
 		return nil
 	}
@@ -109,6 +116,7 @@ func (s *Server) quick(wq *wireQuery, src netip.Addr, out []byte) []byte {
 	if size > wq.limit {
 		return nil // cut to size by the full path
 	}
+	s.stats.forwarded.Add(1)
 	return wq.cached(out, hit)
 }
 

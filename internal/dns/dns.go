@@ -99,6 +99,8 @@ type Server struct {
 	files   []string // resolv.conf files, in order of preference
 	now     func() time.Time
 
+	stats counters
+
 	reloadMu sync.Mutex // serialises Reload and the resolv.conf watcher
 	set      atomic.Pointer[settings]
 	cache    atomic.Pointer[cache.Cache]
@@ -157,6 +159,24 @@ func New(cfg Config, table *session.Table, g Garden, log *slog.Logger) (*Server,
 	s.cache.Store(cache.New(cfg.CacheSize))
 	s.apply(cfg)
 	return s, nil
+}
+
+// Stats counts the queries answered since New, by how they were answered.
+type Stats struct {
+	Hijacked  uint64 // answered with the portal's address: a preauth client's, or the portal's own name
+	Forwarded uint64 // a signed-in or trusted client's, from the cache or the upstreams
+	Garden    uint64 // a preauth client's walled-garden name, resolved for real
+	Refused   uint64 // a blocked client's
+}
+
+// counters are Stats as the query path counts them: atomics, no lock and
+// no allocation on the quick path.
+type counters struct{ hijacked, forwarded, garden, refused atomic.Uint64 }
+
+// Stats returns the counters since New.
+func (s *Server) Stats() Stats {
+	c := &s.stats
+	return Stats{Hijacked: c.hijacked.Load(), Forwarded: c.forwarded.Load(), Garden: c.garden.Load(), Refused: c.refused.Load()}
 }
 
 // Reload applies what a new config changes: option enabled, the upstreams

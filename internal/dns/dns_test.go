@@ -524,3 +524,26 @@ func TestParseShapes(t *testing.T) {
 		t.Errorf("TCP query read as limit %d, name %q", wq.limit, wq.name())
 	}
 }
+
+// Stats counts each answered query under one kind.
+func TestStats(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		name string
+		src  netip.Addr
+	}{
+		{"www.example.org.", preauthIP}, // hijacked
+		{"portal.lan.", authIP},         // hijacked: the portal's own name
+		{"www.garden.test.", preauthIP}, // garden
+		{"www.example.org.", authIP},    // forwarded (upstream)
+		{"www.example.org.", authIP},    // forwarded (cache)
+		{"www.example.org.", trustIP},   // forwarded
+		{"www.example.org.", blockIP},   // refused
+	} {
+		raw, _ := question(tt.name, dns.TypeA).Pack()
+		f.exchange(t, raw, tt.src, false)
+	}
+	if got, want := f.s.Stats(), (Stats{Hijacked: 2, Forwarded: 3, Garden: 1, Refused: 1}); got != want {
+		t.Errorf("stats %+v, want %+v", got, want)
+	}
+}

@@ -59,6 +59,10 @@ type ruleset struct {
 	// dnsRedirect is the resolver's port on the portal address for the
 	// DNS a preauth client sends to other resolvers.
 	dnsRedirect uint16
+	// admin is the admin listener's TCP port; every packet from the LAN
+	// interface to it is dropped, whatever the client's state and the
+	// router's address it is sent to (SPEC §3, §8). Zero: none.
+	admin uint16
 }
 
 // gardenElem is an address that the resolver opened for ttl.

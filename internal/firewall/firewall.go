@@ -77,6 +77,8 @@ type Config struct {
 	DNSRedirect uint16
 	// AllowAddress is the walled garden by address (option allow_address).
 	AllowAddress []netip.Prefix
+	// AdminPort is the admin pages' TCP port (config admin); 0: off.
+	AdminPort uint16
 }
 
 // Firewall turns the session table into kernel rules. Create it with New and
@@ -179,7 +181,7 @@ func (f *Firewall) rules() ruleset {
 		iface: c.Interface, portal: c.Address, ports: c.Ports,
 		garden:  mergePrefixes(c.AllowAddress),
 		relay80: c.RelayHTTP, relay443: c.RelayTLS,
-		dnsRedirect: c.DNSRedirect,
+		dnsRedirect: c.DNSRedirect, admin: c.AdminPort,
 	}
 }
 
@@ -194,7 +196,7 @@ func (f *Firewall) Reload(cfg Config) {
 	cfg.Backend, cfg.Interface, cfg.Address = old.Backend, old.Interface, old.Address
 	cfg.RelayHTTP, cfg.RelayTLS, cfg.DNSRedirect = old.RelayHTTP, old.RelayTLS, old.DNSRedirect
 	f.cfg = cfg
-	if !f.live || slices.Equal(old.Ports, cfg.Ports) && slices.Equal(old.AllowAddress, cfg.AllowAddress) {
+	if !f.live || slices.Equal(old.Ports, cfg.Ports) && slices.Equal(old.AllowAddress, cfg.AllowAddress) && old.AdminPort == cfg.AdminPort {
 		return
 	}
 	if err := f.rebuild(); err != nil {

@@ -206,7 +206,10 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 	}
 
 	// filter LOBBY_IN: what reaches the router (see preauth_in of the
-	// nftables backend).
+	// nftables backend); first the admin pages, which no client reaches.
+	if r.admin != 0 {
+		add("filter", iptIn, []string{"-p", "tcp", "--dport", strconv.Itoa(int(r.admin))}, drop)
+	}
 	add("filter", iptIn, auth, ret)
 	add("filter", iptIn, trusted, ret)
 	add("filter", iptIn, []string{"-p", "udp", "--dport", "67"}, ret)

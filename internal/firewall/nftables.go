@@ -426,11 +426,16 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	// input: DNS to the portal address first, the busiest traffic to the
 	// router, at the cost of one lookup: every client but a blocked one
 	// asks there.
-	input := [][]expr.Any{
+	var input [][]expr.Any
+	if r.admin != 0 {
+		// The admin pages: no client reaches them, on any address.
+		input = append(input, cat(iifname(r.iface), l4proto(unix.IPPROTO_TCP), dport(r.admin), verdict(expr.VerdictDrop)))
+	}
+	input = append(input,
 		cat(in, dns, ip4DaddrCmp(expr.CmpOpEq, portal), dport(53), etherSaddr(sets[setBlocked], true), verdict(expr.VerdictAccept)),
 		cat(in, v4, notAuth, notTrusted, jump(chainPreauthIn)),
 		cat(in, notV4, notTrusted, jump(chainPreauthIn)),
-	}
+	)
 	output := [][]expr.Any{
 		cat(oifname(r.iface), dns, ip4SaddrCmp(portal), sport(53), notrack()),
 	}

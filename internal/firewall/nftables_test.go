@@ -188,6 +188,15 @@ func TestNFTRuleset(t *testing.T) {
 			return strings.Replace(s, "type ipv6_addr\n    flags interval\n", "type ipv6_addr\n    flags interval\n    elements = { 2001:db8:7::/48 }\n", 1)
 		}},
 	}
+	tests = append(tests, struct {
+		name    string
+		cfg     *config.Config
+		members []op
+		want    func(string) string
+	}{"admin port", testConfig(NFTables, nil), members, func(s string) string {
+		return strings.Replace(s, "policy accept;\n    iifname \"lan0\" ip daddr 10.77.0.1 udp dport 53",
+			"policy accept;\n    iifname \"lan0\" tcp dport 8080 drop\n    iifname \"lan0\" ip daddr 10.77.0.1 udp dport 53", 1)
+	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := newNFT(options{netns: inNetNS(t)})
@@ -195,6 +204,9 @@ func TestNFTRuleset(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := &Firewall{cfg: fw(tt.cfg)}
+			if tt.name == "admin port" {
+				f.cfg.AdminPort = 8080
+			}
 			if err := b.build(f.rules(), tt.members, nil); err != nil {
 				t.Fatal(err)
 			}

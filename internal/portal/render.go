@@ -42,32 +42,78 @@ const (
 	kindText       fieldKind = iota // a string, escaped
 	kindParagraphs                  // paragraphs of text: <p>…</p> each, escaped
 	kindFlag                        // yes or no: for sections only
+	kindMarkup                      // another template's output, written as it is
 )
 
 // A field is a name a page's template may use, and where its value comes
 // from. Exactly one of text, paras and flag is set, as kind says.
-type field struct {
+type gfield[P any] struct {
 	name  string
 	kind  fieldKind
-	text  func(*Page) string
-	paras func(*Page) []string
-	flag  func(*Page) bool
+	text  func(P) string
+	paras func(P) []string
+	flag  func(P) bool
 }
 
-func textField(name string, get func(*Page) string) field {
-	return field{name: name, kind: kindText, text: get}
+// field, node and template are the portal's own pages' instances.
+type (
+	field    = gfield[*Page]
+	node     = gnode[*Page]
+	template = gtemplate[*Page]
+)
+
+func textField(name string, get func(*Page) string) field { return TextField(name, get) }
+
+func parasField(name string, get func(*Page) []string) field { return ParasField(name, get) }
+
+func flagField(name string, get func(*Page) bool) field { return FlagField(name, get) }
+
+// TextField, ParasField, FlagField and MarkupField name a value of pages of
+// type P, for another package's pages (the admin pages) written in this
+// language: text is escaped, paragraphs are <p> each, a flag is for
+// sections only.
+func TextField[P any](name string, get func(P) string) gfield[P] {
+	return gfield[P]{name: name, kind: kindText, text: get}
 }
 
-func parasField(name string, get func(*Page) []string) field {
-	return field{name: name, kind: kindParagraphs, paras: get}
+// ParasField: see TextField.
+func ParasField[P any](name string, get func(P) []string) gfield[P] {
+	return gfield[P]{name: name, kind: kindParagraphs, paras: get}
 }
 
-func flagField(name string, get func(*Page) bool) field {
-	return field{name: name, kind: kindFlag, flag: get}
+// FlagField: see TextField.
+func FlagField[P any](name string, get func(P) bool) gfield[P] {
+	return gfield[P]{name: name, kind: kindFlag, flag: get}
 }
+
+// MarkupField is a value written as it is: only ever the output of
+// another Template (rows of a table, each rendered, and so escaped, by
+// its own template), never text from outside.
+func MarkupField[P any](name string, get func(P) string) gfield[P] {
+	return gfield[P]{name: name, kind: kindMarkup, text: get}
+}
+
+// Field is a name a Template of pages of type P may use.
+type Field[P any] = gfield[P]
+
+// Template is a parsed page of type P (see ParseTemplate).
+type Template[P any] struct{ t *gtemplate[P] }
+
+// ParseTemplate parses src, called file in errors, with the names fields
+// give; it fails as the portal's own pages do (docs/portal.md).
+func ParseTemplate[P any](file, src string, fields []gfield[P]) (*Template[P], error) {
+	t, err := parseGTemplate(file, src, fields)
+	if err != nil {
+		return nil, err
+	}
+	return &Template[P]{t}, nil
+}
+
+// Render appends the page for p to b.
+func (t *Template[P]) Render(b *bytes.Buffer, p P) { t.t.render(b, p) }
 
 // set reports whether f has a value for p: not empty, or true.
-func (f *field) set(p *Page) bool {
+func (f *gfield[P]) set(p P) bool {
 	switch f.kind {
 	case kindParagraphs:
 		return len(f.paras(p)) > 0
@@ -78,7 +124,7 @@ func (f *field) set(p *Page) bool {
 }
 
 // write writes f's value for p, escaped.
-func (f *field) write(b *bytes.Buffer, p *Page) {
+func (f *gfield[P]) write(b *bytes.Buffer, p P) {
 	switch f.kind {
 	case kindParagraphs:
 		for _, para := range f.paras(p) {
@@ -88,31 +134,33 @@ func (f *field) write(b *bytes.Buffer, p *Page) {
 		}
 	case kindText:
 		escape(b, f.text(p))
+	case kindMarkup:
+		b.WriteString(f.text(p))
 	}
 	// A flag has no text; parse refuses {{flag}}.
 }
 
 // A node is a piece of a parsed template: literal HTML (field nil), a value,
 // or a section with its body.
-type node struct {
+type gnode[P any] struct {
 	html     string
-	field    *field
+	field    *gfield[P]
 	section  bool
 	inverted bool // {{^name}}: shown when the value is empty
-	body     []node
+	body     []gnode[P]
 }
 
 // template is a parsed page.
-type template struct {
-	nodes []node
+type gtemplate[P any] struct {
+	nodes []gnode[P]
 	names []string // the names it uses, for checks at load
 }
 
 // render writes the page for p. It cannot fail: every name was resolved
 // when the template was parsed.
-func (t *template) render(b *bytes.Buffer, p *Page) { renderNodes(b, t.nodes, p) }
+func (t *gtemplate[P]) render(b *bytes.Buffer, p P) { renderNodes(b, t.nodes, p) }
 
-func renderNodes(b *bytes.Buffer, nodes []node, p *Page) {
+func renderNodes[P any](b *bytes.Buffer, nodes []gnode[P], p P) {
 	for i := range nodes {
 		n := &nodes[i]
 		switch {
@@ -162,10 +210,14 @@ func escape(b *bytes.Buffer, s string) {
 // parseTemplate parses src, the template called file in errors, for a page
 // whose names are fields.
 func parseTemplate(file, src string, fields []field) (*template, error) {
+	return parseGTemplate(file, src, fields)
+}
+
+func parseGTemplate[P any](file, src string, fields []gfield[P]) (*gtemplate[P], error) {
 	if len(src) > maxTemplateBytes {
 		return nil, fmt.Errorf("%s: %d bytes; a page may have at most %d", file, len(src), maxTemplateBytes)
 	}
-	byName := make(map[string]*field, len(fields))
+	byName := make(map[string]*gfield[P], len(fields))
 	for i := range fields {
 		byName[fields[i].name] = &fields[i]
 	}
@@ -184,12 +236,12 @@ func parseTemplate(file, src string, fields []field) (*template, error) {
 		tag   string // "{{#name}}", for errors
 		name  string
 		line  int
-		node  node
-		nodes []node
+		node  gnode[P]
+		nodes []gnode[P]
 	}
 	stack := []*open{{}}
 	used := map[string]bool{}
-	add := func(n node) {
+	add := func(n gnode[P]) {
 		top := stack[len(stack)-1]
 		if n.field == nil {
 			if n.html == "" {
@@ -207,10 +259,10 @@ func parseTemplate(file, src string, fields []field) (*template, error) {
 	for {
 		i := strings.Index(rest, "{{")
 		if i < 0 {
-			add(node{html: rest})
+			add(gnode[P]{html: rest})
 			break
 		}
-		add(node{html: rest[:i]})
+		add(gnode[P]{html: rest[:i]})
 		line += strings.Count(rest[:i], "\n")
 		rest = rest[i+2:]
 		// A tag ends on its own line; an unclosed "{{" is an error, not
@@ -242,12 +294,12 @@ func parseTemplate(file, src string, fields []field) (*template, error) {
 			if f.kind == kindFlag {
 				return nil, fmt.Errorf("%s:%d: %s is a yes/no flag, not text: use it as {{#%s}}…{{/%[4]s}} or {{^%[4]s}}…{{/%[4]s}}", file, line, tag, body)
 			}
-			add(node{field: f})
+			add(gnode[P]{field: f})
 		case '#', '^':
 			if len(stack) > maxSectionDepth {
 				return nil, fmt.Errorf("%s:%d: sections nested more than %d deep", file, line, maxSectionDepth)
 			}
-			stack = append(stack, &open{tag: tag, name: body, line: line, node: node{field: f, section: true, inverted: sigil == '^'}})
+			stack = append(stack, &open{tag: tag, name: body, line: line, node: gnode[P]{field: f, section: true, inverted: sigil == '^'}})
 		case '/':
 			top := stack[len(stack)-1]
 			if len(stack) == 1 {
@@ -266,7 +318,7 @@ func parseTemplate(file, src string, fields []field) (*template, error) {
 		top := stack[len(stack)-1]
 		return nil, fmt.Errorf("%s:%d: %s is never closed with {{/%s}}", file, top.line, top.tag, top.name)
 	}
-	t := &template{nodes: stack[0].nodes}
+	t := &gtemplate[P]{nodes: stack[0].nodes}
 	for name := range used {
 		t.names = append(t.names, name)
 	}

@@ -308,6 +308,8 @@ type Table struct {
 	store Store
 	now   func() time.Time
 
+	totalUp, totalDown uint64 // bytes forwarded since New (Forwarded); guarded by mu
+
 	// writeMu serialises every change and the delivery of its Change, so
 	// watchers see changes in the order they happened. Watchers may read
 	// the table but must not change it.
@@ -1025,6 +1027,10 @@ func (t *Table) Account(mac net.HardwareAddr, up, down uint64) {
 	c := t.clients[string(mac)]
 	over := false
 	if c != nil && (up != c.bytesUp || down != c.bytesDown) {
+		// The totals only grow: a client's counter that starts again
+		// (its firewall element was made anew) adds what it counts now.
+		t.totalUp += grown(c.bytesUp, up)
+		t.totalDown += grown(c.bytesDown, down)
 		c.bytesUp, c.bytesDown = up, down
 		c.lastActive = t.now()
 		if c.authenticated {
@@ -1048,6 +1054,23 @@ func (t *Table) Account(mac net.HardwareAddr, up, down uint64) {
 
 // errAlready stops an update that another one made needless.
 var errAlready = errors.New("already done")
+
+// grown is what a counter that went from old to now counted meanwhile.
+func grown(old, now uint64) uint64 {
+	if now >= old {
+		return now - old
+	}
+	return now
+}
+
+// Forwarded returns the bytes forwarded to (down) and from (up) every
+// client since New, as the firewall's counters reported them: a
+// monotonic total for /metrics, which outlives clients that are forgotten.
+func (t *Table) Forwarded() (up, down uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.totalUp, t.totalDown
+}
 
 // Forget records that mac's lease ended: a preauth client has left and
 // is dropped; one signed in, trusted or blocked is kept.

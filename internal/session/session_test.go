@@ -612,3 +612,23 @@ func TestOnLink(t *testing.T) {
 		}
 	}
 }
+
+// Forwarded sums what the firewall's counters grew by, for every client,
+// and keeps counting across a counter that starts again and a client that
+// is forgotten.
+func TestForwarded(t *testing.T) {
+	c := &clock{time.Unix(1e9, 0)}
+	tb := newTable(Config{}, new(storetest.Mem), c)
+	tb.Seen(a, ipA, "")
+	tb.Account(a, 100, 1000)
+	tb.Account(a, 150, 1500)
+	tb.Account(a, 20, 30) // the firewall's element was made anew
+	if up, down := tb.Forwarded(); up != 170 || down != 1530 {
+		t.Fatalf("forwarded up %d down %d, want 170 1530", up, down)
+	}
+	tb.Forget(a)
+	tb.Account(a, 999, 999) // not known any more: not counted
+	if up, down := tb.Forwarded(); up != 170 || down != 1530 {
+		t.Fatalf("after forgetting: up %d down %d", up, down)
+	}
+}

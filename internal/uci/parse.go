@@ -77,6 +77,7 @@ type parser struct {
 type arg struct {
 	text  string
 	start int // offset of the token's first byte
+	end   int // offset just past the token's last byte (before the blank that ended it)
 	// present reports whether the token consumed any input (so '' is
 	// present, a missing token is not): libuci cannot tell the two apart,
 	// but a missing value is almost always a mistake.
@@ -207,7 +208,7 @@ func (p *parser) line() error {
 func (p *parser) nextArg() (arg, error) {
 	p.skipSpace()
 	if p.cur() == ';' {
-		a := arg{start: p.pos}
+		a := arg{start: p.pos, end: p.pos}
 		p.pos++
 		p.stmtSemi = true
 		return a, nil
@@ -261,6 +262,7 @@ loop:
 			break
 		}
 	}
+	a.end = p.pos
 	if next && p.cur() != 0 {
 		p.pos++ // the blank that ended the token
 	}
@@ -393,16 +395,21 @@ func (p *parser) stmtConfig(start int, hasArgs bool) error {
 	}
 
 	pos := p.posAt(start)
+	end := typ.end
+	if name.present {
+		end = name.end
+	}
 	if name.text != "" {
 		if s := p.named[name.text]; s != nil {
 			if s.Type != typ.text {
 				return p.errAt(start, fmt.Sprintf("section %q redeclared with type %q; it has type %q at %s", name.text, typ.text, s.Type, s.Pos))
 			}
 			p.sec = s // reopen: later options merge into it
+			s.end = end
 			return nil
 		}
 	}
-	s := &Section{Type: typ.text, Name: name.text, Pos: pos}
+	s := &Section{Type: typ.text, Name: name.text, Pos: pos, end: end, lastOption: -1}
 	if name.text != "" {
 		p.named[name.text] = s
 	}
@@ -450,12 +457,13 @@ func (p *parser) stmtOption(start int, hasArgs, list bool) error {
 	}
 	o := opts[name.text]
 	v := Value{Text: val.text, Pos: p.posAt(val.start)}
+	p.sec.end, p.sec.lastOption = val.end, start
 	switch {
 	case !list && val.text == "":
 		// libuci's uci_set returns early for an empty value when parsing a
 		// file: the option is neither created nor cleared.
 	case o == nil:
-		o = &Option{Name: name.text, List: list, Values: []Value{v}, Pos: p.posAt(start)}
+		o = &Option{Name: name.text, List: list, Values: []Value{v}, Pos: p.posAt(start), value: span{val.start, val.end}}
 		opts[name.text] = o
 		p.sec.Options = append(p.sec.Options, o)
 	case list:
@@ -465,6 +473,7 @@ func (p *parser) stmtOption(start int, hasArgs, list bool) error {
 		o.List = false
 		o.Values = []Value{v}
 		o.Pos = p.posAt(start)
+		o.value = span{val.start, val.end}
 	}
 	return nil
 }

@@ -112,6 +112,11 @@ type Section struct {
 	// Options are in order of first appearance; replacing an option keeps
 	// its place, as libuci does.
 	Options []*Option
+
+	// For Set: the offset just past the section's last statement (its
+	// "config" line or an option of it, wherever it was reopened), and
+	// where its last option statement starts (-1: none).
+	end, lastOption int
 }
 
 // Option is an "option" or a "list" of a section.
@@ -127,7 +132,14 @@ type Option struct {
 	// of the statement that supplied Values[0] for a list: the first "list"
 	// statement, or the "option" statement a later "list" turned into a list.
 	Pos Pos
+
+	// value is where the value token of a plain option's last "option"
+	// statement lies in the input, for Set.
+	value span
 }
+
+// span is a range of input offsets, [start, end).
+type span struct{ start, end int }
 
 // Value is one value of an option, with its own position because the items
 // of a list may be spread over many lines.

@@ -102,19 +102,6 @@ func checkOption(s *Section, o *Option, seen map[string]bool) error {
 	return nil
 }
 
-// writeType writes a section type bare when that is unambiguous, as libuci
-// does, and quoted otherwise (types may contain quotes, '#' or ';').
-func writeType(b *bytes.Buffer, t string) {
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			writeQuoted(b, t)
-			return
-		}
-	}
-	b.WriteString(t)
-}
-
 // writeQuoted single-quotes s. A quote cannot appear inside single quotes,
 // so it closes the quote, adds an escaped quote and reopens (see WriteTo).
 func writeQuoted(b *bytes.Buffer, s string) {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/lobby-fw/lobby/internal/admin"
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/dhcp"
+	"github.com/lobby-fw/lobby/internal/dns"
+	"github.com/lobby-fw/lobby/internal/metrics"
+	"github.com/lobby-fw/lobby/internal/responder"
+	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/uci"
+)
+
+// collector is the one place that turns the subsystems' counters into
+// /metrics series (SPEC §8): a new series is one emit line here. Later
+// series (sign-ins by method, sign-outs by reason, RADIUS) join it the same
+// way.
+func collector(table *session.Table, d *dhcp.Server, r *dns.Server, resp *responder.Responder) func(metrics.Emit) {
+	return func(emit metrics.Emit) {
+		label := func(name, value string) metrics.Label { return metrics.Label{Name: name, Value: value} }
+		for _, st := range []session.State{session.Preauth, session.Authenticated, session.Trusted, session.Blocked} {
+			emit("lobby_clients", "Clients known, by state.", metrics.Gauge, float64(table.Counts()[st]), label("state", st.String()))
+		}
+		up, down := table.Forwarded()
+		emit("lobby_forwarded_bytes_total", "Bytes forwarded for clients, by direction (up: from the client).", metrics.Counter, float64(up), label("direction", "up"))
+		emit("lobby_forwarded_bytes_total", "Bytes forwarded for clients, by direction (up: from the client).", metrics.Counter, float64(down), label("direction", "down"))
+		leases, pool := d.Leases()
+		emit("lobby_dhcp_leases", "Running DHCP leases.", metrics.Gauge, float64(leases))
+		emit("lobby_dhcp_pool_size", "Addresses in the DHCP pool.", metrics.Gauge, float64(pool))
+		q := r.Stats()
+		for _, k := range []struct {
+			kind string
+			n    uint64
+		}{{"hijacked", q.Hijacked}, {"forwarded", q.Forwarded}, {"garden", q.Garden}, {"refused", q.Refused}} {
+			emit("lobby_dns_queries_total", "DNS queries answered, by kind.", metrics.Counter, float64(k.n), label("kind", k.kind))
+		}
+		s := resp.Stats()
+		answers, redirects := s.Answers.Load(), s.Redirects.Load()
+		emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(answers-redirects), label("code", "511"))
+		emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(redirects), label("code", "302"))
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		emit("process_resident_memory_bytes", "Resident memory of the lobby process.", metrics.Gauge, float64(residentBytes()))
+		emit("go_memstats_sys_bytes", "Memory obtained from the system by the Go runtime.", metrics.Gauge, float64(ms.Sys))
+		emit("go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", metrics.Gauge, float64(ms.HeapInuse))
+		emit("go_goroutines", "Goroutines that currently exist.", metrics.Gauge, float64(runtime.NumGoroutine()))
+	}
+}
+
+// residentBytes reads VmRSS from /proc/self/status; 0 where it cannot.
+func residentBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// settings are the texts of the config file as they are now.
+func (r *reloader) settings() admin.Settings {
+	c, _, err := config.Load(r.path)
+	if err != nil || c == nil {
+		return admin.Settings{}
+	}
+	return admin.Settings{VenueName: c.Main.VenueName, Terms: c.Main.Terms}
+}
+
+// saveSettings writes the admin pages' texts into config lobby of the file,
+// keeping the rest of it, and reloads as a SIGHUP would. A text the config
+// would refuse is not written.
+func (r *reloader) saveSettings(st admin.Settings) error {
+	data, err := os.ReadFile(r.path)
+	if err != nil {
+		return err
+	}
+	out, err := uci.Set(r.path, data, "lobby", "main", "venue_name", st.VenueName)
+	if err == nil {
+		out, err = uci.Set(r.path, out, "lobby", "main", "terms", st.Terms)
+	}
+	if err != nil {
+		return err
+	}
+	f, err := uci.Parse(r.path, bytes.NewReader(out))
+	if err != nil {
+		return err
+	}
+	if _, ps := config.Parse(f); len(ps) > 0 {
+		if errs, _ := ps.Split(); len(errs) > 0 {
+			return errors.New(errs[0].Msg)
+		}
+	}
+	if err := uci.WriteFile(r.path, out); err != nil {
+		return err
+	}
+	return r.reload()
+}

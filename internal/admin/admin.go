@@ -1,0 +1,466 @@
+// Package admin serves the operator's pages and /metrics (SPEC §8) on a
+// listener of the operator's side, never on the guests' interface: a login
+// with the admin password (hashed by lobby passwd), a session cookie, CSRF
+// tokens on every form and a limit on wrong passwords per address.
+//
+// The pages: Overview, Clients (sign out, block, trust) and Settings (venue
+// name and terms, saved into the config file and applied as a reload).
+// They are written in the portal's template language (portal.ParseTemplate),
+// script-free, with nothing fetched from elsewhere.
+package admin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/metrics"
+	"github.com/lobby-fw/lobby/internal/session"
+)
+
+// Config is what the admin server is given; firmware derives it from
+// config admin.
+type Config struct {
+	Enabled      bool
+	Listen       netip.AddrPort
+	PasswordHash string // "": every login refused
+	Metrics      bool
+	MetricsOpen  bool
+}
+
+// Clients is what the pages need of the client table.
+type Clients interface {
+	Clients() []session.Client
+	Counts() map[session.State]int
+	Deauth(ctx context.Context, mac net.HardwareAddr, r session.Reason) (session.Client, error)
+	// by names the caller for the log; a block signs out with reason
+	// blocked.
+	SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, by string) (session.Client, error)
+	SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, by string) (session.Client, error)
+}
+
+// Status is what the Overview shows besides the clients.
+type Status struct {
+	Started     time.Time
+	Backend     string // firewall backend
+	Leases      int    // running DHCP leases
+	Pool        int    // DHCP pool size; 0: DHCP off
+	DHCPEnabled bool
+}
+
+// Settings are the texts the Settings page edits.
+type Settings struct {
+	VenueName, Terms string
+}
+
+// Deps are the admin server's ties to the rest of lobby.
+type Deps struct {
+	Table  Clients
+	Status func() Status
+	// Collect emits every metric (firmware/metrics.go).
+	Collect func(metrics.Emit)
+	// Settings returns the running texts; Save writes new ones into the
+	// config file and applies it as a SIGHUP would.
+	Settings func() Settings
+	Save     func(Settings) error
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+}
+
+// Server is the admin listener.
+type Server struct {
+	d      Deps
+	conf   atomic.Pointer[Config]
+	auth   *auth
+	pages  *pages
+	rebind chan struct{}
+	once   sync.Once
+}
+
+// New returns a server for cfg; Run serves it.
+func New(cfg Config, d Deps) (*Server, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	pg, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{d: d, auth: newAuth(d.Now), pages: pg, rebind: make(chan struct{}, 1)}
+	s.conf.Store(&cfg)
+	s.warnHash(cfg)
+	return s, nil
+}
+
+func (s *Server) warnHash(cfg Config) {
+	switch {
+	case !cfg.Enabled:
+	case cfg.PasswordHash == "":
+		s.d.Log.Warn("admin: no password_hash in config admin: every login is refused; set one with lobby passwd")
+	case CheckHash(cfg.PasswordHash) != nil:
+		s.d.Log.Warn("admin: option password_hash is not a hash lobby passwd wrote: every login is refused", "err", CheckHash(cfg.PasswordHash))
+	}
+}
+
+// Reload applies a new config: a new password ends every login and the
+// remembered Basic credential; a new listen address (or enabled) moves the
+// listener.
+func (s *Server) Reload(cfg Config) {
+	old := s.conf.Swap(&cfg)
+	if old.PasswordHash != cfg.PasswordHash {
+		s.auth.reset()
+	}
+	s.warnHash(cfg)
+	if old.Enabled != cfg.Enabled || old.Listen != cfg.Listen {
+		select {
+		case s.rebind <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run serves until ctx ends. A listen address that cannot be bound stops
+// lobby at start; on a reload it is logged and the running listener kept.
+func (s *Server) Run(ctx context.Context, ready func()) error {
+	var srv *http.Server
+	var at netip.AddrPort
+	stop := func() {
+		if srv != nil {
+			srv.Close()
+			srv = nil
+		}
+	}
+	defer stop()
+	first := true
+	for {
+		cfg := s.conf.Load()
+		want := netip.AddrPort{}
+		if cfg.Enabled {
+			want = cfg.Listen
+		}
+		if want != at || first {
+			var next *http.Server
+			if want.IsValid() {
+				ln, err := listen(ctx, want)
+				if err != nil {
+					if first {
+						return fmt.Errorf("admin: %w (option listen of config admin)", err)
+					}
+					s.d.Log.Error("admin: keeping the running listener", "err", err)
+				} else {
+					next = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+						WriteTimeout: 20 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10,
+						ErrorLog: slog.NewLogLogger(s.d.Log.Handler(), slog.LevelDebug)}
+					go next.Serve(ln)
+					s.d.Log.Info("admin: serving", "listen", want.String(), "metrics", cfg.Metrics)
+				}
+			}
+			if next != nil || !want.IsValid() {
+				stop()
+				srv, at = next, want
+			}
+		}
+		if first {
+			ready()
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.rebind:
+		}
+	}
+}
+
+// listen binds addr with IP_FREEBIND: the operator's address may come up
+// after lobby (netifd brings the LAN up in its own time).
+func listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_FREEBIND, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	return lc.Listen(ctx, "tcp", addr.String())
+}
+
+// remote is the client's address.
+func remote(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// Cookie names.
+const (
+	sessionCookie = "lobby_admin"
+	loginCookie   = "lobby_admin_login" // the login form's CSRF token (double submit)
+)
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'")
+	if r.URL.Path == "/metrics" {
+		s.serveMetrics(w, r)
+		return
+	}
+	switch r.URL.Path {
+	case "/login":
+		s.serveLogin(w, r)
+		return
+	}
+	id := ""
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		id = c.Value
+	}
+	csrf, ok := s.auth.session(id)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	v := &view{CSRF: csrf, LoggedIn: true}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 128<<10)
+		if err := r.ParseForm(); err != nil || !validCSRF(csrf, r.PostForm.Get("csrf")) {
+			s.render(w, http.StatusForbidden, "Refused", s.pages.message, &view{CSRF: csrf, LoggedIn: true, Error: "The form was stale or not from these pages; nothing changed. Reload the page and try again."})
+			return
+		}
+	} else if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	switch r.URL.Path {
+	case "/":
+		s.overview(w, v)
+	case "/clients":
+		if r.Method == http.MethodPost {
+			s.clientAction(r, v)
+		}
+		s.clients(w, v)
+	case "/settings":
+		s.settings(w, r, v)
+	case "/logout":
+		if r.Method != http.MethodPost {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		s.auth.logout(id)
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
+	addr := remote(r)
+	token := ""
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == 32 {
+		token = c.Value
+	} else {
+		token = randomID()
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/login", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	v := &view{CSRF: token}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.render(w, http.StatusOK, "Sign in", s.pages.login, v)
+		return
+	case http.MethodPost:
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if wait, ok := s.auth.waiting(addr); ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		v.Error = fmt.Sprintf("Too many wrong passwords: wait %d seconds.", int(wait.Seconds())+1)
+		s.render(w, http.StatusTooManyRequests, "Sign in", s.pages.login, v)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !validCSRF(token, r.PostForm.Get("csrf")) {
+		v.Error = "The form was stale; try again."
+		s.render(w, http.StatusForbidden, "Sign in", s.pages.login, v)
+		return
+	}
+	hash := s.conf.Load().PasswordHash
+	if r.PostForm.Get("user") != "admin" || !CheckPassword(hash, r.PostForm.Get("password")) {
+		s.auth.failed(addr)
+		s.d.Log.Warn("admin: wrong user or password", "from", addr.String())
+		v.Error = "Wrong user or password."
+		if hash == "" {
+			v.Error = "No admin password is set: run lobby passwd on the router, then reload."
+		}
+		s.render(w, http.StatusForbidden, "Sign in", s.pages.login, v)
+		return
+	}
+	id := s.auth.start()
+	s.d.Log.Info("admin: signed in", "from", addr.String())
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", MaxAge: int(SessionLifetime / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	cfg := s.conf.Load()
+	if !cfg.Metrics || s.d.Collect == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !cfg.MetricsOpen {
+		addr := remote(r)
+		if wait, ok := s.auth.waiting(addr); ok {
+			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			http.Error(w, "too many wrong passwords", http.StatusTooManyRequests)
+			return
+		}
+		user, pw, ok := r.BasicAuth()
+		if !ok || !s.auth.basicOK(cfg.PasswordHash, user, pw) {
+			if ok {
+				s.auth.failed(addr)
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="lobby", charset="UTF-8"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+	}
+	var b bytes.Buffer
+	metrics.Write(&b, s.d.Collect)
+	w.Header().Set("Content-Type", metrics.ContentType)
+	w.Write(b.Bytes())
+}
+
+func (s *Server) clientAction(r *http.Request, v *view) {
+	mac, err := config.ParseMAC(r.PostForm.Get("mac"))
+	if err != nil {
+		v.Error = "Not a client's MAC address."
+		return
+	}
+	ctx := r.Context()
+	action := r.PostForm.Get("action")
+	switch action {
+	case "signout":
+		_, err = s.d.Table.Deauth(ctx, mac, session.ReasonAdmin)
+	case "block":
+		_, err = s.d.Table.SetBlocked(ctx, mac, true, "admin")
+	case "unblock":
+		_, err = s.d.Table.SetBlocked(ctx, mac, false, "admin")
+	case "trust":
+		_, err = s.d.Table.SetTrusted(ctx, mac, true, "admin")
+	case "untrust":
+		_, err = s.d.Table.SetTrusted(ctx, mac, false, "admin")
+	default:
+		v.Error = "Unknown action."
+		return
+	}
+	if err != nil {
+		v.Error = "Could not " + action + " " + mac.String() + ": " + err.Error()
+		return
+	}
+	s.d.Log.Info("admin: "+action, "mac", mac.String(), "from", remote(r).String())
+	v.Message = "Done: " + action + " " + mac.String() + "."
+}
+
+func (s *Server) settings(w http.ResponseWriter, r *http.Request, v *view) {
+	cur := s.d.Settings()
+	v.VenueName, v.Terms = cur.VenueName, cur.Terms
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		next := Settings{VenueName: strings.TrimSpace(r.PostForm.Get("venue_name")), Terms: strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("terms")), "\r\n", "\n")}
+		v.VenueName, v.Terms = next.VenueName, next.Terms
+		switch {
+		case next.VenueName == "" || next.Terms == "":
+			v.Error, status = "The venue name and the terms cannot be empty.", http.StatusBadRequest
+		case s.d.Save == nil:
+			v.Error, status = "Saving is not possible here.", http.StatusInternalServerError
+		default:
+			if err := s.d.Save(next); err != nil {
+				v.Error, status = "Not saved: "+err.Error(), http.StatusBadRequest
+			} else {
+				s.d.Log.Info("admin: settings saved", "from", remote(r).String())
+				v.Message = "Saved and applied."
+			}
+		}
+	}
+	s.render(w, status, "Settings", s.pages.settings, v)
+}
+
+func (s *Server) overview(w http.ResponseWriter, v *view) {
+	n := s.d.Table.Counts()
+	v.Preauth, v.Authenticated = fmt.Sprint(n[session.Preauth]), fmt.Sprint(n[session.Authenticated])
+	v.Trusted, v.Blocked = fmt.Sprint(n[session.Trusted]), fmt.Sprint(n[session.Blocked])
+	st := s.d.Status()
+	v.DHCP = "off"
+	if st.DHCPEnabled {
+		v.DHCP = fmt.Sprintf("%d of %d addresses leased", st.Leases, st.Pool)
+	}
+	v.Uptime = config.FormatDuration(s.d.Now().Sub(st.Started).Truncate(time.Second))
+	v.Backend = st.Backend
+	s.render(w, http.StatusOK, "Overview", s.pages.overview, v)
+}
+
+func (s *Server) clients(w http.ResponseWriter, v *view) {
+	var rows bytes.Buffer
+	for _, c := range s.d.Table.Clients() {
+		row := &view{CSRF: v.CSRF, MAC: c.MAC.String(), State: c.State.String(),
+			Hostname: c.Hostname, Since: stamp(c.Since), Expires: stamp(c.Expires),
+			Up: bytesText(c.BytesUp), Down: bytesText(c.BytesDown),
+			SignedIn: c.State == session.Authenticated, IsBlocked: c.State == session.Blocked, IsTrusted: c.State == session.Trusted}
+		if c.IP.IsValid() {
+			row.IP = c.IP.String()
+		}
+		s.pages.row.Render(&rows, row)
+	}
+	v.Rows = rows.String()
+	v.Empty = rows.Len() == 0
+	s.render(w, http.StatusOK, "Clients", s.pages.clients, v)
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+func bytesText(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// render writes a page: the body's template inside the layout.
+func (s *Server) render(w http.ResponseWriter, status int, title string, body *tmpl, v *view) {
+	var b bytes.Buffer
+	body.Render(&b, v)
+	v.Title, v.Body = title, b.String()
+	var page bytes.Buffer
+	s.pages.layout.Render(&page, v)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(page.Bytes())
+}
