@@ -110,7 +110,21 @@ config dns 'dns'
 `, lanIface, dir, dir, "\t"+strings.Join(extra, "\n\t"))
 }
 
-// newDaemon prepares a lobby with its own directory; start runs it.
+// labReset undoes what a test changed in the lab (scripts/lab.sh reset):
+// client addresses and routes, the router's neighbour entries and tracked
+// connections. A neighbour entry of a static address that an earlier test
+// gave a client outlives the address: it turns REACHABLE up to 5 s after
+// the last traffic, and the next lobby then finds the client's MAC at that
+// address instead of the one the next test gave it.
+func labReset(t *testing.T) {
+	if out, err := exec.Command("../scripts/lab.sh", "reset").CombinedOutput(); err != nil {
+		t.Errorf("lab reset: %v\n%s", err, out)
+	}
+}
+
+// newDaemon prepares a lobby with its own directory; start runs it. When
+// the test ends, lobby is stopped and the lab reset, so that every test
+// starts from the lab as `lab.sh up` leaves it.
 func newDaemon(t *testing.T, extra ...string) *lobbyProc {
 	dir := t.TempDir()
 	d := &lobbyProc{t: t, dir: dir, config: filepath.Join(dir, "lobby.conf"),
@@ -121,6 +135,7 @@ func newDaemon(t *testing.T, extra ...string) *lobbyProc {
 	// bound to one address (SPEC §3, Firewall): `ctl auth MAC` would
 	// bind a stale one.
 	inNS(t, routerNS, "ip", "neigh", "flush", "dev", lanIface)
+	t.Cleanup(func() { labReset(t) }) // after lobby is stopped and what the test set up later is undone
 	t.Cleanup(func() {
 		if d.running() {
 			d.cmd.Process.Kill()

@@ -4,6 +4,7 @@
 # use it; the names below are fixed and tests hard-code them.
 #
 #   scripts/lab.sh up [N]   build and start (or repair) the lab with N clients
+#   scripts/lab.sh reset    undo what a test changed (addresses, neighbours, …)
 #   scripts/lab.sh down     remove everything the lab made
 #   scripts/lab.sh status   show the lab; exit 0 only if it is up and serving
 #
@@ -86,10 +87,12 @@ die() {
 
 usage() {
 	cat <<EOF
-usage: $(basename "$SCRIPT") up [N] | down | status
+usage: $(basename "$SCRIPT") up [N] | reset | down | status
 
   up [N]   create or repair the lab with N clients (default \$LAB_CLIENTS or 3),
            build and start the fake internet, wait until it answers
+  reset    undo what tests change (client addresses, routes, neighbour
+           entries, tracked connections) in a lab that is up
   down     stop the fake internet, delete every lobby-* namespace, remove \$LAB_DIR
   status   print namespaces, addresses and the fake internet's state;
            exit 0 only if the lab is up and the fake internet runs
@@ -415,7 +418,7 @@ EOF
 }
 
 setup_client() {
-	local k=$1 c=$NS_CLIENT$1 mac proto
+	local k=$1 c=$NS_CLIENT$1 mac
 	mac=$(client_mac "$k")
 	ns_ensure "$c"
 	nsysctl "$c" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
@@ -431,13 +434,40 @@ setup_client() {
 	# host's.
 	mkdir -p "/etc/netns/$c"
 	echo "nameserver 10.77.0.1" >"/etc/netns/$c/resolv.conf"
-	# Converge to the documented state: no global address or route left
-	# over from an earlier test (DHCP or static).
-	ip -n "$c" addr flush dev eth0 scope global
-	ip -n "$c" -4 route flush dev eth0 2>/dev/null || true
-	for proto in boot static ra dhcp; do
-		ip -n "$c" -6 route flush dev eth0 proto "$proto" 2>/dev/null || true
-	done
+	reset_client "$c"
+}
+
+# reset_client converges client namespace $1 to the documented state: no
+# global address or route left over from an earlier test (DHCP or static),
+# and no neighbour entry learnt with it. Two `ip -batch` runs, not one `ip`
+# per step: every end-to-end test ends with a reset, and on a loaded
+# machine each process costs tens of milliseconds.
+reset_client() {
+	local c=$1 proto
+	{
+		echo "address flush dev eth0 scope global"
+		echo "route flush dev eth0"
+		echo "neigh flush dev eth0"
+	} | ip -n "$c" -4 -force -batch - 2>/dev/null || true
+	{
+		echo "address flush dev eth0 scope global"
+		for proto in boot static ra dhcp; do
+			echo "route flush dev eth0 proto $proto"
+		done
+	} | ip -n "$c" -6 -force -batch - 2>/dev/null || true
+}
+
+# reset_router makes the router forget the clients of an earlier test: its
+# neighbour entries on the LAN and its connection tracking. An entry for an
+# address a client no longer has lives on, and its late state changes (a
+# DELAY that turns REACHABLE up to 5 s after the last traffic) tell the
+# next lobby that the client's MAC is at that old address.
+reset_router() {
+	[ "$LAB_ROUTER" = internal ] || return 0
+	ip -n "$NS_ROUTER" neigh flush dev br-lan 2>/dev/null || true
+	if command -v conntrack >/dev/null 2>&1; then
+		ip netns exec "$NS_ROUTER" conntrack -F >/dev/null 2>&1 || true
+	fi
 }
 
 remove_extra_clients() {
@@ -550,6 +580,7 @@ cmd_up() {
 	setup_inet
 	setup_wan
 	setup_nft
+	reset_router
 	for k in $(seq 1 "$n"); do
 		setup_client "$k"
 	done
@@ -559,6 +590,26 @@ cmd_up() {
 	local clients=${NS_CLIENT}1
 	[ "$n" -eq 1 ] || clients="$clients..${NS_CLIENT}$n"
 	say "lab is up: $NS_ROUTER, $NS_INET, $clients (LAB_DIR=$LAB_DIR)"
+}
+
+# --- reset ------------------------------------------------------------------
+
+# cmd_reset brings a lab that is up back to the state `up` leaves, fast:
+# what tests change (client addresses, routes, neighbour entries, tracked
+# connections) is undone; links, namespaces and the internet stay. Every
+# end-to-end test ends with it, so that the next one starts clean.
+cmd_reset() {
+	local ns k
+	need_root
+	need_cmds ip
+	take_lock
+	ns_listed "$NS_ROUTER" || die "no lab with prefix $LAB_PREFIX is up (run up)"
+	reset_router
+	for ns in $(lab_namespaces); do
+		k=${ns#"$NS_CLIENT"}
+		case $k in '' | *[!0-9]* | "$ns") continue ;; esac
+		reset_client "$ns"
+	done
 }
 
 # --- down -------------------------------------------------------------------
@@ -640,6 +691,10 @@ main() {
 	up)
 		[ $# -le 1 ] || die "usage: up [N]"
 		cmd_up "$@"
+		;;
+	reset)
+		[ $# -eq 0 ] || die "usage: reset"
+		cmd_reset
 		;;
 	down)
 		[ $# -eq 0 ] || die "usage: down"
