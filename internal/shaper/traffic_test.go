@@ -64,6 +64,7 @@ func newLAN(t *testing.T, n int) *lan {
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
+		skipWithoutNetlink(t, err)
 		t.Fatal(err)
 	}
 }
