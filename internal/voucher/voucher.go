@@ -318,9 +318,14 @@ type batch struct {
 	limits  Limits
 	note    string
 	codes   int // codes of the batch still kept; at 0 the batch goes too
+	// unused is the state of every code of the batch that has none of
+	// its own yet (never redeemed, used or revoked): the codes map points
+	// all of them here, so an unused code costs a map slot and no more.
+	// Never changed; ownLocked gives a code its own copy first.
+	unused *voucher
 }
 
-// voucher is one code's own state.
+// voucher is one code's state.
 type voucher struct {
 	batch     *batch
 	firstUsed int64 // Unix seconds; 0: unused
@@ -380,6 +385,17 @@ func (v *voucher) endedAt(now int64) int64 {
 	return 0
 }
 
+// ownLocked returns c's state for changing: a copy of its own if it still
+// shares its batch's unused state.
+func (b *Book) ownLocked(c Code, v *voucher) *voucher {
+	if v != v.batch.unused {
+		return v
+	}
+	w := &voucher{batch: v.batch}
+	b.codes[c] = w
+	return w
+}
+
 func (v *voucher) seat(mac net.HardwareAddr) int {
 	return slices.IndexFunc(v.seats, func(m net.HardwareAddr) bool { return string(m) == string(mac) })
 }
@@ -427,29 +443,46 @@ func New(st Store, cfg Config) *Book {
 	}
 	for key, raw := range st.Records(kindBatch) {
 		// A batch number is never given again, even that of a batch
-		// that cannot be read: its codes must not come back one day
-		// under another batch's limits.
+		// that cannot be read.
 		if id, err := strconv.ParseUint(key, 10, 64); err == nil {
 			b.nextBatch = max(b.nextBatch, id)
 		}
-		bt, err := decodeBatch(key, raw)
+		bt, codes, err := decodeBatch(key, raw)
 		if err != nil {
 			b.log.Warn("voucher: skipping a stored batch that cannot be read", "key", key, "err", err)
 			continue
 		}
+		for _, k := range codes {
+			c, err := parseKey(k)
+			if err != nil {
+				b.log.Warn("voucher: skipping a stored code that cannot be read", "key", k, "batch", bt.id, "err", err)
+				continue
+			}
+			if _, dup := b.codes[c]; dup {
+				b.log.Warn("voucher: skipping a code listed in two batches", "code", c, "batch", bt.id)
+				continue
+			}
+			b.codes[c] = bt.unused
+			bt.codes++
+		}
 		b.batches[bt.id] = bt
 	}
 	for key, raw := range st.Records(kindCode) {
-		c, v, err := decodeCode(key, raw, b.batches)
+		c, err := parseKey(key)
 		if err != nil {
-			var orphan *orphanError
-			if errors.As(err, &orphan) {
-				b.nextBatch = max(b.nextBatch, orphan.batch)
-			}
 			b.log.Warn("voucher: skipping a stored code that cannot be read", "key", key, "err", err)
 			continue
 		}
-		v.batch.codes++
+		shared := b.codes[c]
+		if shared == nil {
+			b.log.Warn("voucher: skipping a stored code of no batch", "code", c)
+			continue
+		}
+		v, err := decodeCode(raw, shared.batch)
+		if err != nil {
+			b.log.Warn("voucher: skipping a stored code that cannot be read; it counts as unused", "code", c, "err", err)
+			continue
+		}
 		b.codes[c] = v
 		if len(v.seats) > 0 {
 			b.seated[c] = struct{}{}
@@ -457,8 +490,6 @@ func New(st Store, cfg Config) *Book {
 	}
 	for id, bt := range b.batches {
 		if bt.codes == 0 {
-			// Its codes were forgotten and a crash came before the
-			// batch went too.
 			delete(b.batches, id)
 			st.Delete(kindBatch, strconv.FormatUint(id, 10))
 		}
@@ -482,6 +513,7 @@ func (b *Book) Create(ctx context.Context, req Batch, now time.Time) ([]View, er
 	b.mu.Lock()
 	b.nextBatch++
 	bt := &batch{id: b.nextBatch, created: now.Unix(), limits: req.Limits, note: req.Note}
+	bt.unused = &voucher{batch: bt}
 	codes := make([]Code, 0, req.Count)
 	for range req.Count {
 		c, err := b.newCodeLocked()
@@ -493,16 +525,17 @@ func (b *Book) Create(ctx context.Context, req Batch, now time.Time) ([]View, er
 			b.mu.Unlock()
 			return nil, fmt.Errorf("voucher: create: %w", err)
 		}
-		b.codes[c] = &voucher{batch: bt}
+		b.codes[c] = bt.unused
 		codes = append(codes, c)
 	}
 	bt.codes = len(codes)
 	b.batches[bt.id] = bt
-	b.putBatchLocked(bt)
+	// One record for the whole batch: it reaches the disk whole or not at
+	// all, and an unused code costs its 13 bytes in it.
+	b.putBatchLocked(bt, codes)
 	views := make([]View, len(codes))
 	for i, c := range codes {
-		b.putLocked(c, b.codes[c])
-		views[i] = b.viewLocked(c, b.codes[c], now.Unix())
+		views[i] = b.viewLocked(c, bt.unused, now.Unix())
 	}
 	b.mu.Unlock()
 	// Codes are handed to guests as soon as this returns: one that a crash
@@ -574,6 +607,7 @@ func (b *Book) Redeem(ctx context.Context, input string, mac net.HardwareAddr, n
 			b.mu.Unlock()
 			return Grant{}, &Refusal{Reason: DevicesInUse, Devices: n}
 		}
+		v = b.ownLocked(c, v)
 		if v.firstUsed == 0 {
 			v.firstUsed = sec
 		}
@@ -596,10 +630,13 @@ func (b *Book) Redeem(ctx context.Context, input string, mac net.HardwareAddr, n
 					delete(b.seated, c)
 				}
 			}
-			if oldFirst == 0 && len(v.seats) == 0 && v.used == 0 {
-				v.firstUsed = 0
+			if oldFirst == 0 && len(v.seats) == 0 && v.used == 0 && !v.revoked && b.codes[c] == v {
+				// Unused again: back to the batch's shared state.
+				b.codes[c] = v.batch.unused
+				b.store.Delete(kindCode, c.Key())
+			} else {
+				b.putLocked(c, v)
 			}
-			b.putLocked(c, v)
 			b.mu.Unlock()
 		}
 		return Grant{}, fmt.Errorf("voucher: save sign-in with %s: %w", c, err)
@@ -678,6 +715,7 @@ func (b *Book) Use(c Code, n uint64, now time.Time) []SignOut {
 	if v == nil {
 		return nil
 	}
+	v = b.ownLocked(c, v)
 	was := v.usedUp()
 	v.used = addSat(v.used, n)
 	var out []SignOut
@@ -724,6 +762,7 @@ func (b *Book) Revoke(ctx context.Context, c Code, now time.Time) ([]SignOut, er
 		b.mu.Unlock()
 		return nil, nil
 	}
+	v = b.ownLocked(c, v)
 	v.revoked = true
 	v.ended = now.Unix()
 	out := b.signOutLocked(c, v, CodeRevoked)
@@ -769,19 +808,37 @@ func (b *Book) Expire(now time.Time) (out []SignOut, next time.Time) {
 }
 
 // forgetLocked deletes the codes that ended more than Retention ago, and
-// batches left without codes.
+// batches left without codes; a batch that keeps some is written again
+// with the rest.
 func (b *Book) forgetLocked(now int64) {
 	limit := now - int64(Retention/time.Second)
+	changed := map[*batch]bool{}
 	for c, v := range b.codes {
 		if e := v.endedAt(now); e == 0 || e > limit || len(v.seats) > 0 {
 			continue
 		}
 		delete(b.codes, c)
-		b.store.Delete(kindCode, c.Key())
+		if v != v.batch.unused {
+			b.store.Delete(kindCode, c.Key())
+		}
+		changed[v.batch] = true
 		if v.batch.codes--; v.batch.codes == 0 {
 			delete(b.batches, v.batch.id)
 			b.store.Delete(kindBatch, strconv.FormatUint(v.batch.id, 10))
 		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	rest := map[*batch][]Code{}
+	for c, v := range b.codes {
+		if changed[v.batch] {
+			rest[v.batch] = append(rest[v.batch], c)
+		}
+	}
+	for bt, codes := range rest {
+		slices.Sort(codes)
+		b.putBatchLocked(bt, codes)
 	}
 }
 

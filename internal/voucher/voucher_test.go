@@ -326,7 +326,7 @@ func TestCreate(t *testing.T) {
 			t.Fatalf("view %+v", v)
 		}
 	}
-	if st.count(kindCode) != 500 || st.count(kindBatch) != 1 || st.syncCount() == 0 {
+	if st.count(kindCode) != 0 || st.count(kindBatch) != 1 || st.syncCount() == 0 {
 		t.Fatalf("stored %d codes, %d batches, %d syncs", st.count(kindCode), st.count(kindBatch), st.syncCount())
 	}
 	// A second batch never reuses a code.
@@ -415,24 +415,33 @@ func TestReconcile(t *testing.T) {
 func TestRetention(t *testing.T) {
 	st := newMemStore()
 	b := newBook(t, st)
-	old := create(t, b, 2, Limits{Devices: 1, Quota: 10, Valid: time.Hour}, t0)
+	old := create(t, b, 3, Limits{Devices: 1, Quota: 10, Valid: time.Hour}, t0)
 	keep := create(t, b, 1, Limits{Devices: 1}, t0)[0]
 	b.Use(old[0], 100, t0.Add(time.Minute)) // used up at +1m (it had no seat)
-	// old[1] expires unused at +1h.
+	// old[1] expires unused at +1h; old[2] is in use, with no end.
+	redeem(t, b, old[2], macA, t0.Add(time.Minute))
 
 	b.Expire(t0.Add(Retention)) // not yet
-	if b.Len() != 3 {
+	if b.Len() != 4 {
 		t.Fatalf("%d codes kept before retention ran out", b.Len())
 	}
 	b.Expire(t0.Add(Retention + 2*time.Hour))
-	if b.Len() != 1 {
+	if b.Len() != 2 {
 		t.Fatalf("%d codes kept after retention", b.Len())
 	}
-	if _, err := b.Show(keep, t0); err != nil {
-		t.Fatal(err)
-	}
-	if st.count(kindCode) != 1 || st.count(kindBatch) != 1 {
+	// The store forgot them too: old[0]'s own record, and both from old's
+	// batch record.
+	if st.count(kindCode) != 1 || st.count(kindBatch) != 2 {
 		t.Fatalf("store keeps %d codes, %d batches", st.count(kindCode), st.count(kindBatch))
+	}
+	b2 := newBook(t, st)
+	if b2.Len() != 2 {
+		t.Fatalf("%d codes after reload", b2.Len())
+	}
+	for _, c := range []Code{keep, old[2]} {
+		if _, err := b2.Show(c, t0); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -505,34 +514,77 @@ func TestList(t *testing.T) {
 func TestCorruptRecords(t *testing.T) {
 	st := newMemStore()
 	b := newBook(t, st)
-	good := create(t, b, 1, Limits{Devices: 2}, t0)[0]
+	codes := create(t, b, 2, Limits{Devices: 2}, t0)
+	good, damaged := codes[0], codes[1]
 	redeem(t, b, good, macA, t0)
+	redeem(t, b, damaged, macA, t0)
 
-	st.set(kindBatch, "x", `{"created":1,"devices":1}`)
-	st.set(kindBatch, "7", `{"created":1,"devices":0}`)
+	st.set(kindBatch, "x", `{"created":1,"devices":1,"codes":["ABCDEFGHJK"]}`)
+	st.set(kindBatch, "7", `{"created":1,"devices":0,"codes":["ABCDEFGHJ2"]}`)
 	st.set(kindBatch, "8", `not json`)
-	st.set(kindCode, "not-a-code", `{"batch":1}`)
-	st.set(kindCode, "abcdefghjk", `{"batch":1}`) // not the stored form
-	st.set(kindCode, Code(2).Key(), `{"batch":99}`)
-	st.set(kindCode, Code(3).Key(), `{"batch":1,"devices":["nonsense"]}`)
-	st.set(kindCode, Code(4).Key(), `[1,2]`)
+	st.set(kindBatch, "9", `{"created":1,"devices":1,"codes":["abcdefghjk","ABCDE-FGHJK","nonsense","ZZZZZZZZZZ","`+good.Key()+`"]}`)
+	st.set(kindCode, damaged.Key(), `{"devices":["nonsense"]}`)
+	st.set(kindCode, "not-a-code", `{}`)
+	st.set(kindCode, "abcdefghjk", `{}`)
+	st.set(kindCode, "2345678923", `{"first_used":5}`) // in no batch
 
 	var lb logBuf
 	b2 := New(st, Config{Logger: slog.New(slog.NewTextHandler(&lb, nil))})
-	if b2.Len() != 1 {
-		t.Fatalf("%d codes loaded, want the one good one", b2.Len())
+	// The two codes of batch 1, and ZZZZZZZZZZ of batch 9.
+	if b2.Len() != 3 {
+		t.Fatalf("%d codes loaded, want 3", b2.Len())
 	}
-	if n := strings.Count(lb.String(), "level=WARN"); n != 8 {
-		t.Fatalf("%d warnings, want 8:\n%s", n, lb.String())
+	if n := strings.Count(lb.String(), "level=WARN"); n != 11 {
+		t.Fatalf("%d warnings, want 11:\n%s", n, lb.String())
 	}
 	v := show(t, b2, good, t0)
-	if v.State != Active || len(v.Devices) != 1 {
+	if v.State != Active || len(v.Devices) != 1 || v.Limits.Devices != 2 {
 		t.Fatalf("good code after reload: %+v", v)
 	}
-	// A new batch takes a number no record names, not even a damaged one,
-	// so that orphaned codes never come back under its limits.
+	// The code whose own record is damaged is kept, as unused.
+	if v := show(t, b2, damaged, t0); v.State != Unused {
+		t.Fatalf("code with a damaged record: %+v", v)
+	}
+	// A new batch takes a number no record names, not even a damaged one.
 	create(t, b2, 1, Limits{Devices: 1}, t0)
-	if b2.nextBatch != 100 {
-		t.Fatalf("new batch number %d, want 100", b2.nextBatch)
+	if b2.nextBatch != 10 {
+		t.Fatalf("new batch number %d, want 10", b2.nextBatch)
+	}
+}
+
+// TestUnusedShareState checks that codes sharing their batch's unused state
+// get their own before any change: one code's sign-in, use or revocation
+// must not touch its batch mates.
+func TestUnusedShareState(t *testing.T) {
+	st := newMemStore()
+	b := newBook(t, st)
+	codes := create(t, b, 4, Limits{Devices: 1, Quota: 100}, t0)
+	if st.count(kindCode) != 0 || st.count(kindBatch) != 1 {
+		t.Fatalf("unused codes stored as %d code and %d batch records", st.count(kindCode), st.count(kindBatch))
+	}
+	redeem(t, b, codes[0], macA, t0)
+	b.Use(codes[1], 100, t0)
+	if _, err := b.Revoke(context.Background(), codes[2], t0); err != nil {
+		t.Fatal(err)
+	}
+	want := []State{Active, UsedUp, Revoked, Unused}
+	for i, c := range codes {
+		v := show(t, b, c, t0)
+		if v.State != want[i] {
+			t.Errorf("code %d: %s, want %s", i, v.State, want[i])
+		}
+		if i == 3 && (v.BytesUsed != 0 || len(v.Devices) != 0 || !v.FirstUsed.IsZero()) {
+			t.Errorf("untouched code changed: %+v", v)
+		}
+	}
+	if st.count(kindCode) != 3 {
+		t.Fatalf("%d code records, want 3", st.count(kindCode))
+	}
+	// And all of it comes back from the records.
+	b2 := newBook(t, st)
+	for i, c := range codes {
+		if s := show(t, b2, c, t0).State; s != want[i] {
+			t.Errorf("reloaded code %d: %s, want %s", i, s, want[i])
+		}
 	}
 }
