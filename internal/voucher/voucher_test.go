@@ -151,7 +151,7 @@ func TestRedeemLifeCycle(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	b := newBook(t, newMemStore())
-	lim := Limits{Duration: time.Hour, Devices: 3, Valid: 47*time.Hour + 30*time.Minute}
+	lim := Limits{Duration: time.Hour, Devices: 3, Quota: 1 << 30, Valid: 47*time.Hour + 30*time.Minute}
 	codes := create(t, b, 3, lim, t0)
 	used, other, idle := codes[0], codes[1], codes[2]
 	validEnd := t0.Add(lim.Valid)
@@ -191,6 +191,13 @@ func TestExpiry(t *testing.T) {
 	}
 	// A comeback after the end is refused.
 	refused(t, b, used.String(), macA, t1.Add(time.Hour), IsExpired)
+	// Bytes counted late are kept, but do not make it "used up".
+	if out := b.Use(used, 1<<40, t1.Add(time.Hour)); out != nil {
+		t.Fatalf("late bytes signed out %v", out)
+	}
+	if v := show(t, b, used, t1.Add(time.Hour)); v.State != Expired || v.BytesUsed != 1<<40 {
+		t.Fatalf("expired code after late bytes: %+v", v)
+	}
 }
 
 func TestNoLimits(t *testing.T) {
@@ -311,7 +318,7 @@ func TestGuessesPruned(t *testing.T) {
 func TestCreate(t *testing.T) {
 	st := newMemStore()
 	b := newBook(t, st)
-	lim := DefaultDefaults()
+	lim := SpecDefaults()
 	views, err := b.Create(context.Background(), Batch{Count: 500, Limits: Limits(lim), Note: "Room 12"}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +372,7 @@ func TestCreate(t *testing.T) {
 }
 
 func TestDefaultsBatch(t *testing.T) {
-	d := DefaultDefaults()
+	d := SpecDefaults()
 	b := d.Batch(3)
 	b.Limits.Devices = 2
 	if b.Count != 3 || b.Limits.Duration != 24*time.Hour || b.Limits.Valid != 365*24*time.Hour || b.Limits.Devices != 2 || d.Devices != 1 {
@@ -586,5 +593,38 @@ func TestUnusedShareState(t *testing.T) {
 		if s := show(t, b2, c, t0).State; s != want[i] {
 			t.Errorf("reloaded code %d: %s, want %s", i, s, want[i])
 		}
+	}
+}
+
+// TestConcurrentRedeem has many devices race for a code's seats: exactly
+// as many as it allows get in (run with -race).
+func TestConcurrentRedeem(t *testing.T) {
+	b := newBook(t, newMemStore())
+	c := create(t, b, 1, Limits{Devices: 3, Quota: 1 << 20}, t0)[0]
+	const n = 32
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			m := net.HardwareAddr{2, 0, 0, 0, 1, byte(i)}
+			_, err := b.Redeem(context.Background(), c.String(), m, t0)
+			b.Use(c, 10, t0)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		err := <-errs
+		var r *Refusal
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &r) && r.Reason == DevicesInUse:
+		default:
+			t.Fatalf("Redeem: %v", err)
+		}
+	}
+	v := show(t, b, c, t0)
+	if ok != 3 || len(v.Devices) != 3 || v.BytesUsed != 10*n {
+		t.Fatalf("%d signed in, view %+v", ok, v)
 	}
 }
