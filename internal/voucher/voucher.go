@@ -23,15 +23,19 @@
 //
 //   - Redeem when a guest enters a code. A *Refusal says why not in one
 //     sentence (Refusal.Error) and, when Wait > 0, the answer is 429 with
-//     Retry-After; otherwise 403/401. A Grant carries what the session needs:
-//     method user Grant.Code.String(), session end Grant.End (the code's
-//     end), the rates, and the quota the code has left. Redeem returns
+//     Retry-After; otherwise 403 (401 for POST /api/login). A Grant
+//     carries what the session needs: its user (Grant.Code.String()), its
+//     end (Grant.End, the code's end), the rates, and the quota the code
+//     has left. Redeem returns
 //     once the seat is on disk, so the caller may sign the device in and
 //     answer at once; it must then save the session itself (its own Sync).
 //     If it cannot sign the device in after all, it calls Release.
 //     Voucher grants carry no idle timeout: config lobby's applies.
 //   - Release when a session that came from a code ends, for whatever
-//     reason, so that its seat is free for another device. Releasing a
+//     reason (a new sign-in of the device with another code or another
+//     method ends it too; one with the same code does not, since Redeem
+//     kept the device's seat for it), so that its seat is free for another
+//     device. Releasing a
 //     seat that is not held does nothing, so the table need not know why
 //     the seat went.
 //   - Use with the bytes (up + down) a voucher session forwarded since the
