@@ -20,7 +20,7 @@ func describe(c *config.Config, w io.Writer) {
 	if m.TLS() {
 		fmt.Fprintf(w, "HTTPS portal on port %d (%s, %s); DHCP option 114 and the captive API carry %s\n", m.TLSPort, m.TLSCert, m.TLSKey, derive(c).URLs.API)
 	}
-	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s, download %s, upload %s, quota %s\n", m.Auth,
+	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s, download %s, upload %s, quota %s\n", strings.Join(m.Auth, ", "),
 		durationOrNone(m.SessionTimeout), durationOrNone(m.IdleTimeout), unitOrNone(m.DownloadRate, config.FormatRate),
 		unitOrNone(m.UploadRate, config.FormatRate), unitOrNone(m.Quota, config.FormatSize))
 	fmt.Fprintf(w, "firewall backend: %s\n", m.Firewall)
