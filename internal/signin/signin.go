@@ -60,7 +60,7 @@ type Table interface {
 	Lookup(mac net.HardwareAddr) (session.Client, bool)
 	Clients() []session.Client
 	NewGrant(method session.Method, user string, l session.Limits) session.Grant
-	Auth(ctx context.Context, mac net.HardwareAddr, g session.Grant) (session.Client, error)
+	AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, g session.Grant) (session.Client, error)
 	Deauth(ctx context.Context, mac net.HardwareAddr, r session.Reason) (session.Client, error)
 }
 
@@ -189,7 +189,8 @@ func (s *Service) SignIn(ctx context.Context, r Request) (session.Client, error)
 	if err != nil {
 		return session.Client{}, err
 	}
-	c, err := s.table.Auth(ctx, r.MAC, g)
+	// Bound to the address it signed in from (SPEC §3, Firewall).
+	c, err := s.table.AuthAt(ctx, r.MAC, r.IP, g)
 	if err != nil {
 		m.Abandon(r, g)
 		return session.Client{}, fmt.Errorf("signin: %s: %w", r.MAC, err)
@@ -218,4 +219,20 @@ func (s *Service) Watch(ch session.Change) {
 // sessions of codes that expire, until ctx ends.
 func (s *Service) Run(ctx context.Context, ready func()) error {
 	return s.voucher.run(ctx, ready)
+}
+
+// QuotaLeft is what c's session may still use: its own quota's rest, and
+// for a voucher session no more than its code has left, which the code's
+// other devices use too. ok is false when neither has a quota.
+func (s *Service) QuotaLeft(c session.Client) (left uint64, ok bool) {
+	left, ok = c.QuotaLeft()
+	if code, isVoucher := voucherSession(c); isVoucher {
+		if v, err := s.voucher.book.Show(code, s.now()); err == nil && v.BytesLeft >= 0 {
+			if !ok || uint64(v.BytesLeft) < left {
+				left = uint64(v.BytesLeft)
+			}
+			ok = true
+		}
+	}
+	return left, ok
 }
