@@ -114,7 +114,7 @@ func derive(c *config.Config) given {
 		VenueURL: m.VenueURL,
 	}
 	g.Responder = responder.Config{
-		Interface: m.Interface, Redirect: g.URLs.Redirect,
+		Interface: m.Interface, Redirect: g.URLs.Redirect, API: g.URLs.API,
 		ProbeRedirect: m.ProbeRedirect, AllowAddress: m.AllowAddress,
 	}
 	g.Admin = admin.Config{
