@@ -83,17 +83,25 @@ func TestVoucherSignIn(t *testing.T) {
 			t.Fatalf("client %d does not reach the origin after sign-in: %d", k, r.status)
 		}
 	}
+	// Both clients' bytes are counted once the count stands still for
+	// longer than the firewall's reading and the voucher's counting
+	// take; then the store's lazy flush (5 s) writes it.
 	var before siCode
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		if before = d.code(code); before.BytesUsed > 0 {
+	for deadline, last, since := time.Now().Add(30*time.Second), uint64(0), time.Now(); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		before = d.code(code)
+		if before.BytesUsed != last {
+			last, since = before.BytesUsed, time.Now()
+		} else if last > 0 && time.Since(since) > 5*time.Second {
 			break
 		}
 	}
 	if before.BytesUsed == 0 || before.State != "active" || len(before.Devices) != 2 {
 		t.Fatalf("code in use: %+v", before)
 	}
-	time.Sleep(6 * time.Second) // the store's lazy flush
-	before = d.code(code)
+	time.Sleep(6 * time.Second)
+	if again := d.code(code); again.BytesUsed != before.BytesUsed {
+		t.Fatalf("the count moved while nobody browsed: %d, then %d", before.BytesUsed, again.BytesUsed)
+	}
 
 	d.stop(syscall.SIGKILL)
 	d.start()
