@@ -14,6 +14,7 @@ import (
 	"github.com/lobby-fw/lobby/internal/responder"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/shaper"
+	"github.com/lobby-fw/lobby/internal/signin"
 )
 
 // given is what each subsystem is given, derived from one config. derive is
@@ -39,6 +40,7 @@ type given struct {
 	Relay     relay.Config
 	Shaper    shaper.Config
 	Admin     admin.Config
+	SignIn    signin.Config
 }
 
 // derive works on any config, bound or not (lobby check describes an
@@ -109,9 +111,10 @@ func derive(c *config.Config) given {
 		Address: m.Address, Port: m.Port, Hostname: m.Hostname, URLs: g.URLs,
 		TLSCert: m.TLSCert, TLSKey: m.TLSKey, TLSPort: m.TLSPort,
 		VenueName: m.VenueName, Terms: m.Terms, TemplateDir: m.TemplateDir,
+		VenueURL: m.VenueURL,
 	}
 	g.Responder = responder.Config{
-		Interface: m.Interface, Redirect: g.URLs.Redirect,
+		Interface: m.Interface, Redirect: g.URLs.Redirect, API: g.URLs.API,
 		ProbeRedirect: m.ProbeRedirect, AllowAddress: m.AllowAddress,
 	}
 	g.Admin = admin.Config{
@@ -122,5 +125,31 @@ func derive(c *config.Config) given {
 		HTTP: netip.AddrPortFrom(m.Address, relayHTTP),
 		TLS:  netip.AddrPortFrom(m.Address, relayTLS),
 	}
+	g.SignIn = signin.Config{Click: signin.ClickConfig{Limits: clickLimits(&c.Click), Cooldown: c.Click.Cooldown}, Voucher: c.Voucher}
+	for _, a := range m.Auth {
+		g.SignIn.Methods = append(g.SignIn.Methods, session.Method(a))
+	}
 	return g
+}
+
+// clickLimits are the limits that config click sets; the others are
+// config lobby's (session.Limits.Over).
+func clickLimits(c *config.Click) session.Limits {
+	var l session.Limits
+	if c.SessionTimeout != nil {
+		l.SessionTimeout, l.Given = *c.SessionTimeout, l.Given|session.GivenSessionTimeout
+	}
+	if c.IdleTimeout != nil {
+		l.IdleTimeout, l.Given = *c.IdleTimeout, l.Given|session.GivenIdleTimeout
+	}
+	if c.DownloadRate != nil {
+		l.DownloadRate, l.Given = *c.DownloadRate, l.Given|session.GivenDownloadRate
+	}
+	if c.UploadRate != nil {
+		l.UploadRate, l.Given = *c.UploadRate, l.Given|session.GivenUploadRate
+	}
+	if c.Quota != nil {
+		l.Quota, l.Given = *c.Quota, l.Given|session.GivenQuota
+	}
+	return l
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,9 +21,38 @@ func describe(c *config.Config, w io.Writer) {
 	if m.TLS() {
 		fmt.Fprintf(w, "HTTPS portal on port %d (%s, %s); DHCP option 114 and the captive API carry %s\n", m.TLSPort, m.TLSCert, m.TLSKey, derive(c).URLs.API)
 	}
-	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s, download %s, upload %s, quota %s\n", m.Auth,
+	fmt.Fprintf(w, "sign-in: %s; session limit %s, idle limit %s, download %s, upload %s, quota %s\n", strings.Join(m.Auth, ", "),
 		durationOrNone(m.SessionTimeout), durationOrNone(m.IdleTimeout), unitOrNone(m.DownloadRate, config.FormatRate),
 		unitOrNone(m.UploadRate, config.FormatRate), unitOrNone(m.Quota, config.FormatSize))
+	if slices.Contains(m.Auth, config.AuthClick) {
+		k := &c.Click
+		var own []string
+		if k.SessionTimeout != nil {
+			own = append(own, "session limit "+durationOrNone(*k.SessionTimeout))
+		}
+		if k.IdleTimeout != nil {
+			own = append(own, "idle limit "+durationOrNone(*k.IdleTimeout))
+		}
+		if k.DownloadRate != nil {
+			own = append(own, "download "+unitOrNone(*k.DownloadRate, config.FormatRate))
+		}
+		if k.UploadRate != nil {
+			own = append(own, "upload "+unitOrNone(*k.UploadRate, config.FormatRate))
+		}
+		if k.Quota != nil {
+			own = append(own, "quota "+unitOrNone(*k.Quota, config.FormatSize))
+		}
+		if len(own) == 0 {
+			own = []string{"config lobby's limits"}
+		}
+		fmt.Fprintf(w, "click: %s; cooldown %s\n", strings.Join(own, ", "), durationOrNone(k.Cooldown))
+	}
+	if slices.Contains(m.Auth, config.AuthVoucher) {
+		v := &c.Voucher
+		fmt.Fprintf(w, "voucher codes by default: %s from first use, %d device(s), download %s, upload %s, quota %s, valid %s\n",
+			durationOrNone(v.Duration), v.Devices, unitOrNone(v.DownloadRate, config.FormatRate), unitOrNone(v.UploadRate, config.FormatRate),
+			unitOrNone(v.Quota, config.FormatSize), durationOrNone(v.Valid))
+	}
 	fmt.Fprintf(w, "firewall backend: %s\n", m.Firewall)
 	fmt.Fprintf(w, "client table: at most %d clients\n", m.MaxClients)
 	if c.DHCP.Enabled {

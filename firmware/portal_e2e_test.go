@@ -195,6 +195,41 @@ type ptBrowserOutput struct {
 // page it first asked for. Needs chromium, node and npm (scripts/deps.sh);
 // installs playwright-core into scripts/browser when it is missing.
 func TestPortalBrowser(t *testing.T) {
+	d := newDaemon(t, "option venue_name 'Lab Café'")
+	d.start()
+	ptStatic(t, 1)
+	const redir = "http://198.51.100.10/"
+	res := ptBrowser(t, "", "portal", redir)
+
+	if res.Portal.Status != 200 || !strings.Contains(res.Portal.Text, "Lab Café") || res.Portal.Buttons != 1 {
+		t.Errorf("portal page: status %d, %d buttons:\n%s", res.Portal.Status, res.Portal.Buttons, res.Portal.Text)
+	}
+	// The button posted the form, and the browser went on to redir.
+	want := []string{"GET " + ptPortal + "/?redir=" + url.QueryEscape(redir), "POST " + ptPortal + "/login", "GET " + redir}
+	if strings.Join(res.Navigations[:min(3, len(res.Navigations))], "\n") != strings.Join(want, "\n") {
+		t.Errorf("navigations %q, want %q first", res.Navigations, want)
+	}
+	if s := ptState(d, 1); s != "authenticated" {
+		t.Errorf("after the click the client is %s", s)
+	}
+	// With the firewall wired, redir is the origin's page itself: no
+	// error page, no reload.
+	if res.WaitError != "" || res.Final.URL != redir || !strings.Contains(res.Final.Text, "LOBBY-ORIGIN-OK") {
+		t.Errorf("landed on %q (%s):\n%s", res.Final.URL, res.WaitError, res.Final.Text)
+	}
+	if !strings.Contains(res.Status.Text, "You are online") {
+		t.Errorf("status page after sign-in:\n%s", res.Status.Text)
+	}
+}
+
+// ptBrowser runs scripts/browser/portal.js in lab client 1 from the portal
+// page with redir to the sign-in (by code when code is set, else by the
+// button) and on to redir; its screenshots are NAME.png and
+// NAME-status.png among the artefacts. It skips without chromium, node or
+// npm, and installs playwright-core into scripts/browser when it is
+// missing.
+func ptBrowser(t *testing.T, code, name, redir string) ptBrowserOutput {
+	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
@@ -216,54 +251,60 @@ func TestPortalBrowser(t *testing.T) {
 			t.Fatalf("npm ci in %s: %v\n%s", browserDir, err, out)
 		}
 	}
-
-	d := newDaemon(t, "option venue_name 'Lab Café'")
-	d.start()
-	ptStatic(t, 1)
-	const redir = "http://198.51.100.10/"
 	artefacts := os.Getenv("LOBBY_ARTEFACTS")
 	if artefacts == "" {
 		artefacts = filepath.Join(os.TempDir(), "lobby-artefacts")
 	}
 	os.MkdirAll(artefacts, 0o755)
-	shot := filepath.Join(artefacts, "portal.png")
-	statusShot := filepath.Join(artefacts, "portal-status.png")
+	shot := filepath.Join(artefacts, name+".png")
+	statusShot := filepath.Join(artefacts, name+"-status.png")
 
 	start := time.Now()
-	out, err := inNS(t, clientNS(1), "env", "CHROMIUM="+chromium, "node", filepath.Join(browserDir, "portal.js"),
+	out, err := inNS(t, clientNS(1), "env", "CHROMIUM="+chromium, "CODE="+code, "node", filepath.Join(browserDir, "portal.js"),
 		ptPortal+"/?redir="+url.QueryEscape(redir), shot, redir, statusShot)
 	var res ptBrowserOutput
 	if jerr := json.Unmarshal([]byte(lastLine(out)), &res); jerr != nil || err != nil || res.Error != "" {
 		t.Fatalf("browser: %v %v %s\n%s", err, jerr, res.Error, out)
 	}
 	t.Logf("browser run took %v; screenshots: %s, %s", time.Since(start).Round(time.Millisecond), shot, statusShot)
-
-	if res.Portal.Status != 200 || !strings.Contains(res.Portal.Text, "Lab Café") || res.Portal.Buttons != 1 {
-		t.Errorf("portal page: status %d, %d buttons:\n%s", res.Portal.Status, res.Portal.Buttons, res.Portal.Text)
-	}
-	if res.Portal.ScrollWidth > 390 {
-		t.Errorf("the page is %d px wide on a 390 px screen", res.Portal.ScrollWidth)
+	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
+		t.Errorf("no screenshot: %v", err)
 	}
 	if len(res.Console) > 0 {
 		t.Errorf("console errors on the portal (CSP?): %q", res.Console)
 	}
-	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
-		t.Errorf("no screenshot: %v", err)
+	if res.Portal.ScrollWidth > 390 {
+		t.Errorf("the page is %d px wide on a 390 px screen", res.Portal.ScrollWidth)
 	}
-	// The button posted the form, and the browser went on to redir.
+	return res
+}
+
+// TestPortalBrowserVoucher: Chromium on a phone types a code from ctl
+// voucher create (in lower case) into the page's code field, presses its
+// button, and lands on the page it first asked for.
+func TestPortalBrowserVoucher(t *testing.T) {
+	d := newDaemon(t, "list auth 'click'", "list auth 'voucher'")
+	d.start()
+	ptStatic(t, 1)
+	var made []siCode
+	d.ctlJSON(&made, "voucher", "create", "quota=1GB")
+	const redir = "http://198.51.100.10/"
+	res := ptBrowser(t, made[0].Code, "portal-voucher", redir)
+	if res.Portal.Status != 200 || res.Portal.Buttons != 2 {
+		t.Errorf("portal page: status %d, %d buttons (want click's and the code's):\n%s", res.Portal.Status, res.Portal.Buttons, res.Portal.Text)
+	}
 	want := []string{"GET " + ptPortal + "/?redir=" + url.QueryEscape(redir), "POST " + ptPortal + "/login", "GET " + redir}
 	if strings.Join(res.Navigations[:min(3, len(res.Navigations))], "\n") != strings.Join(want, "\n") {
 		t.Errorf("navigations %q, want %q first", res.Navigations, want)
 	}
-	if s := ptState(d, 1); s != "authenticated" {
-		t.Errorf("after the click the client is %s", s)
+	c := d.clients()[clientMAC(1)]
+	if c.State != "authenticated" || c.User == nil || *c.User != made[0].Code {
+		t.Errorf("after the code: %+v", c)
 	}
-	// With the firewall wired, redir is the origin's page itself: no
-	// error page, no reload.
 	if res.WaitError != "" || res.Final.URL != redir || !strings.Contains(res.Final.Text, "LOBBY-ORIGIN-OK") {
 		t.Errorf("landed on %q (%s):\n%s", res.Final.URL, res.WaitError, res.Final.Text)
 	}
-	if !strings.Contains(res.Status.Text, "You are online") {
+	if !strings.Contains(res.Status.Text, "Data left") || !strings.Contains(res.Status.Text, made[0].Code) {
 		t.Errorf("status page after sign-in:\n%s", res.Status.Text)
 	}
 }

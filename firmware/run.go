@@ -26,8 +26,10 @@ import (
 	"github.com/lobby-fw/lobby/internal/responder"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/shaper"
+	"github.com/lobby-fw/lobby/internal/signin"
 	"github.com/lobby-fw/lobby/internal/store"
 	"github.com/lobby-fw/lobby/internal/supervisor"
+	"github.com/lobby-fw/lobby/internal/voucher"
 )
 
 // run is `lobby run`: exit 0 after a clean stop on SIGTERM or SIGINT, 1 on
@@ -134,8 +136,16 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	if err != nil {
 		return err
 	}
+	// The codes and the sign-in methods, once the table is loaded: the
+	// voucher method frees the seats of devices no longer signed in.
+	book := voucher.New(st, voucher.Config{Logger: log})
+	signIn, err := signin.New(g.SignIn, signin.Options{Table: table, Store: st, Book: book, Log: log})
+	if err != nil {
+		return err
+	}
+	table.Watch(signIn.Watch)
 	pc := g.Portal
-	pc.Table, pc.Log = table, log
+	pc.Table, pc.SignIn, pc.Log = table, signIn, log
 	portalServer, err := portal.New(pc)
 	if err != nil {
 		return err
@@ -150,7 +160,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	rateShaper := shaper.New(g.Shaper, log)
 	followLimits(rateShaper, table, log)
 	ctlServer := &ctl.Server{
-		Table: table, Version: version, Started: time.Now(), Log: log,
+		Table: table, Vouchers: signIn.Voucher(), Version: version, Started: time.Now(), Log: log,
 		Backend: fw.Backend,
 	}
 
@@ -172,8 +182,12 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 
 	// A reload hands each subsystem its part of the new config.
 	apply := func(g given) error {
-		// The portal reads files (pages, certificate) and may refuse
-		// them: then nothing changes anywhere.
+		// The methods and the portal may refuse what they are given
+		// (a method not built in; pages, a certificate): then nothing
+		// changes anywhere else.
+		if err := signIn.Reload(g.SignIn); err != nil {
+			return err
+		}
 		if err := portalServer.Reload(g.Portal); err != nil {
 			return err
 		}
@@ -200,6 +214,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		supervisor.Service{Name: "neighbours", Run: neighbours.Run},
 		supervisor.Service{Name: "dhcp", Run: dhcpServer.Run},
 		supervisor.Service{Name: "dns", Run: resolver.Run},
+		supervisor.Service{Name: "signin", Run: signIn.Run},
 		supervisor.Service{Name: "portal", Run: portalServer.Run},
 		supervisor.Service{Name: "responder", Run: httpResponder.Run},
 		supervisor.Service{Name: "relay", Run: postSignIn.Run},

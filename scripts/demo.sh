@@ -1,15 +1,17 @@
 #!/bin/sh
 # make demo: bring up the lab, run lobby as the router, and walk a guest
-# through the hotspot — lease, DNS hijack, 511, sign-in, the internet —
-# printing a transcript. Needs root.
+# through the hotspot — lease, DNS hijack, 511, sign-in, the internet, a
+# voucher code — printing a transcript. Needs root.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces); try: sudo make demo" >&2; exit 1; }
 
-DIR=/run/lobby-demo
+# LAB_PREFIX (scripts/lab.sh) lets the demo run beside another lab.
+P=${LAB_PREFIX:-lobby}
+DIR=/run/$P-demo
 LOBBY=$PWD/bin/lobby
-R="ip netns exec lobby-router"
-C1="ip netns exec lobby-c1"
+R="ip netns exec $P-router"
+C1="ip netns exec $P-c1"
 MAC1=02:00:00:00:01:01
 PORTAL=http://10.77.0.1:2050
 
@@ -50,6 +52,8 @@ config lobby 'main'
 	option socket '$DIR/lobby.sock'
 	option session_timeout '2h'
 	option venue_name 'Café Lobby'
+	list auth 'click'
+	list auth 'voucher'
 
 config dns 'dns'
 	list upstream '198.51.100.53'
@@ -109,6 +113,23 @@ echo "  the session and its time left survived the crash"
 say "the operator signs the guest out: the portal is back"
 ctl deauth $MAC1
 show $C1 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://198.51.100.10/
+
+say "a program asking for JSON gets the 511 in JSON: where to sign in, and the captive API"
+show $C1 curl -s -i --max-time 5 -H 'Accept: application/json' http://api.example.com/v1/items
+
+say "the operator makes a voucher code for two devices, for a day"
+ctl voucher create 1 devices=2 duration=1d quota=2GB note=demo
+code=$("$LOBBY" ctl -s $DIR/lobby.sock --json voucher list | sed -n 's/^ *"code": "\(.*\)",$/\1/p' | head -n 1)
+
+say "the guest follows the card's link, which fills the code in, and signs in with it"
+page=$($C1 curl -s --max-time 5 "$PORTAL/?voucher=$code")
+printf '%s\n' "$page" | grep -o '<input id="code"[^>]*value="[^"]*"' | sed 's/^/  /'
+token=$(printf '%s' "$page" | sed -n 's/.*name="token" value="\([^"]*\)".*/\1/p' | head -n 1)
+show $C1 curl -s -o /dev/null -w '%{http_code} -> %{redirect_url}\n' --max-time 10 -H "Origin: $PORTAL" \
+	--data-urlencode "token=$token" --data method=voucher --data-urlencode "code=$code" "$PORTAL/login"
+show $C1 sh -c "curl -s --max-time 5 http://198.51.100.10/ | grep -m1 LOBBY-ORIGIN-OK"
+show $C1 curl -s --max-time 5 $PORTAL/api/captive
+ctl voucher show "$code"
 
 say "a clean stop removes every rule"
 kill -TERM "$(cat $DIR/lobby.pid)"; sleep 1

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/uci"
+	"github.com/lobby-fw/lobby/internal/voucher"
 )
 
 // DefaultPath is where OpenWrt keeps Lobby's config.
@@ -30,6 +31,8 @@ type Config struct {
 	DNS        DNS
 	Admin      Admin
 	Interfaces []Interface // appliance mode only (SPEC §6)
+	Click      Click
+	Voucher    voucher.Defaults // `config voucher`: the defaults of ctl voucher create
 }
 
 // Admin is the `config admin` section (SPEC §8): the operator's pages and
@@ -55,13 +58,14 @@ type Main struct {
 	Hostname       string
 	StateDir       string
 	Socket         string
-	Firewall       string // auto, nftables or iptables
-	Auth           string // click
+	Firewall       string   // auto, nftables or iptables
+	Auth           []string // sign-in methods in the page's order: click, voucher
 	SessionTimeout time.Duration
 	IdleTimeout    time.Duration
 	DownloadRate   uint64 // bit/s; 0: none
 	UploadRate     uint64 // bit/s; 0: none
 	Quota          uint64 // bytes up + down per session; 0: none
+	VenueURL       string // RFC 8908 venue-info-url; "": none
 	MaxClients     int    // bound of the client table (SPEC §4); Parse fills in DefaultMaxClients when unset
 	LogLevel       slog.Level
 	TrustedMAC     []net.HardwareAddr

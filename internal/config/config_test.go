@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestDefaults(t *testing.T) {
 	}
 	m := c.Main
 	if m.Port != 2050 || m.Hostname != "portal.lan" || m.StateDir != "/tmp/lobby" || m.Socket != "/var/run/lobby.sock" ||
-		m.Firewall != "auto" || m.Auth != "click" || m.SessionTimeout != 24*time.Hour || m.IdleTimeout != time.Hour || m.TLSPort != 8443 {
+		m.Firewall != "auto" || !slices.Equal(m.Auth, []string{"click"}) || m.SessionTimeout != 24*time.Hour || m.IdleTimeout != time.Hour || m.TLSPort != 8443 {
 		t.Errorf("main defaults: %+v", m)
 	}
 	if !c.DHCP.Enabled || c.DHCP.Start != 100 || c.DHCP.Limit != 150 || c.DHCP.LeaseTime != 12*time.Hour || c.DHCP.Domain != "lan" {

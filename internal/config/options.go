@@ -113,7 +113,7 @@ type anySection interface {
 }
 
 // sections are every section type the decoder knows.
-var sections = []anySection{&lobbySection, &dhcpSection, &hostSection, &dnsSection, &adminSection, &interfaceSection}
+var sections = []anySection{&lobbySection, &dhcpSection, &hostSection, &dnsSection, &clickSection, &voucherSection, &adminSection, &interfaceSection}
 
 func sectionOf(typ string) anySection {
 	for _, s := range sections {
@@ -203,12 +203,13 @@ var (
 			read: func(d *decoder, n string, m *Main) { d.word(n, &m.Firewall, "auto", "nftables", "iptables") }},
 		// auth has one value until the other sign-in methods come, so it
 		// has no example: nothing to reload yet.
-		{name: "auth", dflt: "click", read: func(d *decoder, n string, m *Main) { d.word(n, &m.Auth, "click") }},
+		{name: "auth", dflt: "click", example: "voucher", read: func(d *decoder, n string, m *Main) { d.auth(n, &m.Auth) }},
 		{name: "session_timeout", dflt: "24h", example: "2h", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.SessionTimeout) }},
 		{name: "idle_timeout", dflt: "1h", example: "10m", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.IdleTimeout) }},
 		{name: "download_rate", dflt: "0", example: "2mbit", read: func(d *decoder, n string, m *Main) { d.rate(n, &m.DownloadRate) }},
 		{name: "upload_rate", dflt: "0", example: "512kbit", read: func(d *decoder, n string, m *Main) { d.rate(n, &m.UploadRate) }},
 		{name: "quota", dflt: "0", example: "300MB", read: func(d *decoder, n string, m *Main) { d.size(n, &m.Quota) }},
+		{name: "venue_url", example: "https://example.com/venue", read: func(d *decoder, n string, m *Main) { d.venueURL(n, &m.VenueURL) }},
 		// '' is the default, as SPEC §2 writes it; Parse fills it in.
 		{name: "max_clients", example: "300", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok && v.Text != "" {

@@ -107,6 +107,10 @@ var verbs = []verb{
 	{name: "unblock", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetBlocked, false)},
 	{name: "trust", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetTrusted, true)},
 	{name: "untrust", args: "MAC", min: 1, max: 1, do: byMAC((*session.Table).SetTrusted, false)},
+	{name: "voucher create", args: voucherCreateArgs, min: 0, max: 8, do: (*Server).voucherCreate, print: printCodes},
+	{name: "voucher list", do: (*Server).voucherList, print: printCodes},
+	{name: "voucher show", args: "CODE", min: 1, max: 1, do: (*Server).voucherShow, print: printCode},
+	{name: "voucher revoke", args: "CODE", min: 1, max: 1, do: (*Server).voucherRevoke, print: printCode},
 }
 
 // findVerb is the verb of vs named by the first words of args (the one of

@@ -22,9 +22,11 @@ import (
 
 // Server answers the control socket.
 type Server struct {
-	Table   *session.Table
-	Version string
-	Started time.Time
+	Table *session.Table
+	// Vouchers are the voucher codes; nil: the voucher verbs fail.
+	Vouchers Vouchers
+	Version  string
+	Started  time.Time
 	// Backend names the firewall backend in use, for `status`.
 	Backend func() string
 	Log     *slog.Logger

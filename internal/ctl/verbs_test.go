@@ -13,7 +13,7 @@ import (
 // TestVerbTable: every verb of SPEC §5 built so far has one entry, with a
 // handler, and usage lists each.
 func TestVerbTable(t *testing.T) {
-	spec := []string{"status", "clients", "auth", "deauth", "limit", "block", "unblock", "trust", "untrust"}
+	spec := []string{"status", "clients", "auth", "deauth", "limit", "block", "unblock", "trust", "untrust", "voucher create", "voucher list", "voucher show", "voucher revoke"}
 	var names []string
 	for _, v := range verbs {
 		if slices.Contains(names, v.name) {

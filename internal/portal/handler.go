@@ -2,9 +2,7 @@ package portal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/signin"
 )
 
 // contentSecurityPolicy allows the page's own files and nothing else. It
@@ -30,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("GET /logout", s.backTo("/status"))
 	mux.HandleFunc("GET /api/captive", s.captiveAPI)
+	mux.HandleFunc("POST /api/login", s.apiLogin)
 	mux.HandleFunc("GET /static/", s.serveStatic)
 	mux.HandleFunc("/", s.notFound)
 	return s.headers(mux)
@@ -110,16 +110,26 @@ func (v visitor) state() string {
 
 // page is the data every template gets, filled in for this visitor.
 func (s *Server) page(v visitor) *Page {
+	c := s.conf()
 	p := &Page{
-		VenueName: s.conf().VenueName, Terms: paragraphs(s.conf().Terms), PortalURL: s.URL(),
+		VenueName: c.VenueName, Terms: paragraphs(c.Terms), PortalURL: s.URL(),
 		State: v.state(), IP: v.ip.String(),
+	}
+	for _, m := range c.SignIn.Methods() {
+		p.Methods = append(p.Methods, string(m))
 	}
 	if v.known {
 		p.MAC = v.client.MAC.String()
 		p.SignedIn = v.client.State == session.Authenticated || v.client.State == session.Trusted
-		if v.client.State == session.Authenticated && !v.client.Expires.IsZero() {
-			p.Expires = v.client.Expires
-			p.TimeLeft = timeLeft(v.client.Expires.Sub(s.now()))
+		if v.client.State == session.Authenticated {
+			if !v.client.Expires.IsZero() {
+				p.Expires = v.client.Expires
+				p.TimeLeft = timeLeft(v.client.Expires.Sub(s.now()))
+			}
+			if left, ok := c.SignIn.QuotaLeft(v.client); ok {
+				p.DataLeft = dataLeft(left)
+			}
+			p.Method, p.User = string(v.client.Grant.Method), v.client.Grant.User
 		}
 	}
 	return p
@@ -142,6 +152,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	v := s.visitor(r)
 	p := s.page(v)
 	p.setRedir(sanitizeRedir(r.URL.Query().Get("redir")))
+	p.Code = codeField(r.URL.Query().Get("voucher"))
 	switch {
 	case v.known && v.client.State == session.Blocked:
 		s.blocked(w, p)
@@ -166,14 +177,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.blocked(w, p)
 		return
 	case session.Preauth:
+		req := signin.Request{
+			MAC: v.client.MAC, IP: v.ip, Method: session.Method(r.PostForm.Get("method")),
+			Code: r.PostForm.Get("code"), Username: r.PostForm.Get("username"), Password: r.PostForm.Get("password"),
+		}
+		if req.Method == "" {
+			// A form of an operator's login.html from before the
+			// methods: it was the click-through button.
+			req.Method = session.MethodClick
+		}
 		ctx, cancel := s.authContext(r)
 		defer cancel()
-		// Click-through with config lobby's limits (config click's own
-		// are not read yet), bound to the address it signed in from
-		// (SPEC §3, Firewall).
-		g := s.table.NewGrant(session.MethodClick, "", session.Limits{})
-		if _, err := s.table.AuthAt(ctx, v.client.MAC, v.ip, g); err != nil {
-			s.log.Error("portal: sign-in failed", "mac", v.client.MAC.String(), "ip", v.ip, "err", err)
+		if _, err := s.conf().SignIn.SignIn(ctx, req); err != nil {
+			if ref, ok := errors.AsType[*signin.Refusal](err); ok {
+				s.refused(v, req, ref)
+				p.Notice, p.Code = ref.Message, codeField(req.Code)
+				p.Token = s.token(purposeLogin, v.ids()[0])
+				s.render(w, refusalStatus(w, ref, http.StatusForbidden), pageLogin, p)
+				return
+			}
+			s.log.Error("portal: sign-in failed", "mac", v.client.MAC.String(), "ip", v.ip, "method", req.Method, "err", err)
 			p.Title, p.Message = "Sign-in failed", "Something went wrong on our side, so you are not signed in yet. Please try again in a moment."
 			s.render(w, http.StatusInternalServerError, pageError, p)
 			return
@@ -297,49 +320,4 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	p := s.page(s.visitor(r))
 	p.Title, p.Message, p.Back = "Page not found", "There is nothing here.", "/"
 	s.render(w, http.StatusNotFound, pageError, p)
-}
-
-// captiveState is the RFC 8908 §5 API state.
-type captiveState struct {
-	// Captive is true while the client may not reach the internet
-	// (REQUIRED, §5).
-	Captive bool `json:"captive"`
-	// UserPortalURL is where a user signs in (§5: to be reached over TLS;
-	// without TLS we give the http URL as SPEC §3 says).
-	UserPortalURL string `json:"user-portal-url"`
-	// SecondsRemaining is sent when the client is not captive and its
-	// session is time-limited, omitted otherwise (§5).
-	SecondsRemaining *int64 `json:"seconds-remaining,omitempty"`
-	// CanExtendSession is false: signing in again does not extend a
-	// session, so no client should suggest it (§5).
-	CanExtendSession bool `json:"can-extend-session"`
-}
-
-// captiveAPI serves the captive-portal API of RFC 8908 to the requesting
-// client, identified by its source address as §4 allows.
-func (s *Server) captiveAPI(w http.ResponseWriter, r *http.Request) {
-	v := s.visitor(r)
-	st := captiveState{Captive: true, UserPortalURL: s.URL()}
-	if v.known {
-		switch v.client.State {
-		case session.Trusted:
-			st.Captive = false
-		case session.Authenticated:
-			st.Captive = false
-			if !v.client.Expires.IsZero() {
-				left := max(0, int64(math.Ceil(v.client.Expires.Sub(s.now()).Seconds())))
-				st.SecondsRemaining = &left
-			}
-		}
-	}
-	body, err := json.Marshal(st)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	// RFC 8908 §5: the media type is application/captive+json; the state
-	// is the client's own, so no shared cache may keep it.
-	w.Header().Set("Content-Type", "application/captive+json")
-	w.Header().Set("Cache-Control", "private, no-store")
-	w.Write(append(body, '\n'))
 }

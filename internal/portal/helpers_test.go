@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/signin"
 	"github.com/lobby-fw/lobby/internal/store/storetest"
+	"github.com/lobby-fw/lobby/internal/voucher"
 )
 
 // The lab's addresses, as the portal sees them.
@@ -38,20 +40,29 @@ var mac1, mac2 = net.HardwareAddr{2, 0, 0, 0, 1, 1}, net.HardwareAddr{2, 0, 0, 0
 
 // fixture is a portal on a real session table with two known clients.
 type fixture struct {
-	t     *testing.T
-	s     *Server
-	table *session.Table
-	now   time.Time
+	t      *testing.T
+	s      *Server
+	table  *session.Table
+	signin *signin.Service
+	now    time.Time
 }
 
 func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	t.Helper()
-	table := session.New(session.Config{SessionTimeout: 2 * time.Hour}, new(storetest.Mem), slog.New(slog.DiscardHandler))
+	st := new(storetest.Mem)
+	table := session.New(session.Config{SessionTimeout: 2 * time.Hour}, st, slog.New(slog.DiscardHandler))
+	book := voucher.New(st, voucher.Config{})
+	si, err := signin.New(signin.Config{Methods: []session.Method{session.MethodClick}, Voucher: voucher.SpecDefaults()},
+		signin.Options{Table: table, Store: st, Book: book})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table.Watch(si.Watch)
 	table.Seen(mac1, netip.MustParseAddr(ip1), "")
 	table.Seen(mac2, netip.MustParseAddr(ip2), "")
 	cfg := Config{
 		Address: netip.MustParseAddr(portalAddr), Port: 2050, Hostname: "portal.lan", TLSPort: 8443,
-		VenueName: "Café Test", Terms: "First rule.\n\n\tSecond rule,\n\tcontinued.", Table: table,
+		VenueName: "Café Test", Terms: "First rule.\n\n\tSecond rule,\n\tcontinued.", Table: table, SignIn: si,
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -61,7 +72,7 @@ func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, s: s, table: table, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, s: s, table: table, signin: si, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 	s.now = func() time.Time { return f.now }
 	return f
 }

@@ -25,7 +25,17 @@ const (
 	pageLogin  = "login.html"
 	pageStatus = "status.html"
 	pageError  = "error.html"
+	// The parts of the sign-in page, one per method of list auth: login.html
+	// shows those offered, in that order, where it says {{methods}}.
+	partClick   = "click.html"
+	partVoucher = "voucher.html"
 )
+
+// pageNames are every page and part, in the order they are loaded.
+var pageNames = []string{pageLogin, pageStatus, pageError, partClick, partVoucher}
+
+// partOf is the part of the sign-in page for each method.
+var partOf = map[string]string{"click": partClick, "voucher": partVoucher}
 
 // Page is what a page is rendered from; its templates reach it through the
 // names of pageFields. Fields that do not apply to a page are zero.
@@ -43,8 +53,17 @@ type Page struct {
 	// its host name, for a line like "you will continue to example.com".
 	Redir, RedirHost string
 	// Notice is a message for the top of the page, such as "the page had
-	// expired, press the button again"; "" for none.
+	// expired, press the button again" or why a sign-in was refused; ""
+	// for none.
 	Notice string
+
+	// Methods are the sign-in methods offered (list auth), in order;
+	// MethodsHTML is their parts (click.html, voucher.html) rendered, for
+	// login.html's {{methods}}. Code fills in the voucher code field
+	// (GET /?voucher=CODE, or the code of a refused sign-in).
+	Methods     []string
+	MethodsHTML string
+	Code        string
 
 	// The requesting client: State is preauth, authenticated, trusted,
 	// blocked or unknown (no MAC found for its address).
@@ -55,6 +74,11 @@ type Page struct {
 	// Expires the moment it ends; both zero without a limit.
 	TimeLeft string
 	Expires  time.Time
+	// DataLeft is the data the session may still use, in words ("250
+	// MB"); "" without a quota. Method is how the client signed in
+	// (click, voucher, ctl), User its voucher code.
+	DataLeft     string
+	Method, User string
 
 	// Title and Message explain an error on error.html. Back is the link
 	// to the sign-in page, with redir kept ("" on error.html: no link).
@@ -62,8 +86,9 @@ type Page struct {
 }
 
 // pageFields are the names a page's template may use (docs/portal.md lists
-// them), and required those it must use: a sign-in page without the token
-// could never sign anyone in.
+// them), and required those of which it must use one: a sign-in page
+// without the token (or the parts that carry it) could never sign anyone
+// in.
 func pageFields(page string) (fields []field, required []string) {
 	fields = []field{
 		textField("venue_name", func(p *Page) string { return p.VenueName }),
@@ -77,14 +102,28 @@ func pageFields(page string) (fields []field, required []string) {
 	redirHost := textField("redir_host", func(p *Page) string { return p.RedirHost })
 	notice := textField("notice", func(p *Page) string { return p.Notice })
 	back := textField("back", func(p *Page) string { return p.Back })
+	offered := func(m string) field {
+		return flagField(m, func(p *Page) bool { return slices.Contains(p.Methods, m) })
+	}
+	code := textField("code", func(p *Page) string { return p.Code })
 	switch page {
 	case pageLogin:
-		return append(fields, token, redir, redirHost, notice,
+		// An operator's login.html from before the methods has one form
+		// with {{token}} and no {{methods}}: it still signs in by click.
+		return append(fields, token, redir, redirHost, notice, code, offered("click"), offered("voucher"),
+			parasField("terms", func(p *Page) []string { return p.Terms }),
+			MarkupField("methods", func(p *Page) string { return p.MethodsHTML }),
+		), []string{"methods", "token"}
+	case partClick, partVoucher:
+		return append(fields, token, redir, redirHost, code,
 			parasField("terms", func(p *Page) []string { return p.Terms }),
 		), []string{"token"}
 	case pageStatus:
 		return append(fields, token, redir, redirHost, notice, back,
 			textField("time_left", func(p *Page) string { return p.TimeLeft }),
+			textField("data_left", func(p *Page) string { return p.DataLeft }),
+			textField("method", func(p *Page) string { return p.Method }),
+			textField("user", func(p *Page) string { return p.User }),
 			textField("expires", func(p *Page) string {
 				if p.Expires.IsZero() {
 					return ""
@@ -128,19 +167,18 @@ func loadPages(dir string) (*pages, error) {
 			return nil, fmt.Errorf("template_dir %s: %w", dir, err)
 		}
 		for _, f := range files {
-			switch name := filepath.Base(f); name {
-			case pageLogin, pageStatus, pageError:
-				own[name] = true
-			default:
-				return nil, fmt.Errorf("%s: not a page of the portal (those are %s, %s and %s); files to serve as they are go in %s",
-					f, pageLogin, pageStatus, pageError, filepath.Join(dir, "static"))
+			name := filepath.Base(f)
+			if !slices.Contains(pageNames, name) {
+				return nil, fmt.Errorf("%s: not a page of the portal (those are %s); files to serve as they are go in %s",
+					f, strings.Join(pageNames, ", "), filepath.Join(dir, "static"))
 			}
+			own[name] = true
 		}
 		if fi, err := os.Stat(filepath.Join(dir, "static")); err == nil && fi.IsDir() {
 			p.static = overlay{os.DirFS(filepath.Join(dir, "static")), static}
 		}
 	}
-	for _, name := range []string{pageLogin, pageStatus, pageError} {
+	for _, name := range pageNames {
 		file, src := "built-in templates/"+name, []byte(nil)
 		if own[name] {
 			file = filepath.Join(dir, name)
@@ -156,10 +194,8 @@ func loadPages(dir string) (*pages, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, must := range required {
-			if !slices.Contains(t.names, must) {
-				return nil, fmt.Errorf("%s: the page does not use {{%s}}; its form must send it back (docs/portal.md)", file, must)
-			}
+		if len(required) > 0 && !slices.ContainsFunc(required, func(n string) bool { return slices.Contains(t.names, n) }) {
+			return nil, fmt.Errorf("%s: the page does not use {{%s}}; its form must send it back (docs/portal.md)", file, strings.Join(required, "}} or {{"))
 		}
 		p.t[name] = t
 	}
@@ -180,7 +216,19 @@ func (o overlay) Open(name string) (fs.File, error) {
 // name of every page.
 func (s *Server) render(w http.ResponseWriter, status int, name string, p *Page) {
 	var buf bytes.Buffer
-	s.pages.Load().t[name].render(&buf, p)
+	pg := s.pages.Load()
+	if name == pageLogin {
+		// The parts are rendered from the same data, each escaped as any
+		// page is, so what {{methods}} writes unescaped is safe.
+		for _, m := range p.Methods {
+			if part := partOf[m]; part != "" {
+				pg.t[part].render(&buf, p)
+			}
+		}
+		p.MethodsHTML = buf.String()
+		buf.Reset()
+	}
+	pg.t[name].render(&buf, p)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
@@ -258,3 +306,24 @@ func plural(n int, unit string) string {
 }
 
 func join(a, b string) string { return strings.TrimSpace(a + " " + b) }
+
+// dataLeft says n bytes in words, in decimal units as data plans count them,
+// rounded down so that a guest is never promised more than is left.
+func dataLeft(n uint64) string {
+	for _, u := range []struct {
+		unit string
+		size uint64
+	}{{"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}} {
+		if n >= u.size {
+			whole, tenth := n/u.size, n%u.size*10/u.size
+			if whole < 10 && tenth > 0 {
+				return fmt.Sprintf("%d.%d %s", whole, tenth, u.unit)
+			}
+			return fmt.Sprintf("%d %s", whole, u.unit)
+		}
+	}
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

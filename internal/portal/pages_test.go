@@ -67,7 +67,8 @@ func TestBrokenTemplates(t *testing.T) {
 		{"Go template", map[string]string{"error.html": "\n\n{{.Title}}"}, "/error.html:3: {{.Title}} is not a tag"},
 		{"unbalanced", map[string]string{"status.html": "{{#signed_in}}\n{{/trusted}}"}, "/status.html:2: {{/trusted}}, but the open section is {{#signed_in}} of line 1"},
 		{"never closed", map[string]string{"error.html": "{{^back}}"}, "/error.html:1: {{^back}} is never closed"},
-		{"no token", map[string]string{"login.html": `<form method="post" action="/login"><button>Go</button></form>`}, "/login.html: the page does not use {{token}}"},
+		{"no token", map[string]string{"login.html": `<form method="post" action="/login"><button>Go</button></form>`}, "/login.html: the page does not use {{methods}} or {{token}}"},
+		{"part without token", map[string]string{"voucher.html": `<form method="post" action="/login"><input name="code"></form>`}, "/voucher.html: the page does not use {{token}}"},
 		{"not a page", map[string]string{"layout.html": "<p>x</p>", "login.html": "{{token}}"}, "/layout.html: not a page of the portal"},
 	}
 	for _, tt := range tests {

@@ -27,14 +27,23 @@ import (
 
 	"github.com/lobby-fw/lobby/internal/connlimit"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/signin"
 )
 
 // Table is what the portal needs of the session table.
 type Table interface {
 	LookupIP(ip netip.Addr) (session.Client, bool)
-	NewGrant(method session.Method, user string, l session.Limits) session.Grant
-	AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr, g session.Grant) (session.Client, error)
 	Deauth(ctx context.Context, mac net.HardwareAddr, r session.Reason) (session.Client, error)
+}
+
+// SignIn is what the portal needs of the sign-in methods (internal/signin):
+// which are offered, and signing a device in with one.
+type SignIn interface {
+	Methods() []session.Method
+	SignIn(ctx context.Context, r signin.Request) (session.Client, error)
+	// QuotaLeft is what c's session may still use (a voucher's devices
+	// share its code's); ok is false without a quota.
+	QuotaLeft(c session.Client) (left uint64, ok bool)
 }
 
 // Config is what the portal serves and where. A reload may change all of
@@ -56,8 +65,12 @@ type Config struct {
 	// folder); each file there replaces the built-in one of that name.
 	TemplateDir string
 
-	Table Table
-	Log   *slog.Logger
+	// VenueURL is RFC 8908's venue-info-url (option venue_url); "": none.
+	VenueURL string
+
+	Table  Table
+	SignIn SignIn
+	Log    *slog.Logger
 }
 
 // TLS reports whether the portal serves HTTPS.
@@ -110,8 +123,8 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.Address.Is4() {
 		return nil, fmt.Errorf("portal: address %v is not an IPv4 address", cfg.Address)
 	}
-	if cfg.Table == nil {
-		return nil, errors.New("portal: no session table")
+	if cfg.Table == nil || cfg.SignIn == nil {
+		return nil, errors.New("portal: no session table or sign-in methods")
 	}
 	if cfg.URLs.HTTP == "" {
 		return nil, errors.New("portal: no URLs (NewURLs makes them)")
@@ -276,7 +289,7 @@ func (s *Server) listen(port uint16, option string) (net.Listener, error) {
 // config, pages and certificate stay.
 func (s *Server) Reload(cfg Config) error {
 	old := s.conf()
-	cfg.Address, cfg.Port, cfg.Table, cfg.Log = old.Address, old.Port, old.Table, old.Log
+	cfg.Address, cfg.Port, cfg.Table, cfg.SignIn, cfg.Log = old.Address, old.Port, old.Table, old.SignIn, old.Log
 	p, cert, err := s.prepare(&cfg)
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)

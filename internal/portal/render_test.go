@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ func evilPage() *Page {
 		VenueName: evil, Terms: []string{evil, "two " + evil}, PortalURL: evil, Token: evil,
 		Redir: evil, RedirHost: evil, Notice: evil, State: evil, SignedIn: true, MAC: evil, IP: evil,
 		TimeLeft: evil, Expires: time.Date(2025, 6, 1, 14, 0, 0, 0, time.UTC), Title: evil, Message: evil, Back: evil,
+		Code: evil, DataLeft: evil, Method: evil, User: evil,
 	}
 }
 
@@ -26,7 +28,7 @@ func evilPage() *Page {
 func allFields() []field {
 	var out []field
 	seen := map[string]bool{}
-	for _, page := range []string{pageLogin, pageStatus, pageError} {
+	for _, page := range pageNames {
 		fields, _ := pageFields(page)
 		for _, f := range fields {
 			if !seen[f.name] {
@@ -70,10 +72,13 @@ func TestEscape(t *testing.T) {
 
 // Every value of every page is escaped, in text and in attributes alike.
 func TestRenderEscapesEveryValue(t *testing.T) {
-	for _, page := range []string{pageLogin, pageStatus, pageError} {
+	for _, page := range pageNames {
 		fields, _ := pageFields(page)
 		for _, f := range fields {
 			p := evilPage()
+			if f.kind == kindMarkup {
+				continue // the parts, rendered and escaped by the portal itself: TestLoginParts
+			}
 			src := `<p>{{` + f.name + `}}</p><input value="{{` + f.name + `}}"><a title='{{` + f.name + `}}'>`
 			if f.kind == kindFlag {
 				continue // no text; TestParseErrors refuses {{flag}}
@@ -141,7 +146,7 @@ func TestParseErrors(t *testing.T) {
 		fields    []field
 		want      string // the error starts with it
 	}{
-		{"unknown name", "<p>\n{{venu_name}}</p>", status, "t.html:2: unknown name {{venu_name}}; this page knows: authenticated, back, expires,"},
+		{"unknown name", "<p>\n{{venu_name}}</p>", status, "t.html:2: unknown name {{venu_name}}; this page knows: authenticated, back, data_left, expires,"},
 		{"name of another page", "{{terms}}", errorPage, "t.html:1: unknown name {{terms}}"},
 		{"upper case", "\n\n{{Venue_Name}}", status, "t.html:3: unknown name {{Venue_Name}}"},
 		{"unknown section", "{{#nope}}{{/nope}}", status, "t.html:1: unknown name {{#nope}}"},
@@ -179,12 +184,17 @@ func TestBuiltinPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{pageLogin, pageStatus, pageError} {
+	for _, name := range pageNames {
 		if p.t[name] == nil || len(p.t[name].nodes) < 3 {
 			t.Errorf("%s: %+v", name, p.t[name])
 		}
 	}
-	if got := strings.Join(p.t[pageLogin].names, " "); got != "notice redir redir_host terms token venue_name" {
+	if got := strings.Join(p.t[pageLogin].names, " "); got != "click methods notice redir_host terms venue_name voucher" {
 		t.Errorf("login.html uses %s", got)
+	}
+	for _, part := range []string{partClick, partVoucher} {
+		if !slices.Contains(p.t[part].names, "token") {
+			t.Errorf("%s does not send the token", part)
+		}
 	}
 }

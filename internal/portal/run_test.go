@@ -140,7 +140,7 @@ func TestRunErrors(t *testing.T) {
 		"no IPv4":      func(c *Config) { c.Address = netip.Addr{} },
 		"no table":     func(c *Config) { c.Table = nil },
 	} {
-		cfg := Config{Address: netip.MustParseAddr(portalAddr), Port: 2050, TLSPort: 8443, Hostname: "portal.lan", Table: f.table}
+		cfg := Config{Address: netip.MustParseAddr(portalAddr), Port: 2050, TLSPort: 8443, Hostname: "portal.lan", Table: f.table, SignIn: f.signin}
 		edit(&cfg)
 		cfg.URLs = NewURLs(cfg.Address, cfg.Port, cfg.Hostname, cfg.TLSPort, cfg.TLS())
 		if _, err := New(cfg); err == nil || !strings.HasPrefix(err.Error(), "portal: ") {

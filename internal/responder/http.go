@@ -37,6 +37,10 @@ type request struct {
 	target []byte // the request-target, cut where the segment ends
 	host   []byte // the Host header field's value; nil when absent or unusable
 	head   bool   // a HEAD request: the response has no body
+	// json is set when an Accept field names application/json or
+	// application/captive+json and none names text/html: a program, not
+	// a browser, which gets the 511 in JSON (SPEC §3).
+	json bool
 }
 
 // parseRequest reads the request line and the Host header field from the
@@ -49,6 +53,8 @@ type request struct {
 // line and Host first (Host is the first field for curl, browsers and the
 // OS probes), so that is what matters; a target or Host cut by the end of
 // the segment is used as far as it goes, or not at all for Host.
+// Accept is read from the same segment: a field cut by its end is not
+// used, and the answer is then the browser's.
 func parseRequest(p []byte) (req request, ok bool) {
 	sp := 0
 	for sp < len(p) && sp <= 20 && isTchar(p[sp]) {
@@ -70,6 +76,8 @@ func parseRequest(p []byte) (req request, ok bool) {
 		return req, true
 	}
 	fields := rest[nl+1:]
+	var html bool
+	defer func() { req.json = req.json && !html }()
 	for len(fields) > 0 {
 		nl := indexByte(fields, '\n')
 		if nl < 0 {
@@ -83,14 +91,43 @@ func parseRequest(p []byte) (req request, ok bool) {
 		if len(line) == 0 {
 			break // end of the header section
 		}
-		if len(line) > 5 && line[4] == ':' && strings.EqualFold(string(line[:4]), "host") {
-			if v := trimOWS(line[5:]); validHost(v) {
+		switch {
+		case len(line) > 5 && line[4] == ':' && strings.EqualFold(string(line[:4]), "host"):
+			if v := trimOWS(line[5:]); validHost(v) && req.host == nil {
 				req.host = v
 			}
-			break
+		case len(line) > 7 && line[6] == ':' && strings.EqualFold(string(line[:6]), "accept"):
+			j, h := acceptsJSON(line[7:])
+			req.json, html = req.json || j, html || h
 		}
 	}
 	return req, true
+}
+
+// acceptsJSON reads an Accept field value (RFC 9110 §12.5.1): whether
+// its media ranges name application/json or application/captive+json (RFC
+// 8908 §5), and whether they name text/html. Parameters and weights are
+// not weighed: a client that names JSON and not HTML is a program, whatever
+// it prefers among the rest; one that names HTML is a browser.
+func acceptsJSON(v []byte) (json, html bool) {
+	for len(v) > 0 {
+		item := v
+		if i := indexByte(v, ','); i >= 0 {
+			item, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		if i := indexByte(item, ';'); i >= 0 {
+			item = item[:i]
+		}
+		switch t := string(trimOWS(item)); {
+		case strings.EqualFold(t, "application/json"), strings.EqualFold(t, "application/captive+json"):
+			json = true
+		case strings.EqualFold(t, "text/html"):
+			html = true
+		}
+	}
+	return json, html
 }
 
 // isTchar reports whether c may appear in a token (RFC 9110 §5.6.2).
@@ -287,10 +324,46 @@ const (
 `
 )
 
+// The 511 for programs (SPEC §3): the same status and headers but the type,
+// and a body a program can read: that the network wants a sign-in, where
+// to sign in, and the RFC 8908 API.
+const (
+	jsonHead = `{"error":"Network Authentication Required","code":511,"user-portal-url":"`
+	jsonMid  = `","captive-portal-api":"`
+	jsonTail = `"}`
+)
+
 // pages renders the responder's answers.
 type pages struct {
 	portal string          // "http://ADDRESS:PORT/?redir="
 	probes map[string]bool // "host/path" answered with 302
+	// api is the captive-portal API's URL (the one DHCP option 114
+	// carries, or its http form without TLS), JSON-escaped.
+	api []byte
+}
+
+// withAPI sets the URL of the captive-portal API that the JSON 511 names.
+func (p *pages) withAPI(api string) *pages {
+	p.api = appendJSONEscape(nil, []byte(api))
+	return p
+}
+
+// appendJSONEscape appends s escaped for a JSON string (RFC 8259 §7): the
+// quote, the backslash and the control characters. A URL has none of them,
+// but the body must be JSON whatever it is given.
+func appendJSONEscape(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 func newPages(portal string, extraProbes []string) *pages {
@@ -334,6 +407,9 @@ func (p *pages) render(dst []byte, s *scratch, req request, server netip.AddrPor
 	} else {
 		dst = append(dst, "HTTP/1.1 511 Network Authentication Required\r\n"...)
 	}
+	if status == 511 && req.json {
+		return p.renderJSON(dst, s.link, req.head), status
+	}
 	// The link holds only unreserved characters, '%' and the portal base,
 	// so escaping changes nothing today; it keeps the page safe if the
 	// base ever holds a name.
@@ -354,4 +430,24 @@ func (p *pages) render(dst []byte, s *scratch, req request, server netip.AddrPor
 	dst = appendHTMLEscape(dst, s.link)
 	dst = append(dst, pageTail...)
 	return dst, status
+}
+
+// renderJSON appends the rest of the 511 for a program: the headers after
+// the status line, and the JSON body with link and the API.
+func (p *pages) renderJSON(dst, link []byte, head bool) []byte {
+	n := len(dst)
+	dst = appendJSONEscape(dst, link)
+	size := len(jsonHead) + len(jsonMid) + len(jsonTail) + len(p.api) + len(dst) - n
+	dst = dst[:n]
+	dst = append(dst, "Content-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(size), 10)
+	dst = append(dst, "\r\n\r\n"...)
+	if head {
+		return dst
+	}
+	dst = append(dst, jsonHead...)
+	dst = appendJSONEscape(dst, link)
+	dst = append(dst, jsonMid...)
+	dst = append(dst, p.api...)
+	return append(dst, jsonTail...)
 }

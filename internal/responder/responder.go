@@ -41,6 +41,10 @@ type Config struct {
 	// Redirect is the link of the answers up to the original URL, which
 	// is appended escaped: http://ADDRESS:PORT/?redir= (portal.URLs).
 	Redirect string
+	// API is the captive-portal API's URL, which the 511 in JSON names
+	// (SPEC §3): what DHCP option 114 carries, or its http form without
+	// TLS (portal.URLs.API).
+	API string
 	// ProbeRedirect adds HOST/PATH entries (option probe_redirect) to the
 	// built-in list of probes that get 302 Found instead of the 511.
 	ProbeRedirect []string
@@ -96,7 +100,7 @@ func New(cfg Config, clients Clients, log *slog.Logger) (*Responder, error) {
 // Reload applies the portal link, the probe list and the walled garden by
 // address of cfg; the next frame is answered with them.
 func (r *Responder) Reload(cfg Config) {
-	r.set.Store(&settings{pages: newPages(cfg.Redirect, cfg.ProbeRedirect), allowAddress: cfg.AllowAddress})
+	r.set.Store(&settings{pages: newPages(cfg.Redirect, cfg.ProbeRedirect).withAPI(cfg.API), allowAddress: cfg.AllowAddress})
 }
 
 // inGarden reports whether the firewall forwards preauth clients' traffic

@@ -3,7 +3,10 @@
 // The end-to-end test (firmware/portal_e2e_test.go) runs it inside a lab
 // client's network namespace and judges the JSON it prints:
 //
-//   node portal.js START-URL SCREENSHOT.png EXPECTED-URL [STATUS-SCREENSHOT.png]
+//   [CODE=ABCDE-FGHJK] node portal.js START-URL SCREENSHOT.png EXPECTED-URL [STATUS-SCREENSHOT.png]
+//
+// Without CODE it presses "Accept"; with CODE it types the code into the
+// code field, as a guest would (in lower case), and presses its button.
 //
 // Needs playwright-core (npm ci here) and /usr/bin/chromium (or $CHROMIUM);
 // playwright-core downloads no browser.
@@ -63,7 +66,14 @@ async function main() {
       page.waitForURL(expected, { waitUntil: 'load', timeout: 15000 }).catch((e) => {
         out.waitError = e.message.split('\n')[0];
       }),
-      page.getByRole('button', { name: /accept/i }).click(),
+      (async () => {
+        if (process.env.CODE) {
+          await page.getByLabel('Code').fill(process.env.CODE.toLowerCase());
+          await page.getByRole('button', { name: /code/i }).click();
+        } else {
+          await page.getByRole('button', { name: /accept/i }).click();
+        }
+      })(),
     ]);
     out.final = {
       url: page.url(),
