@@ -399,7 +399,22 @@ test_board() {
 	start_vm "$board" "$nic"
 
 	# Boot: lobby is PID 1 and every service runs.
-	if ! out=$(wait_for 'msg="boot: done"' 1 "$BOOT_TIMEOUT"); then
+	out=$(wait_for 'msg="boot: done"' 1 "$BOOT_TIMEOUT") || {
+		# An x86 kernel's boot-time timer check gives up when the emulated
+		# CPU gets too little host time (software emulation on a loaded
+		# host), a fault of the test bed, not of the image (real boxes and
+		# KVM pass it). That one panic gets one more boot, said in the log.
+		if grep -qF "IO-APIC + timer doesn't work" "$LOG"; then
+			say "$b: the kernel's timer check failed under emulation; booting once more"
+			stop_vm
+			mv "$LOG" "$RUN/console-timer-panic.log"
+			start_vm "$board" "$nic"
+			out=$(wait_for 'msg="boot: done"' 1 "$BOOT_TIMEOUT")
+		else
+			false
+		fi
+	}
+	if [ $? -ne 0 ]; then
 		result "$b" "boot (lobby as PID 1)" FAIL "$out"
 		stop_vm
 		return
