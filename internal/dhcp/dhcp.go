@@ -35,6 +35,7 @@ import (
 
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store"
+	"github.com/lobby-fw/lobby/internal/supervisor"
 )
 
 // Tuning that the config file does not expose.
@@ -155,13 +156,11 @@ type Server struct {
 	workers int // one per CPU: they block only on reading, which they take turns at
 	params  atomic.Pointer[params]
 
-	mu            sync.Mutex // guards pool, shape, enabled and lastExhausted
+	mu            sync.Mutex // guards pool, shape and lastExhausted
 	pool          *pool
 	shape         Config // the Config pool was made from
-	enabled       bool
+	enabled       supervisor.Switch
 	lastExhausted time.Time
-	// toggled tells Run that a reload turned the server on or off.
-	toggled chan struct{}
 
 	stats counters
 }
@@ -197,10 +196,9 @@ func newServer(cfg Config, table *session.Table, st Store, log *slog.Logger) (*S
 		now:     time.Now,
 		iface:   cfg.Interface,
 		workers: min(max(runtime.GOMAXPROCS(0), 2), 8),
-		toggled: make(chan struct{}, 1),
 	}
 	s.setParams(cfg)
-	s.enabled = cfg.Enabled
+	s.enabled.Set(cfg.Enabled)
 	if cfg.Enabled {
 		s.pool = newPool(cfg.First, cfg.Last, cfg.Server, cfg.Hosts, st)
 		s.pool.mayReclaim = s.mayReclaim
@@ -244,12 +242,8 @@ func (s *Server) Reload(cfg Config) {
 			s.carry(old)
 		}
 	}
-	if cfg.Enabled != s.enabled && s.pool != nil {
-		s.enabled = cfg.Enabled
-		select {
-		case s.toggled <- struct{}{}:
-		default:
-		}
+	if s.pool != nil {
+		s.enabled.Set(cfg.Enabled)
 	}
 }
 
@@ -355,35 +349,7 @@ func (s *Server) Leases() (active, poolSize int) {
 // Run serves DHCP on the interface until ctx ends; while the config has
 // it off, it only waits.
 func (s *Server) Run(ctx context.Context, ready func()) error {
-	ready = sync.OnceFunc(ready)
-	for ctx.Err() == nil {
-		s.mu.Lock()
-		on := s.enabled
-		s.mu.Unlock()
-		if !on {
-			s.log.Info("dhcp: disabled (config dhcp: option enabled '0')")
-			ready()
-			select {
-			case <-ctx.Done():
-			case <-s.toggled:
-			}
-			continue
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-s.toggled:
-				cancel()
-			case <-sctx.Done():
-			}
-		}()
-		err := s.serve(sctx, ready)
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.enabled.Run(ctx, ready, s.log, "dhcp: disabled (config dhcp: option enabled '0')", s.serve)
 }
 
 // serve answers requests until ctx ends.

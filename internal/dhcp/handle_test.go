@@ -520,7 +520,7 @@ func TestHostnameIsSanitised(t *testing.T) {
 
 func TestDisabledServerLoadsNothing(t *testing.T) {
 	ts := newTestServer(t, "config dhcp 'dhcp'\n\toption enabled '0'\n")
-	if ts.enabled || ts.pool != nil {
+	if ts.enabled.On() || ts.pool != nil {
 		t.Error("disabled server has a pool")
 	}
 }

@@ -55,16 +55,11 @@ func TestReloadPoolAndHosts(t *testing.T) {
 func TestReloadEnabled(t *testing.T) {
 	ts := newTestServer(t, "config dhcp 'dhcp'\n\toption enabled '0'\n")
 	ts.Reload(testConfig(t, dhcpSection))
-	if !ts.enabled || ts.pool == nil {
+	if !ts.enabled.On() || ts.pool == nil {
 		t.Fatal("reload did not turn the server on")
 	}
-	select {
-	case <-ts.toggled:
-	default:
-		t.Error("Run was not told")
-	}
 	ts.Reload(testConfig(t, "config dhcp 'dhcp'\n\toption enabled '0'\n"))
-	if ts.enabled {
+	if ts.enabled.On() {
 		t.Error("reload did not turn the server off")
 	}
 }

@@ -46,6 +46,7 @@ import (
 	"github.com/lobby-fw/lobby/internal/dns/forward"
 	"github.com/lobby-fw/lobby/internal/dns/garden"
 	"github.com/lobby-fw/lobby/internal/session"
+	"github.com/lobby-fw/lobby/internal/supervisor"
 )
 
 // Garden is what the resolver needs of the firewall: to let clients that
@@ -92,12 +93,10 @@ type Server struct {
 	// send to other resolvers (Config.RedirectPort): answered like port
 	// 53, but tracked by conntrack, which port 53 is not.
 	redirect netip.AddrPort
-	enabled  atomic.Bool
-	// toggled tells Run that a reload turned the resolver on or off.
-	toggled chan struct{}
-	fwd     *forward.Forwarder
-	files   []string // resolv.conf files, in order of preference
-	now     func() time.Time
+	enabled  supervisor.Switch
+	fwd      *forward.Forwarder
+	files    []string // resolv.conf files, in order of preference
+	now      func() time.Time
 
 	stats counters
 
@@ -153,9 +152,8 @@ func New(cfg Config, table *session.Table, g Garden, log *slog.Logger) (*Server,
 		now:      time.Now,
 		pending:  make(chan struct{}, maxPending),
 		opener:   garden.NewOpener(g), // a nil g stays a nil interface
-		toggled:  make(chan struct{}, 1),
 	}
-	s.enabled.Store(cfg.Enabled)
+	s.enabled.Set(cfg.Enabled)
 	s.cache.Store(cache.New(cfg.CacheSize))
 	s.apply(cfg)
 	return s, nil
@@ -184,12 +182,7 @@ func (s *Server) Stats() Stats {
 // allow_domain and cache_size (a new size starts an empty cache). The
 // address is New's: it takes a restart.
 func (s *Server) Reload(cfg Config) {
-	if s.enabled.Swap(cfg.Enabled) != cfg.Enabled {
-		select {
-		case s.toggled <- struct{}{}:
-		default:
-		}
-	}
+	s.enabled.Set(cfg.Enabled)
 	if size := cfg.CacheSize; size != s.cache.Load().Size() {
 		s.cache.Store(cache.New(size))
 	}
@@ -246,32 +239,7 @@ func (s *Server) rereadFiles() {
 // Run serves DNS on the portal address until ctx ends. While option
 // enabled is '0' it serves nothing and only waits for a reload.
 func (s *Server) Run(ctx context.Context, ready func()) error {
-	ready = sync.OnceFunc(ready)
-	for ctx.Err() == nil {
-		if !s.enabled.Load() {
-			s.log.Info("dns: disabled (option enabled '0' in config dns)")
-			ready()
-			select {
-			case <-ctx.Done():
-			case <-s.toggled:
-			}
-			continue
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-s.toggled:
-				cancel()
-			case <-sctx.Done():
-			}
-		}()
-		err := s.serve(sctx, ready)
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.enabled.Run(ctx, ready, s.log, "dns: disabled (option enabled '0' in config dns)", s.serve)
 }
 
 // serve answers queries until ctx ends.
