@@ -4,51 +4,18 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/netnstest"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store/storetest"
-	"github.com/vishvananda/netns"
 )
 
-// inNetNS moves the calling goroutine, locked to its thread, into a fresh
-// network namespace for the rest of the test, as google/nftables' nftest
-// does: the real kernel is the fixture, and nothing leaks into the host's
-// namespace. Commands the test runs (nft, iptables) inherit the thread's
-// namespace. It returns the namespace's fd; it skips without root.
-func inNetNS(t testing.TB) int {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace")
-	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("netns.Get: %v", err)
-	}
-	ns, err := netns.New()
-	if err != nil {
-		orig.Close()
-		runtime.UnlockOSThread()
-		t.Skipf("cannot create a network namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := netns.Set(orig); err != nil {
-			t.Errorf("back to the original namespace: %v", err)
-			return // leave the thread locked: the runtime discards it
-		}
-		ns.Close()
-		orig.Close()
-		runtime.UnlockOSThread()
-	})
-	return int(ns)
-}
+// inNetNS moves the test into a fresh network namespace (netnstest.New).
+func inNetNS(t testing.TB) int { return netnstest.New(t) }
 
 // run runs a command in the test's namespace and returns its output.
 func run(t *testing.T, name string, args ...string) string {

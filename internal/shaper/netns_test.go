@@ -5,51 +5,18 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lobby-fw/lobby/internal/netnstest"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
-// inNetNS moves the calling goroutine, locked to its thread, into a fresh
-// network namespace for the rest of the test, as internal/firewall's tests
-// do: the real kernel is the fixture, nothing leaks into the host's
-// namespace, and the `tc` the test runs inherits the thread's namespace.
-// It returns the namespace's fd; it skips without root.
-func inNetNS(t testing.TB) int {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace")
-	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("netns.Get: %v", err)
-	}
-	ns, err := netns.New()
-	if err != nil {
-		orig.Close()
-		runtime.UnlockOSThread()
-		t.Skipf("cannot create a network namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := netns.Set(orig); err != nil {
-			t.Errorf("back to the original namespace: %v", err)
-			return // leave the thread locked: the runtime discards it
-		}
-		ns.Close()
-		orig.Close()
-		runtime.UnlockOSThread()
-	})
-	return int(ns)
-}
+// inNetNS moves the test into a fresh network namespace (netnstest.New).
+func inNetNS(t testing.TB) int { return netnstest.New(t) }
 
 // addVeth makes the veth pair lan0 (the shaper's LAN interface) and cli0,
 // both up, in the current namespace.
