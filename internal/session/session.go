@@ -968,11 +968,14 @@ func (t *Table) sighted(mac net.HardwareAddr, ip netip.Addr, hostname string, le
 	}
 	c.seen = t.now()
 	changed := false
-	if !lease && c.state() == Authenticated && c.ip.IsValid() {
-		// The neighbour table believes whoever sent the last ARP, a
-		// device that copies the MAC from another address included: it
-		// must not take the session with it (SPEC §3, Firewall). A new
-		// lease does move it (Leased). The address is no longer whoever
+	if c.state() == Authenticated && c.ip.IsValid() {
+		// The neighbour table believes whoever sent the last ARP, and the
+		// DHCP server leases an address of its own to whoever asks with
+		// another client identifier: a device that copies the MAC from
+		// another address does both, and neither may take the session
+		// with it (SPEC §3, Firewall). A session stays at the address it
+		// signed in from; a device that really moved signs in again there
+		// (AuthAt). The address is no longer whoever
 		// had it before either: asked by address, it is a copy of this
 		// MAC (LookupIP resolves it, preauth).
 		if other := t.byIP[ip]; other != nil && other != c {

@@ -250,10 +250,14 @@ func TestCloneIsPreauth(t *testing.T) {
 	if got, _ := tb.Lookup(b); got.IP.IsValid() {
 		t.Errorf("b still holds %v, which the neighbour table has at a's MAC", got.IP)
 	}
-	// A new lease moves it, with one change to watchers.
+	// Nor does a lease: the copy asks with another client identifier and
+	// gets an address of its own, which stays preauth.
 	tb.Leased(a, clone, "")
-	if got := tb.StateAt(a, clone); got != Authenticated || moves != 2 {
-		t.Errorf("after a new lease: %v from %v, %d address changes (want 2)", got, clone, moves)
+	if got := tb.StateAt(a, clone); got != Preauth || moves != 1 {
+		t.Errorf("after a lease to the copy: %v from %v, %d address changes (want 1)", got, clone, moves)
+	}
+	if got := tb.StateAt(a, own); got != Authenticated {
+		t.Errorf("after a lease to the copy the session left %v: %v", own, got)
 	}
 	// A preauth client follows the neighbour table.
 	tb.Deauth(context.Background(), a, ReasonAdmin)
