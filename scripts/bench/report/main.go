@@ -37,6 +37,7 @@ var areas = []struct{ name, title string }{
 	{"firewall", "Firewall: sign-in and forwarding"},
 	{"responder", "HTTP 511 responder"},
 	{"daemon", "The daemon: size, start, memory, reload"},
+	{"voucher", "Vouchers: sign-in and memory with 100,000 codes"},
 }
 
 const lobby = "lobby"
