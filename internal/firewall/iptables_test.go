@@ -319,9 +319,13 @@ func TestFirewallIPTables(t *testing.T) {
 	if n := strings.Count(rules, "-A LOBBY_MAC -s 10.77.0.11/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000"); n != 1 || strings.Count(rules, "02:00:00:00:01:01") != 1 {
 		t.Errorf("after auth, %d MAC and address rules (want one, IPv4):\n%s", n, rules)
 	}
-	table.Leased(a, netip.MustParseAddr("10.77.0.21"), "")
+	// Signed in again from another address (a device that moved): the
+	// element follows (a lease alone does not move a session).
+	if _, err := table.AuthAt(ctx, a, netip.MustParseAddr("10.77.0.21"), table.NewGrant(session.MethodCtl, "", session.Limits{})); err != nil {
+		t.Fatal(err)
+	}
 	if rules := lobbyRules(t); !strings.Contains(rules, "-A LOBBY_MAC -s 10.77.0.21/32 -m mac --mac-source 02:00:00:00:01:01 -j MARK") || strings.Contains(rules, "10.77.0.11/32 -m mac") {
-		t.Errorf("after a new lease, the rule did not follow:\n%s", rules)
+		t.Errorf("after a sign-in from another address, the rule did not follow:\n%s", rules)
 	}
 	if _, err := table.Deauth(ctx, a, session.ReasonAdmin); err != nil {
 		t.Fatal(err)

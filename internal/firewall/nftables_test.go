@@ -430,8 +430,12 @@ func TestFirewallFollowsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after auth", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.11", setDown4: "10.77.0.11"})
-	table.Leased(a, netip.MustParseAddr("10.77.0.21"), "")
-	check("after a new lease", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.21", setDown4: "10.77.0.21"})
+	// Signed in again from another address (a device that moved): the
+	// element follows (a lease alone does not move a session).
+	if _, err := table.AuthAt(ctx, a, netip.MustParseAddr("10.77.0.21"), table.NewGrant(session.MethodCtl, "", session.Limits{})); err != nil {
+		t.Fatal(err)
+	}
+	check("after a sign-in from another address", map[string]string{setAuth: "02:00:00:00:01:01 . 10.77.0.21", setDown4: "10.77.0.21"})
 	if _, err := table.Deauth(ctx, a, session.ReasonAdmin); err != nil {
 		t.Fatal(err)
 	}
