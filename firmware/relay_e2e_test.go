@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/tls"
 	"io"
 	"net"
@@ -76,6 +77,16 @@ func relayTarget(t *testing.T, ns, addr string) *atomic.Int32 {
 				return
 			}
 			n.Add(1)
+			// Read the request head first: closing with it unread would
+			// reset the connection, and the client could lose the answer.
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil || line == "\r\n" || line == "\n" {
+					break
+				}
+			}
 			io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nLOBBY-PRIVATE-HOST "+addr+"\n")
 			c.Close()
 		}
