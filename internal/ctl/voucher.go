@@ -130,28 +130,8 @@ func (s *Server) voucherRevoke(ctx context.Context, args []string) (any, error) 
 	return vs.Revoke(ctx, c)
 }
 
-// codeJSON is the part of a code's JSON (voucher.View's) that the human
-// form prints.
-type codeJSON struct {
-	Code         string     `json:"code"`
-	Note         string     `json:"note"`
-	Duration     int64      `json:"duration"`
-	MaxDevices   int        `json:"max_devices"`
-	DownloadRate uint64     `json:"download_rate"`
-	UploadRate   uint64     `json:"upload_rate"`
-	Quota        uint64     `json:"quota"`
-	ValidUntil   *time.Time `json:"valid_until"`
-	State        string     `json:"state"`
-	FirstUsed    *time.Time `json:"first_used"`
-	Ends         *time.Time `json:"ends"`
-	BytesUsed    uint64     `json:"bytes_used"`
-	SecondsLeft  *int64     `json:"seconds_left"`
-	BytesLeft    *int64     `json:"bytes_left"`
-	Devices      []string   `json:"devices"`
-}
-
 func printCodes(w io.Writer, res json.RawMessage) error {
-	var cs []codeJSON
+	var cs []voucher.JSON
 	if err := json.Unmarshal(res, &cs); err != nil {
 		return err
 	}
@@ -165,7 +145,7 @@ func printCodes(w io.Writer, res json.RawMessage) error {
 }
 
 func printCode(w io.Writer, res json.RawMessage) error {
-	var c codeJSON
+	var c voucher.JSON
 	if err := json.Unmarshal(res, &c); err != nil {
 		return err
 	}
@@ -185,7 +165,7 @@ func printCode(w io.Writer, res json.RawMessage) error {
 }
 
 // gives is what a code gives, in the words of its options.
-func gives(c codeJSON) string {
+func gives(c voucher.JSON) string {
 	d := "no time limit"
 	if c.Duration > 0 {
 		d = config.FormatDuration(time.Duration(c.Duration)*time.Second) + " from first use"

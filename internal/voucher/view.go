@@ -66,10 +66,10 @@ func (b *Book) viewLocked(c Code, v *voucher, now int64) View {
 	return w
 }
 
-// viewJSON is View's JSON form. Times are RFC 3339 or null, durations
-// whole seconds, rates bit/s and sizes bytes (0: none), as in `clients
-// --json`.
-type viewJSON struct {
+// JSON is View's JSON form, what `ctl voucher … --json` prints and its
+// human form reads back. Times are RFC 3339 or null, durations whole
+// seconds, rates bit/s and sizes bytes (0: none), as in `clients --json`.
+type JSON struct {
 	Code         Code       `json:"code"`
 	Created      time.Time  `json:"created"`
 	Note         string     `json:"note"`
@@ -90,7 +90,7 @@ type viewJSON struct {
 
 // MarshalJSON writes the SPEC §5 object; see View.
 func (w View) MarshalJSON() ([]byte, error) {
-	j := viewJSON{
+	j := JSON{
 		Code: w.Code, Created: w.Created.UTC(), Note: w.Note,
 		Duration: int64(w.Limits.Duration / time.Second), MaxDevices: w.Limits.Devices,
 		DownloadRate: w.Limits.DownloadRate, UploadRate: w.Limits.UploadRate, Quota: w.Limits.Quota,

@@ -217,6 +217,17 @@ func (s State) String() string {
 // MarshalText writes the SPEC's name of the state.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a state's SPEC name.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("voucher: unknown state %q", b)
+}
+
 // Reason is why a refusal refused.
 type Reason int
 

@@ -628,3 +628,19 @@ func TestConcurrentRedeem(t *testing.T) {
 		t.Fatalf("%d signed in, view %+v", ok, v)
 	}
 }
+
+// A state's JSON name reads back as the state (ctl's human form decodes
+// the daemon's JSON), and an unknown name is refused.
+func TestStateText(t *testing.T) {
+	for s := Unused; s <= Revoked; s++ {
+		b, _ := s.MarshalText()
+		var got State
+		if err := got.UnmarshalText(b); err != nil || got != s {
+			t.Errorf("%v: read back as %v, %v", s, got, err)
+		}
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("spent")); err == nil {
+		t.Error("an unknown state name was read")
+	}
+}
