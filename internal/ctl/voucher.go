@@ -107,27 +107,32 @@ func (s *Server) voucherList(context.Context, []string) (any, error) {
 }
 
 func (s *Server) voucherShow(_ context.Context, args []string) (any, error) {
-	vs, err := s.vouchers()
+	vs, c, err := s.voucherCode(args[0])
 	if err != nil {
 		return nil, err
-	}
-	c, err := voucher.Parse(args[0])
-	if err != nil {
-		return nil, fmt.Errorf("%q: %v", args[0], err)
 	}
 	return vs.Show(c)
 }
 
 func (s *Server) voucherRevoke(ctx context.Context, args []string) (any, error) {
-	vs, err := s.vouchers()
+	vs, c, err := s.voucherCode(args[0])
 	if err != nil {
 		return nil, err
 	}
-	c, err := voucher.Parse(args[0])
-	if err != nil {
-		return nil, fmt.Errorf("%q: %v", args[0], err)
-	}
 	return vs.Revoke(ctx, c)
+}
+
+// voucherCode is the voucher book and the code arg names.
+func (s *Server) voucherCode(arg string) (Vouchers, voucher.Code, error) {
+	vs, err := s.vouchers()
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := voucher.Parse(arg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%q: %v", arg, err)
+	}
+	return vs, c, nil
 }
 
 func printCodes(w io.Writer, res json.RawMessage) error {
