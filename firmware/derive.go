@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 	"net/netip"
+	"os"
+	"time"
 
 	"github.com/lobby-fw/lobby/internal/admin"
 	"github.com/lobby-fw/lobby/internal/config"
@@ -10,6 +12,7 @@ import (
 	"github.com/lobby-fw/lobby/internal/dns"
 	"github.com/lobby-fw/lobby/internal/firewall"
 	"github.com/lobby-fw/lobby/internal/portal"
+	"github.com/lobby-fw/lobby/internal/radius"
 	"github.com/lobby-fw/lobby/internal/relay"
 	"github.com/lobby-fw/lobby/internal/responder"
 	"github.com/lobby-fw/lobby/internal/session"
@@ -41,6 +44,22 @@ type given struct {
 	Shaper    shaper.Config
 	Admin     admin.Config
 	SignIn    signin.Config
+	RADIUS    radiusConfig
+}
+
+// radiusConfig is config radius as the RADIUS wiring uses it (SPEC §7).
+// Client.CalledStation, the LAN interface's MAC, is filled in at start.
+type radiusConfig struct {
+	// Enabled: a sign-in method or MAC authentication asks the servers;
+	// accounting and the DAS run only then.
+	Enabled bool
+	Client  radius.Config
+	MACAuth bool
+	// Interim is the Acct-Interim-Interval of a session whose
+	// Access-Accept gives none.
+	Interim time.Duration
+	DASPort uint16 // 0: no Dynamic Authorization listener
+	DAS     radius.DASConfig
 }
 
 // derive works on any config, bound or not (lobby check describes an
@@ -129,7 +148,38 @@ func derive(c *config.Config) given {
 	for _, a := range m.Auth {
 		g.SignIn.Methods = append(g.SignIn.Methods, session.Method(a))
 	}
+	g.RADIUS = deriveRADIUS(c)
 	return g
+}
+
+func deriveRADIUS(c *config.Config) radiusConfig {
+	r := &c.RADIUS
+	nas := r.NASIdentifier
+	if nas == "" {
+		nas, _ = os.Hostname()
+	}
+	require := radius.RequireAuto
+	switch r.RequireMessageAuthenticator {
+	case "1":
+		require = radius.RequireAlways
+	case "0":
+		require = radius.RequireNever
+	}
+	return radiusConfig{
+		Enabled: c.RADIUSUsed(),
+		Client: radius.Config{
+			Servers: r.Servers, AcctPort: r.AcctPort, Secret: []byte(r.Secret),
+			NASIdentifier: nas, NASIP: c.Main.Address,
+			Timeout: r.Timeout, Retries: r.Retries, Require: require,
+		},
+		MACAuth: r.MACAuth,
+		Interim: r.InterimInterval,
+		DASPort: r.DASPort,
+		DAS: radius.DASConfig{
+			Secret: []byte(r.Secret), Clients: r.DASFrom(),
+			NASIP: c.Main.Address, NASIdentifier: nas,
+		},
+	}
 }
 
 // clickLimits are the limits that config click sets; the others are

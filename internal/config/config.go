@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ type Config struct {
 	Interfaces []Interface // appliance mode only (SPEC §6)
 	Click      Click
 	Voucher    voucher.Defaults // `config voucher`: the defaults of ctl voucher create
+	RADIUS     RADIUS
 }
 
 // Admin is the `config admin` section (SPEC §8): the operator's pages and
@@ -81,6 +83,7 @@ type Main struct {
 	TemplateDir    string // the operator's own portal templates; "": the built-in ones
 
 	pos, addrPos uci.Pos // of the section and of option address, for Bind
+	authPos      uci.Pos // of list auth, for crossCheck
 }
 
 // DHCP is the `config dhcp` section.
@@ -271,6 +274,9 @@ func (c *Config) crossCheck() Problems {
 			}
 			ips[h.IP] = h.pos
 		}
+	}
+	if slices.Contains(c.Main.Auth, AuthRADIUS) && !c.RADIUS.Present {
+		ps = append(ps, Problem{Pos: c.Main.authPos, Msg: "auth 'radius' needs a config radius section with the server and its secret (SPEC §7)"})
 	}
 	return ps
 }

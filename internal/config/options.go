@@ -113,7 +113,7 @@ type anySection interface {
 }
 
 // sections are every section type the decoder knows.
-var sections = []anySection{&lobbySection, &dhcpSection, &hostSection, &dnsSection, &clickSection, &voucherSection, &adminSection, &interfaceSection}
+var sections = []anySection{&lobbySection, &dhcpSection, &hostSection, &dnsSection, &clickSection, &voucherSection, &radiusSection, &adminSection, &interfaceSection}
 
 func sectionOf(typ string) anySection {
 	for _, s := range sections {
@@ -203,7 +203,14 @@ var (
 			read: func(d *decoder, n string, m *Main) { d.word(n, &m.Firewall, "auto", "nftables", "iptables") }},
 		// auth has one value until the other sign-in methods come, so it
 		// has no example: nothing to reload yet.
-		{name: "auth", dflt: "click", example: "voucher", read: func(d *decoder, n string, m *Main) { d.auth(n, &m.Auth) }},
+		{name: "auth", dflt: "click", example: "voucher", read: func(d *decoder, n string, m *Main) {
+			if o := d.sec.Option(n); o != nil {
+				m.authPos = o.Pos
+			} else {
+				m.authPos = d.sec.Pos
+			}
+			d.auth(n, &m.Auth)
+		}},
 		{name: "session_timeout", dflt: "24h", example: "2h", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.SessionTimeout) }},
 		{name: "idle_timeout", dflt: "1h", example: "10m", read: func(d *decoder, n string, m *Main) { d.duration(n, &m.IdleTimeout) }},
 		{name: "download_rate", dflt: "0", example: "2mbit", read: func(d *decoder, n string, m *Main) { d.rate(n, &m.DownloadRate) }},

@@ -60,13 +60,8 @@ func (d *decoder) auth(name string, dst *[]string) {
 	for _, v := range vs {
 		for _, m := range strings.Fields(v.Text) {
 			switch {
-			case m == AuthRADIUS:
-				// Refused until RADIUS is built (SPEC §7), so that a
-				// config asking for it never runs without it.
-				d.errorf(v.Pos, "auth 'radius': RADIUS sign-in is not built into this lobby yet; use click or voucher")
-				bad = true
-			case m != AuthClick && m != AuthVoucher:
-				d.errorf(v.Pos, "auth %q is not a sign-in method; want click or voucher", m)
+			case m != AuthClick && m != AuthVoucher && m != AuthRADIUS:
+				d.errorf(v.Pos, "auth %q is not a sign-in method; want click, voucher or radius", m)
 				bad = true
 			case slices.Contains(out, m):
 				d.errorf(v.Pos, "auth %q is listed twice", m)
@@ -76,7 +71,7 @@ func (d *decoder) auth(name string, dst *[]string) {
 		}
 	}
 	if len(out) == 0 && !bad {
-		d.errorf(vs[0].Pos, "list auth names no sign-in method; want click, voucher or both")
+		d.errorf(vs[0].Pos, "list auth names no sign-in method; want click, voucher, radius or several")
 		return
 	}
 	*dst = out

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -65,7 +66,16 @@ func TestSignInDefaults(t *testing.T) {
 
 func TestSignInProblems(t *testing.T) {
 	for _, tt := range []struct{ text, want string }{
-		{"\tlist auth 'radius'\n", "3: auth 'radius': RADIUS sign-in is not built"},
+		{"\tlist auth 'radius'\n", "3: auth 'radius' needs a config radius section"},
+		{"config radius\n\toption secret 's'\n", "3: config radius has no list server"},
+		{"config radius\n\tlist server '192.0.2.10'\n", "3: config radius has no option secret"},
+		{"config radius\n\tlist server 'radius.example'\n\toption secret 's'\n", "4: server \"radius.example\" is not"},
+		{"config radius\n\tlist server '0.0.0.0'\n\toption secret 's'\n", "4: server \"0.0.0.0\" is not an address a RADIUS server"},
+		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\toption interim_interval '30s'\n", "6: option interim_interval 30s: at least 1m"},
+		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\toption timeout '0'\n", "6: option timeout"},
+		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\toption require_message_authenticator 'yes'\n", "6: option require_message_authenticator is \"yes\""},
+		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\tlist das_client 'any'\n", "6: das_client \"any\""},
+		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\toption das_port '70000'\n", "6: option das_port"},
 		{"\tlist auth 'sms'\n", "3: auth \"sms\" is not a sign-in method"},
 		{"\tlist auth 'click'\n\tlist auth 'click'\n", "4: auth \"click\" is listed twice"},
 		{"\toption download_rate '5'\n", "3: option download_rate: bad rate"},
@@ -81,5 +91,43 @@ func TestSignInProblems(t *testing.T) {
 		if len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), "lobby:"+line+": ") || !strings.Contains(ps[0].Error(), msg) {
 			t.Errorf("%q: got %v, want lobby:%s", tt.text, ps, tt.want)
 		}
+	}
+}
+
+func TestRADIUSSection(t *testing.T) {
+	c, ps := parse(t, `config lobby
+	option interface 'x'
+	list auth 'radius'
+	list auth 'click'
+
+config radius
+	list server '192.0.2.10'
+	list server '[2001:db8::10]:1645'
+	option secret 'testing123'
+	option acct_port '0'
+	option mac_auth '1'
+	option das_port '0'
+`)
+	if len(ps) != 0 {
+		t.Fatal(ps)
+	}
+	r := c.RADIUS
+	want := []netip.AddrPort{netip.MustParseAddrPort("192.0.2.10:1812"), netip.MustParseAddrPort("[2001:db8::10]:1645")}
+	if !r.Present || !slices.Equal(r.Servers, want) || r.Secret != "testing123" || r.AcctPort != 0 || r.DASPort != 0 || !r.MACAuth {
+		t.Errorf("radius: %+v", r)
+	}
+	if r.Timeout != 3*time.Second || r.Retries != 2 || r.InterimInterval != 10*time.Minute || r.RequireMessageAuthenticator != "auto" {
+		t.Errorf("defaults: %+v", r)
+	}
+	if got := r.DASFrom(); !slices.Equal(got, []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}) {
+		t.Errorf("das clients default to the servers: %v", got)
+	}
+	if !c.RADIUSUsed() {
+		t.Error("auth radius: RADIUS not in use")
+	}
+	// Without the section: not present, defaults still read, not used.
+	c, ps = parse(t, "config lobby\n\toption interface 'x'\n")
+	if len(ps) != 0 || c.RADIUS.Present || c.RADIUSUsed() || c.RADIUS.AcctPort != 1813 || c.RADIUS.DASPort != 3799 {
+		t.Errorf("no radius section: %+v %v", c.RADIUS, ps)
 	}
 }

@@ -1,20 +1,16 @@
 package radius
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lobby-fw/lobby/internal/radius/radiustest"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/store/storetest"
 )
@@ -24,200 +20,15 @@ import (
 // installs), started in the foreground with a config directory of its
 // own on loopback, never the system's service.
 
-// freeradiusConf is a minimal server: PAP from a users file, accounting
-// into a detail file, and a Message-Authenticator in the replies to user
-// "strict" (FreeRADIUS 3.2.1 sends none unless told; := 0x00 makes it
-// compute one). require_message_authenticator makes it drop our
-// Access-Requests unless their Message-Authenticator is right.
-const freeradiusConf = `prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = {{DIR}}
-sbindir = /usr/sbin
-logdir = {{DIR}}
-raddbdir = {{DIR}}
-radacctdir = {{DIR}}
-name = freeradius
-confdir = {{DIR}}
-modconfdir = {{DIR}}
-run_dir = {{DIR}}
-db_dir = {{DIR}}
-libdir = /usr/lib/freeradius
-pidfile = {{DIR}}/radiusd.pid
-max_request_time = 30
-cleanup_delay = 5
-max_requests = 1024
-hostname_lookups = no
-log {
-	destination = stdout
-	auth = yes
-}
-security {
-	allow_core_dumps = no
-	max_attributes = 200
-	reject_delay = 0
-	status_server = no
-}
-client lobby {
-	ipaddr = 127.0.0.1
-	secret = testing123
-	require_message_authenticator = yes
-}
-modules {
-	pap {
-	}
-	files {
-		filename = {{DIR}}/users
-	}
-	detail {
-		filename = {{DIR}}/detail
-		header = "%t"
-		permissions = 0600
-	}
-}
-server default {
-	listen {
-		type = auth
-		ipaddr = 127.0.0.1
-		port = {{AUTH}}
-	}
-	listen {
-		type = acct
-		ipaddr = 127.0.0.1
-		port = {{ACCT}}
-	}
-	authorize {
-		files
-		pap
-	}
-	authenticate {
-		Auth-Type PAP {
-			pap
-		}
-	}
-	accounting {
-		detail
-	}
-	post-auth {
-		if (&User-Name == "strict") {
-			update reply {
-				&Message-Authenticator := 0x00
-			}
-		}
-	}
-}
-`
+type freeradius struct{ *radiustest.Server }
 
-// freeradiusDictionary adds what Debian's FreeRADIUS 3.2 lacks:
-// ChilliSpot-Max-Total-Gigawords, numbered as CoovaChilli does.
-const freeradiusDictionary = `BEGIN-VENDOR	ChilliSpot
-ATTRIBUTE	ChilliSpot-Max-Total-Gigawords	23	integer
-END-VENDOR	ChilliSpot
-`
-
-const freeradiusUsers = `nemo	Cleartext-Password := "arctangent"
-	Session-Timeout = 3600,
-	Idle-Timeout = 600,
-	Acct-Interim-Interval = 300,
-	Class = "plan-gold",
-	WISPr-Bandwidth-Max-Down = 2000000,
-	WISPr-Bandwidth-Max-Up = 512000,
-	ChilliSpot-Max-Total-Octets = 705032704,
-	ChilliSpot-Max-Total-Gigawords = 2
-chilli	Cleartext-Password := "pw"
-	ChilliSpot-Bandwidth-Max-Down = 2000,
-	ChilliSpot-Bandwidth-Max-Up = 512
-02-00-00-00-00-C1	Cleartext-Password := "02-00-00-00-00-C1"
-	Session-Timeout = 60
-strict	Cleartext-Password := "pw"
-expired	Auth-Type := Reject
-	Reply-Message = "Your account has expired."
-`
-
-type freeradius struct {
-	dir        string
-	auth, acct netip.AddrPort
-}
-
-func freePort(t *testing.T) uint16 {
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Port()
-}
-
-// startFreeRADIUS runs a server until the test ends, or skips the test
-// where that cannot be done.
 func startFreeRADIUS(t *testing.T) *freeradius {
-	t.Helper()
-	bin, err := exec.LookPath("freeradius")
-	if err != nil {
-		t.Skip("freeradius is not installed (scripts/deps.sh installs it)")
-	}
-	if _, err := exec.LookPath("radclient"); err != nil {
-		t.Skip("radclient is not installed (freeradius-utils)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("FreeRADIUS's tests run as root")
-	}
-	fr := &freeradius{dir: t.TempDir()}
-	authPort, acctPort := freePort(t), freePort(t)
-	fr.auth = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), authPort)
-	fr.acct = netip.AddrPortFrom(fr.auth.Addr(), acctPort)
-	conf := strings.NewReplacer("{{DIR}}", fr.dir, "{{AUTH}}", fmt.Sprint(authPort), "{{ACCT}}", fmt.Sprint(acctPort)).Replace(freeradiusConf)
-	for name, text := range map[string]string{"radiusd.conf": conf, "dictionary": freeradiusDictionary, "users": freeradiusUsers} {
-		if err := os.WriteFile(filepath.Join(fr.dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-f", "-l", "stdout", "-d", fr.dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var logBuf bytes.Buffer
-	ready := make(chan bool, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			logBuf.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Ready to process requests") {
-				ready <- true
-			}
-		}
-		ready <- false
-	}()
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		<-done
-		if t.Failed() {
-			t.Logf("freeradius's log:\n%s", logBuf.String())
-		}
-	})
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("freeradius stopped before it was ready")
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("freeradius not ready after 30 s")
-	}
-	return fr
+	return &freeradius{radiustest.Start(t, radiustest.Options{})}
 }
 
 func (fr *freeradius) client(require Require) *Client {
 	return NewClient(Config{
-		Servers: []netip.AddrPort{fr.auth}, AcctPort: fr.acct.Port(), Secret: testSecret,
+		Servers: []netip.AddrPort{fr.Auth}, AcctPort: fr.Acct.Port(), Secret: testSecret,
 		NASIdentifier: "lobby-test", NASIP: netip.MustParseAddr("10.77.0.1"),
 		CalledStation: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Timeout: time.Second, Retries: 1, Require: require,
 	})
@@ -320,11 +131,7 @@ func TestFreeRADIUS(t *testing.T) {
 		if err := a.Drain(dctx); err != nil {
 			t.Fatal(err)
 		}
-		detail, err := os.ReadFile(filepath.Join(fr.dir, "detail"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := string(detail)
+		d := fr.Detail()
 		for _, want := range []string{
 			"Acct-Status-Type = Accounting-On",
 			"Acct-Status-Type = Start",
@@ -366,10 +173,7 @@ func TestFreeRADIUS(t *testing.T) {
 		defer func() { cancel(); <-done }()
 		addr := conn.LocalAddr().String()
 		radclient := func(kind, secret, attrs string) (string, error) {
-			cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "1", "-d", fr.dir, addr, kind, secret)
-			cmd.Stdin = strings.NewReader(attrs)
-			out, err := cmd.CombinedOutput()
-			return string(out), err
+			return radiustest.Radclient(fr.Dir, "", addr, kind, secret, attrs)
 		}
 		out, err := radclient("disconnect", "testing123", "User-Name = nemo\nEvent-Timestamp = "+fmt.Sprint(time.Now().Unix())+"\n")
 		if err != nil || !strings.Contains(out, "Received Disconnect-ACK") {
