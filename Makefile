@@ -15,8 +15,8 @@ GOTAGS   = nethttpomithttp2
 # per-packet paths (the runtime, lobby's own packages, miekg/dns, the DHCP
 # and packet libraries, net) keep it: about 160 KB of xz on every board
 # (docs/openwrt.md, Footprint). A board profile's GCFLAGS replaces the list.
-NOINLINE = crypto/... net/http/... encoding/asn1 encoding/pem vendor/... math/big regexp/... \
-	mime/... text/... compress/... github.com/coreos/go-iptables/... github.com/vishvananda/...
+NOINLINE = crypto/... net/http/... encoding/asn1 encoding/pem vendor/... math/big \
+	mime/... text/... compress/... github.com/vishvananda/...
 GCFLAGS  = $(patsubst %,%=-l,$(NOINLINE))
 BOARDS   = $(basename $(notdir $(wildcard board/*.conf)))
 FUZZTIME ?= 30s

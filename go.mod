@@ -3,7 +3,6 @@ module github.com/lobby-fw/lobby
 go 1.26.8
 
 require (
-	github.com/coreos/go-iptables v0.8.0
 	github.com/google/nftables v0.3.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae

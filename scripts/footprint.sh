@@ -33,7 +33,6 @@ miekg/dns	github.com/miekg/dns
 insomniacslk/dhcp (+u-root/uio)	github.com/insomniacslk/dhcp github.com/u-root/uio
 google/nftables (+mdlayher/netlink)	github.com/google/nftables github.com/mdlayher/netlink
 vishvananda/netlink	github.com/vishvananda
-go-iptables	github.com/coreos/go-iptables
 net/http (+textproto, mime, idna)	net/http net/textproto mime vendor/golang.org/x/net/http vendor/golang.org/x/net/idna vendor/golang.org/x/text
 crypto/tls + x509 (+asn1, pem)	crypto/tls crypto/x509 encoding/asn1 encoding/pem vendor/golang.org/x/crypto/cryptobyte
 other crypto (ciphers, hashes, math/big)	crypto vendor/golang.org/x/crypto math/big
@@ -74,7 +73,7 @@ for b in $BOARDS; do
 			np[i] = split(f[2], p, " ")
 			for (j = 1; j <= np[i]; j++) prefix[i, j] = p[j]
 		}
-		REST = ng + 1; name[REST] = "the rest (standard library: fmt, time, reflect, encoding/json, regexp, log/slog, …)"
+		REST = ng + 1; name[REST] = "the rest (standard library: fmt, time, reflect, encoding/json, log/slog, …)"
 		split(sections, sec, " "); loaded = sec[1]; bss = hex(sec[2])
 	}
 	# pkgof(s): the package of the first package-qualified name in s:

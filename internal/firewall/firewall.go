@@ -11,8 +11,8 @@
 //     `inet lobby`, whose rules never change while it runs; clients move in
 //     and out of sets of MACs, so signing in costs one set-element change
 //     whatever the number of clients.
-//   - iptables (github.com/coreos/go-iptables, for kernels without nf_tables
-//     such as OpenWrt 21.02 and older): Lobby's own chains, each hooked into
+//   - iptables (the iptables and ip6tables binaries, run by xtables, for
+//     kernels without nf_tables such as OpenWrt 21.02 and older): Lobby's own chains, each hooked into
 //     a built-in chain by one jump; MACs in an ipset hash:mac where the kernel
 //     has one, else one rule per MAC in a chain of its own.
 //

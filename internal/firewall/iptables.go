@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -53,7 +52,7 @@ const (
 // iptBackend drives iptables and ip6tables through their binaries (the
 // legacy path accepts the process launches) and ipsets over netlink.
 type iptBackend struct {
-	v4, v6     *iptables.IPTables
+	v4, v6     *xtables
 	nl         *netlink.Handle
 	forceRules bool
 	iface      string
@@ -67,12 +66,11 @@ type iptBackend struct {
 }
 
 func newIPT(o options) (*iptBackend, error) {
-	// -w 5: wait for the xtables lock that other tools may hold.
-	v4, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4), iptables.Timeout(5), iptables.Path("iptables"+o.iptablesSuffix))
+	v4, err := newXtables("iptables" + o.iptablesSuffix)
 	if err != nil {
 		return nil, fmt.Errorf("iptables: %w", err)
 	}
-	v6, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv6), iptables.Timeout(5), iptables.Path("ip6tables"+o.iptablesSuffix))
+	v6, err := newXtables("ip6tables" + o.iptablesSuffix)
 	if err != nil {
 		return nil, fmt.Errorf("ip6tables: %w", err)
 	}
@@ -140,7 +138,7 @@ func allChains() []chain {
 	return append(cs, chain{false, "nat", iptDNAT}, chain{false, "filter", iptDown})
 }
 
-func (b *iptBackend) ipt(v6 bool) *iptables.IPTables {
+func (b *iptBackend) ipt(v6 bool) *xtables {
 	if v6 {
 		return b.v6
 	}
