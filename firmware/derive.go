@@ -82,6 +82,7 @@ func derive(c *config.Config) given {
 			TrustedMAC:     m.TrustedMAC,
 			BlockedMAC:     m.BlockedMAC,
 			MaxClients:     m.MaxClients,
+			IPv6:           m.IPv6,
 		},
 		DNS: dns.Config{
 			Enabled:      c.DNS.Enabled,

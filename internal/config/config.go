@@ -69,6 +69,7 @@ type Main struct {
 	Quota          uint64 // bytes up + down per session; 0: none
 	VenueURL       string // RFC 8908 venue-info-url; "": none
 	MaxClients     int    // bound of the client table (SPEC §4); Parse fills in DefaultMaxClients when unset
+	IPv6           bool   // forward signed-in clients' IPv6 (option ipv6)
 	LogLevel       slog.Level
 	TrustedMAC     []net.HardwareAddr
 	BlockedMAC     []net.HardwareAddr

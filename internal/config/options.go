@@ -223,6 +223,9 @@ var (
 				d.integer(n, &m.MaxClients, 1, 1<<24)
 			}
 		}},
+		// ipv6 '1' forwards a signed-in client's IPv6 from the addresses
+		// the neighbour table learns for its MAC (docs/firewall.md).
+		{name: "ipv6", dflt: "0", example: "1", read: func(d *decoder, n string, m *Main) { d.boolean(n, &m.IPv6) }},
 		{name: "log_level", dflt: "info", example: "debug", read: func(d *decoder, n string, m *Main) {
 			if v, ok := d.one(n); ok {
 				if err := m.LogLevel.UnmarshalText([]byte(v.Text)); err != nil {

@@ -40,8 +40,12 @@ func (s State) String() string {
 
 // Client is a snapshot of one known client.
 type Client struct {
-	MAC      net.HardwareAddr
-	IP       netip.Addr
+	MAC net.HardwareAddr
+	IP  netip.Addr
+	// IPv6 are the IPv6 addresses learned for the client from the
+	// neighbour table while it is signed in with option ipv6, or trusted
+	// (Seen6): at most MaxIPv6, the longest unseen first out.
+	IPv6     []netip.Addr
 	Hostname string
 	State    State
 	Since    time.Time // when State began
@@ -119,6 +123,9 @@ type Config struct {
 	// bound. Only clients configured as trusted or blocked, and the
 	// clients already signed in, trusted or blocked, may exceed it.
 	MaxClients int
+	// IPv6 (option ipv6) learns a signed-in client's IPv6 addresses, so
+	// the firewall forwards them (docs/firewall.md).
+	IPv6 bool
 }
 
 // Defaults are config lobby's limits, all given.
@@ -145,6 +152,7 @@ var (
 type client struct {
 	mac      net.HardwareAddr
 	ip       netip.Addr
+	ip6      []addr6 // learned IPv6 addresses (Seen6), oldest sighting first
 	hostname string
 
 	authenticated bool
@@ -198,6 +206,9 @@ func (c *client) snapshot() Client {
 	s := Client{
 		MAC: c.mac, IP: c.ip, Hostname: c.hostname, State: c.state(), Since: c.since,
 		BytesUp: c.bytesUp, BytesDown: c.bytesDown, LastActive: c.lastActive,
+	}
+	for _, a := range c.ip6 {
+		s.IPv6 = append(s.IPv6, a.ip)
 	}
 	if s.State == Authenticated {
 		s.Expires = c.grant.End
@@ -318,6 +329,7 @@ type Table struct {
 	cfg      Config
 	clients  map[string]*client // by string(MAC)
 	byIP     map[netip.Addr]*client
+	byIP6    map[netip.Addr]*client // learned IPv6 addresses (Seen6)
 	watchers []func(Change)
 	resolve  func(netip.Addr) (net.HardwareAddr, bool)
 	wake     chan struct{}
@@ -336,7 +348,7 @@ type Table struct {
 func New(cfg Config, st Store, log *slog.Logger) *Table {
 	t := &Table{
 		log: log, store: st, now: time.Now,
-		clients: map[string]*client{}, byIP: map[netip.Addr]*client{},
+		clients: map[string]*client{}, byIP: map[netip.Addr]*client{}, byIP6: map[netip.Addr]*client{},
 		wake: make(chan struct{}, 1),
 	}
 	for key, raw := range st.Records(kind) {
@@ -414,12 +426,17 @@ func (t *Table) shrink() {
 	}
 }
 
-// place puts c in the queue that its state and lease call for. A client
+// place puts c in the queue that its state and lease call for, and drops
+// its learned IPv6 addresses when its state no longer keeps them (a
+// sign-out). A client
 // that enters a queue, or is touched (seen again), goes to its tail with
 // seen set to now: leaving a signed-in, trusted or blocked state counts
 // as a sign of life, which keeps each queue in the order of seen. The
 // caller holds mu.
 func (t *Table) place(c *client, touched bool) {
+	if !t.learns6(c) {
+		t.forget6(c)
+	}
 	var want *queue
 	if c.state() == Preauth {
 		want = &t.neighOnly
@@ -493,6 +510,7 @@ func (t *Table) drop(c *client) {
 	if t.byIP[c.ip] == c {
 		delete(t.byIP, c.ip)
 	}
+	t.forget6(c)
 	key := string(c.mac)
 	delete(t.clients, key)
 	t.store.Delete(kind, c.mac.String())
@@ -501,6 +519,7 @@ func (t *Table) drop(c *client) {
 func (t *Table) applyConfig(cfg Config) []Change {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	ipv6Flipped := t.cfg.IPv6 != cfg.IPv6
 	t.cfg = cfg
 	now := t.now()
 	want := map[string][2]bool{}
@@ -521,7 +540,7 @@ func (t *Table) applyConfig(cfg Config) []Change {
 	}
 	var changes []Change
 	for key, c := range t.clients {
-		old := c.state()
+		old, had6 := c.state(), len(c.ip6)
 		f := want[key]
 		c.cfgTrusted, c.cfgBlocked = f[0], f[1]
 		var ended []Change
@@ -529,14 +548,20 @@ func (t *Table) applyConfig(cfg Config) []Change {
 			// A blocked MAC stays out, even after sign-in.
 			ended = append(ended, t.signOut(c, ReasonBlocked))
 		}
-		if s := c.state(); s != old || ended != nil {
+		t.place(c, false)
+		s := c.state()
+		if s != old || ended != nil {
 			if s != old {
 				c.since = now
 			}
-			changes = append(changes, completed(ended, c.snapshot(), old, "config")...)
 			t.persist(c)
 		}
-		t.place(c, false)
+		// A signed-in client is told of too when option ipv6 changed, so
+		// that the firewall drops its IPv6 addresses, or the neighbour
+		// tracker looks them up.
+		if s != old || ended != nil || len(c.ip6) != had6 || s == Authenticated && ipv6Flipped {
+			changes = append(changes, completed(ended, c.snapshot(), old, "config")...)
+		}
 	}
 	return changes
 }
@@ -940,6 +965,109 @@ func (t *Table) Gone(ip netip.Addr) {
 	if c := t.byIP[ip]; c != nil {
 		c.onLink = false
 	}
+}
+
+// MaxIPv6 bounds the IPv6 addresses learned per client: a host may pick
+// as many as it likes (RFC 8981), and each one is a firewall element.
+const MaxIPv6 = 8
+
+// addr6 is a learned IPv6 address and when the neighbour table last named
+// it.
+type addr6 struct {
+	ip   netip.Addr
+	seen time.Time
+}
+
+// Learnable6 reports whether ip is an IPv6 address a client may be
+// learned at: global or unique-local unicast, never link-local.
+func Learnable6(ip netip.Addr) bool {
+	return ip.Is6() && !ip.Is4In6() && ip.IsGlobalUnicast()
+}
+
+// learns6 reports whether c's IPv6 addresses are learned: a signed-in
+// client's with option ipv6 (the firewall forwards them), a trusted one's
+// always (it passes by MAC; the addresses count its download). The caller
+// holds mu.
+func (t *Table) learns6(c *client) bool {
+	switch c.state() {
+	case Trusted:
+		return true
+	case Authenticated:
+		return t.cfg.IPv6
+	}
+	return false
+}
+
+// forget6 drops c's learned IPv6 addresses; the caller holds mu.
+func (t *Table) forget6(c *client) {
+	for _, a := range c.ip6 {
+		if t.byIP6[a.ip] == c {
+			delete(t.byIP6, a.ip)
+		}
+	}
+	c.ip6 = nil
+}
+
+// learn6 records that the neighbour table names c for ip at now, and
+// reports whether c's addresses changed: a new address goes in, in place
+// of the longest unseen when c has MaxIPv6 already; a known one is only
+// marked seen. The caller holds mu.
+func (t *Table) learn6(c *client, ip netip.Addr, now time.Time) bool {
+	for i := range c.ip6 {
+		if c.ip6[i].ip == ip {
+			c.ip6[i].seen = now
+			return false
+		}
+	}
+	if len(c.ip6) >= MaxIPv6 {
+		oldest := 0
+		for i := range c.ip6 {
+			if c.ip6[i].seen.Before(c.ip6[oldest].seen) {
+				oldest = i
+			}
+		}
+		if t.byIP6[c.ip6[oldest].ip] == c {
+			delete(t.byIP6, c.ip6[oldest].ip)
+		}
+		c.ip6 = append(c.ip6[:oldest], c.ip6[oldest+1:]...)
+	}
+	c.ip6 = append(c.ip6, addr6{ip: ip, seen: now})
+	t.byIP6[ip] = c
+	return true
+}
+
+// Seen6 records that the kernel's neighbour table names mac for IPv6
+// address ip. A client whose addresses are learned (a signed-in one with
+// option ipv6, a trusted one) gets ip, and the watchers hear of it; the
+// address leaves any other client that had it. Others, and addresses that
+// are not Learnable6, are ignored: IPv6 never makes a client known.
+func (t *Table) Seen6(mac net.HardwareAddr, ip netip.Addr) {
+	if !Learnable6(ip) {
+		return
+	}
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	c := t.clients[string(mac)]
+	if c == nil || !t.learns6(c) {
+		t.mu.Unlock()
+		return
+	}
+	var changes []Change
+	if other := t.byIP6[ip]; other != nil && other != c {
+		for i := range other.ip6 {
+			if other.ip6[i].ip == ip {
+				other.ip6 = append(other.ip6[:i], other.ip6[i+1:]...)
+				break
+			}
+		}
+		changes = append(changes, Change{Client: other.snapshot(), Old: other.state(), By: "address"})
+	}
+	if t.learn6(c, ip, t.now()) {
+		changes = append(changes, Change{Client: c.snapshot(), Old: c.state(), By: "address"})
+	}
+	t.mu.Unlock()
+	t.notify(changes)
 }
 
 // OnLink reports whether the kernel's neighbour table last named mac for
