@@ -124,6 +124,15 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	}
 	defer neighbours.Close()
 	table.SetResolver(neighbours.Resolve)
+	// The table learns a client's IPv6 addresses from its sign-in on
+	// (option ipv6; a trusted client's always): the neighbour entries the
+	// kernel made before then are reported again.
+	table.Watch(func(ch session.Change) {
+		s := ch.Client.State
+		if (s == session.Authenticated || s == session.Trusted) && (s != ch.Old || ch.Event == session.SignIn || ch.By == "config") {
+			neighbours.Relearn(ch.Client.MAC)
+		}
+	})
 	fw, err := firewall.New(g.Firewall, table, log)
 	if err != nil {
 		return err

@@ -1,7 +1,7 @@
-// Package neigh follows the kernel's neighbour table (ARP) on the LAN
-// interface, so that the client table knows the MAC behind every address:
-// also for clients that never used Lobby's DHCP server and set their
-// address by hand.
+// Package neigh follows the kernel's neighbour table (ARP, and IPv6
+// neighbour discovery) on the LAN interface, so that the client table
+// knows the MAC behind every address: also for clients that never used
+// Lobby's DHCP server and set their address by hand.
 package neigh
 
 import (
@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -24,6 +25,9 @@ type Table interface {
 	// Gone: ip has no live entry any more (it failed or was deleted), so
 	// whoever had it is not known to answer there now.
 	Gone(ip netip.Addr)
+	// Seen6: a live entry names mac for IPv6 address ip (global or
+	// unique-local; the table ignores the others).
+	Seen6(mac net.HardwareAddr, ip netip.Addr)
 }
 
 // Tracker follows the neighbour table of one interface.
@@ -35,6 +39,12 @@ type Tracker struct {
 	// goroutines may run on threads of other namespaces (tests do this).
 	ns     netns.NsHandle
 	handle *netlink.Handle
+
+	// relearn holds the MACs whose IPv6 entries Relearn asked for; wake
+	// tells the running tracker there are some.
+	relearnMu sync.Mutex
+	relearn   map[string]bool
+	wake      chan struct{}
 }
 
 // New returns a tracker for the named interface of the calling thread's
@@ -55,7 +65,8 @@ func New(iface string, table Table, log *slog.Logger) (*Tracker, error) {
 		ns.Close()
 		return nil, fmt.Errorf("neighbours: interface %s: %w", iface, err)
 	}
-	return &Tracker{ifindex: link.Attrs().Index, table: table, log: log, ns: ns, handle: h}, nil
+	return &Tracker{ifindex: link.Attrs().Index, table: table, log: log, ns: ns, handle: h,
+		relearn: map[string]bool{}, wake: make(chan struct{}, 1)}, nil
 }
 
 // Close releases the tracker's netlink handle.
@@ -66,22 +77,73 @@ func (t *Tracker) Close() {
 
 // ours returns the IPv4 address of an entry of the tracked interface.
 func (t *Tracker) ours(n *netlink.Neigh) (netip.Addr, bool) {
-	if n.LinkIndex != t.ifindex || n.Family != unix.AF_INET {
+	return t.oursIn(n, unix.AF_INET)
+}
+
+// oursIn returns the address of an entry of family fam on the tracked
+// interface.
+func (t *Tracker) oursIn(n *netlink.Neigh, fam int) (netip.Addr, bool) {
+	if n.LinkIndex != t.ifindex || n.Family != fam {
 		return netip.Addr{}, false
 	}
 	ip, ok := netip.AddrFromSlice(n.IP)
-	return ip.Unmap(), ok
+	if fam == unix.AF_INET {
+		ip = ip.Unmap()
+	}
+	return ip, ok
 }
 
 // usable reports whether a neighbour entry names a live client: a
 // resolved IPv4 address with an Ethernet MAC.
 func (t *Tracker) usable(n *netlink.Neigh) (net.HardwareAddr, netip.Addr, bool) {
+	return t.usableIn(n, unix.AF_INET)
+}
+
+// usableIn is usable for family fam.
+func (t *Tracker) usableIn(n *netlink.Neigh, fam int) (net.HardwareAddr, netip.Addr, bool) {
 	const live = unix.NUD_REACHABLE | unix.NUD_STALE | unix.NUD_DELAY | unix.NUD_PROBE | unix.NUD_PERMANENT
-	ip, ok := t.ours(n)
+	ip, ok := t.oursIn(n, fam)
 	if !ok || len(n.HardwareAddr) != 6 || n.State&live == 0 {
 		return nil, netip.Addr{}, false
 	}
 	return n.HardwareAddr, ip, true
+}
+
+// Relearn asks the running tracker to report mac's live IPv6 entries to
+// the table again (Seen6). The table learns a client's IPv6 addresses only
+// once it is signed in (or trusted), and an entry the kernel made before
+// that sends no new event while nothing is forwarded to it. It does not
+// block: the session table's watcher calls it.
+func (t *Tracker) Relearn(mac net.HardwareAddr) {
+	t.relearnMu.Lock()
+	t.relearn[string(mac)] = true
+	t.relearnMu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// relearnNow reports the IPv6 entries of the MACs Relearn asked for: one
+// listing of the table for all of them.
+func (t *Tracker) relearnNow() {
+	t.relearnMu.Lock()
+	macs := t.relearn
+	t.relearn = map[string]bool{}
+	t.relearnMu.Unlock()
+	if len(macs) == 0 {
+		return
+	}
+	neighs, err := t.handle.NeighList(t.ifindex, unix.AF_INET6)
+	if err != nil {
+		t.log.Warn("neighbours: listing IPv6 entries", "err", err)
+		return
+	}
+	for i := range neighs {
+		if mac, ip, ok := t.usableIn(&neighs[i], unix.AF_INET6); ok && macs[string(mac)] {
+			t.table.Seen6(mac, ip)
+		}
+	}
 }
 
 // Run reports every existing and new neighbour to the table until ctx ends.
@@ -141,11 +203,17 @@ func (t *Tracker) follow(ctx context.Context, ready func()) error {
 			return nil
 		case err := <-failed:
 			return fmt.Errorf("netlink subscription: %w", err)
+		case <-t.wake:
+			t.relearnNow()
 		case u, ok := <-updates:
 			if !ok {
 				return fmt.Errorf("netlink subscription closed")
 			}
-			if mac, ip, ok := t.usable(&u.Neigh); ok && u.Type == unix.RTM_NEWNEIGH {
+			if mac, ip, ok := t.usableIn(&u.Neigh, unix.AF_INET6); ok && u.Type == unix.RTM_NEWNEIGH {
+				// IPv6 addresses only ever add to a signed-in client's;
+				// they leave at its sign-out (the table's rule).
+				t.table.Seen6(mac, ip)
+			} else if mac, ip, ok := t.usable(&u.Neigh); ok && u.Type == unix.RTM_NEWNEIGH {
 				t.table.Seen(mac, ip, "")
 			} else if ip, ok := t.ours(&u.Neigh); ok && (u.Type == unix.RTM_DELNEIGH || u.Type == unix.RTM_NEWNEIGH) {
 				// Deleted, or INCOMPLETE/FAILED: nobody answers there now.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -27,6 +28,18 @@ func (s *seenTable) Seen(mac net.HardwareAddr, ip netip.Addr, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seen[ip] = mac.String()
+}
+
+func (s *seenTable) Seen6(mac net.HardwareAddr, ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[ip] = mac.String()
+}
+
+func (s *seenTable) set(ip netip.Addr, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[ip] = v
 }
 
 func (s *seenTable) Gone(ip netip.Addr) {
@@ -79,7 +92,11 @@ func TestTracker(t *testing.T) {
 	netlink.AddrAdd(link, addr)
 	mac := func(s string) net.HardwareAddr { m, _ := net.ParseMAC(s); return m }
 	add := func(ip, m string) {
-		n := &netlink.Neigh{LinkIndex: link.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
+		fam := netlink.FAMILY_V4
+		if strings.Contains(ip, ":") {
+			fam = netlink.FAMILY_V6
+		}
+		n := &netlink.Neigh{LinkIndex: link.Attrs().Index, Family: fam, State: netlink.NUD_PERMANENT,
 			IP: net.ParseIP(ip), HardwareAddr: mac(m)}
 		if err := netlink.NeighAdd(n); err != nil {
 			t.Fatal(err)
@@ -102,8 +119,9 @@ func TestTracker(t *testing.T) {
 	go func() { done <- tr.Run(ctx, func() { close(readyc) }) }()
 	<-readyc
 	add("10.77.0.51", "02:00:00:00:01:02") // after: reported as it comes
+	add("fd77::51", "02:00:00:00:01:02")   // IPv6 too
 
-	want := map[string]string{"10.77.0.50": "02:00:00:00:01:01", "10.77.0.51": "02:00:00:00:01:02"}
+	want := map[string]string{"10.77.0.50": "02:00:00:00:01:01", "10.77.0.51": "02:00:00:00:01:02", "fd77::51": "02:00:00:00:01:02"}
 	deadline := time.Now().Add(5 * time.Second)
 	for ip, m := range want {
 		for table.get(netip.MustParseAddr(ip)) != m && time.Now().Before(deadline) {
@@ -112,6 +130,24 @@ func TestTracker(t *testing.T) {
 		if got := table.get(netip.MustParseAddr(ip)); got != m {
 			t.Errorf("%s seen as %q, want %q", ip, got, m)
 		}
+	}
+	// Relearn reports a MAC's IPv6 entries again, and only that MAC's.
+	add("fd77::50", "02:00:00:00:01:01")
+	for _, ip := range []string{"fd77::50", "fd77::51"} {
+		for table.get(netip.MustParseAddr(ip)) == "" && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		table.set(netip.MustParseAddr(ip), "forgotten")
+	}
+	tr.Relearn(mac("02:00:00:00:01:02"))
+	for table.get(netip.MustParseAddr("fd77::51")) == "forgotten" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := table.get(netip.MustParseAddr("fd77::51")); got != "02:00:00:00:01:02" {
+		t.Errorf("after Relearn, fd77::51 seen as %q", got)
+	}
+	if got := table.get(netip.MustParseAddr("fd77::50")); got != "forgotten" {
+		t.Errorf("Relearn of another MAC reported fd77::50 (%q)", got)
 	}
 	if m, ok := tr.Resolve(netip.MustParseAddr("10.77.0.51")); !ok || m.String() != want["10.77.0.51"] {
 		t.Errorf("Resolve = %v, %v", m, ok)
