@@ -28,21 +28,25 @@ type backend interface {
 	teardown() error
 }
 
-// readings is one reading of the kernel's byte counters: upload by MAC,
-// download by IPv4 address. Its maps are kept from one
-// reading to the next (cleared), so that reading 10,000 clients every few
-// seconds does not rebuild them.
+// readings is one reading of the kernel's byte counters: upload by MAC
+// (the signed-in client's IPv4 element, the trusted one's MAC), and by MAC
+// and IPv6 address (a signed-in client's IPv6 elements); download by
+// address, IPv4 and IPv6. Its maps are kept from one reading to the next
+// (cleared), so that reading 10,000 clients every few seconds does not
+// rebuild them.
 type readings struct {
 	up   map[[6]byte]uint64
+	up6  map[macIP]uint64
 	down map[netip.Addr]uint64
 }
 
 func newReadings() *readings {
-	return &readings{up: map[[6]byte]uint64{}, down: map[netip.Addr]uint64{}}
+	return &readings{up: map[[6]byte]uint64{}, up6: map[macIP]uint64{}, down: map[netip.Addr]uint64{}}
 }
 
 func (r *readings) clear() {
 	clear(r.up)
+	clear(r.up6)
 	clear(r.down)
 }
 

@@ -409,7 +409,7 @@ func (f *Firewall) account() {
 		f.mu.Unlock()
 		return
 	}
-	moved := f.st.account(f.readings.up, f.readings.down)
+	moved := f.st.account(f.readings.up, f.readings.up6, f.readings.down)
 	f.mu.Unlock()
 	for _, u := range moved {
 		f.table.Account(u.mac, u.up, u.down)

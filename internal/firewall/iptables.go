@@ -31,12 +31,12 @@ const (
 // jump (or none: the member chains are jumped to from lobby's own).
 const (
 	iptPre    = "LOBBY_PRE"    // raw PREROUTING -i IF: classify, drop preauth TCP 80
-	iptMAC    = "LOBBY_MAC"    // raw: MAC (and IPv4 address, for signed-in clients) → state mark (members)
+	iptMAC    = "LOBBY_MAC"    // raw: MAC (and address, for signed-in clients) → state mark (members)
 	iptGarden = "LOBBY_GARDEN" // raw: garden destination → garden mark (members)
 	iptDNAT   = "LOBBY_DNAT"   // nat PREROUTING -i IF: DNS redirect; the relay goes here too
 	iptIn     = "LOBBY_IN"     // filter INPUT -i IF
 	iptFwd    = "LOBBY_FWD"    // filter FORWARD -i IF
-	iptDown   = "LOBBY_DOWN"   // filter FORWARD -o IF: download accounting (members, IPv4)
+	iptDown   = "LOBBY_DOWN"   // filter FORWARD -o IF: download accounting (members)
 )
 
 // ipsets of the iptables backend, used where the kernel has the type.
@@ -47,6 +47,8 @@ const (
 	ipsetGarden4 = "lobby_garden4" // hash:net timeout
 	ipsetGarden6 = "lobby_garden6" // hash:net family inet6 timeout
 	ipsetDown4   = "lobby_down4"   // hash:ip counters
+	ipsetAuth6   = "lobby_auth6"   // hash:ip,mac family inet6 counters: a signed-in client's learned IPv6 address with its MAC
+	ipsetDown6   = "lobby_down6"   // hash:ip family inet6 counters
 )
 
 // iptBackend drives iptables and ip6tables through their binaries (the
@@ -119,6 +121,7 @@ func (b *iptBackend) hooks() []hook {
 	return append(hs,
 		hook{false, "nat", "PREROUTING", []string{"-i", b.iface, "-j", iptDNAT}},
 		hook{false, "filter", "FORWARD", []string{"-o", b.iface, "-j", iptDown}},
+		hook{true, "filter", "FORWARD", []string{"-o", b.iface, "-j", iptDown}},
 	)
 }
 
@@ -133,9 +136,9 @@ func allChains() []chain {
 	var cs []chain
 	for _, v6 := range []bool{false, true} {
 		cs = append(cs, chain{v6, "raw", iptPre}, chain{v6, "raw", iptMAC}, chain{v6, "raw", iptGarden},
-			chain{v6, "filter", iptIn}, chain{v6, "filter", iptFwd})
+			chain{v6, "filter", iptIn}, chain{v6, "filter", iptFwd}, chain{v6, "filter", iptDown})
 	}
-	return append(cs, chain{false, "nat", iptDNAT}, chain{false, "filter", iptDown})
+	return append(cs, chain{false, "nat", iptDNAT})
 }
 
 func (b *iptBackend) ipt(v6 bool) *xtables {
@@ -183,9 +186,14 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 	add("raw", iptPre, []string{"-p", "tcp", "--dport", "80"}, markMatch(0, markGarden), drop)
 
 	// A signed-in client is its IPv4 address together with its MAC (SPEC
-	// §3, Firewall): IPv6 is never marked authenticated.
-	if b.authSet && !v6 {
-		add("raw", iptMAC, []string{"-m", "set", "--match-set", ipsetAuth, "src,src"}, setMark(markAuth, markState))
+	// §3, Firewall), and with option ipv6 each learned IPv6 address with
+	// its MAC: IPv6 from any other address is never marked authenticated.
+	if b.authSet {
+		set := ipsetAuth
+		if v6 {
+			set = ipsetAuth6
+		}
+		add("raw", iptMAC, []string{"-m", "set", "--match-set", set, "src,src"}, setMark(markAuth, markState))
 	}
 	if b.macSets {
 		for _, s := range []struct {
@@ -256,9 +264,13 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 		for _, proto := range []string{"udp", "tcp"} {
 			add("nat", iptDNAT, markMatch(0, markState), []string{"-p", proto, "--dport", "53", "!", "-d", r.portal.String(), "-j", "DNAT", "--to-destination", to})
 		}
-		if b.downSets {
-			add("filter", iptDown, []string{"-m", "set", "--match-set", ipsetDown4, "dst", "-j", "RETURN"})
+	}
+	if b.downSets {
+		set := ipsetDown4
+		if v6 {
+			set = ipsetDown6
 		}
+		add("filter", iptDown, []string{"-m", "set", "--match-set", set, "dst", "-j", "RETURN"})
 	}
 	return rs
 }
@@ -275,9 +287,9 @@ func macRule(mac net.HardwareAddr, mark uint32) []string {
 }
 
 // authRule is the rule-mode member rule of a signed-in client: its IPv4
-// address together with its MAC.
+// address (or a learned IPv6 one) together with its MAC.
 func authRule(mac net.HardwareAddr, ip netip.Addr) []string {
-	return args([]string{"-s", netip.PrefixFrom(ip, 32).String()}, macRule(mac, markAuth))
+	return args([]string{"-s", netip.PrefixFrom(ip, ip.BitLen()).String()}, macRule(mac, markAuth))
 }
 
 func gardenRule(p netip.Prefix) []string {
@@ -285,7 +297,7 @@ func gardenRule(p netip.Prefix) []string {
 }
 
 func downRule(ip netip.Addr) []string {
-	return []string{"-d", netip.PrefixFrom(ip, 32).String(), "-j", "RETURN"}
+	return []string{"-d", netip.PrefixFrom(ip, ip.BitLen()).String(), "-j", "RETURN"}
 }
 
 func markOf(k kind) uint32 {
@@ -314,14 +326,16 @@ func (b *iptBackend) build(r ruleset, members []op, garden []gardenElem) error {
 
 	// ipsets, where the kernel has the types.
 	var none uint32
-	b.authSet = b.createSet(ipsetAuth, "hash:ip,mac", netlink.IpsetCreateOptions{Family: unix.AF_INET, Counters: true})
+	b.authSet = b.createSet(ipsetAuth, "hash:ip,mac", netlink.IpsetCreateOptions{Family: unix.AF_INET, Counters: true}) &&
+		b.createSet(ipsetAuth6, "hash:ip,mac", netlink.IpsetCreateOptions{Family: unix.AF_INET6, Counters: true})
 	b.macSets = b.createSet(ipsetTrusted, "hash:mac", netlink.IpsetCreateOptions{Counters: true})
 	if b.macSets {
 		b.macSets = b.createSet(ipsetBlocked, "hash:mac", netlink.IpsetCreateOptions{})
 	}
 	b.gardenSets = b.createSet(ipsetGarden4, "hash:net", netlink.IpsetCreateOptions{Family: unix.AF_INET, Timeout: &none}) &&
 		b.createSet(ipsetGarden6, "hash:net", netlink.IpsetCreateOptions{Family: unix.AF_INET6, Timeout: &none})
-	b.downSets = b.createSet(ipsetDown4, "hash:ip", netlink.IpsetCreateOptions{Family: unix.AF_INET, Counters: true})
+	b.downSets = b.createSet(ipsetDown4, "hash:ip", netlink.IpsetCreateOptions{Family: unix.AF_INET, Counters: true}) &&
+		b.createSet(ipsetDown6, "hash:ip", netlink.IpsetCreateOptions{Family: unix.AF_INET6, Counters: true})
 
 	for _, c := range allChains() {
 		if err := b.ipt(c.v6).NewChain(c.table, c.name); err != nil {
@@ -375,9 +389,9 @@ func (b *iptBackend) apply(ops []op) error {
 
 func memberName(o op) string {
 	switch o.kind {
-	case kindDown4:
+	case kindDown4, kindDown6:
 		return o.ip.String()
-	case kindAuth:
+	case kindAuth, kindAuth6:
 		return o.mac.String() + " . " + o.ip.String()
 	}
 	return o.mac.String()
@@ -385,23 +399,32 @@ func memberName(o op) string {
 
 // member adds or deletes one member: an ipset entry, or its rules.
 func (b *iptBackend) member(o op) error {
-	if o.kind == kindDown4 {
+	v6 := o.ip.Is6()
+	switch o.kind {
+	case kindDown4, kindDown6:
 		if b.downSets {
-			return b.setEntry(o.add, ipsetDown4, &netlink.IPSetEntry{IP: o.ip.AsSlice()})
+			return b.setEntry(o.add, family(v6, ipsetDown4, ipsetDown6), &netlink.IPSetEntry{IP: o.ip.AsSlice()})
 		}
-		return b.rule(o.add, false, "filter", iptDown, downRule(o.ip))
-	}
-	if o.kind == kindAuth {
+		return b.rule(o.add, v6, "filter", iptDown, downRule(o.ip))
+	case kindAuth, kindAuth6:
 		if b.authSet {
-			return b.setEntry(o.add, ipsetAuth, &netlink.IPSetEntry{IP: o.ip.AsSlice(), MAC: o.mac})
+			return b.setEntry(o.add, family(v6, ipsetAuth, ipsetAuth6), &netlink.IPSetEntry{IP: o.ip.AsSlice(), MAC: o.mac})
 		}
-		return b.rule(o.add, false, "raw", iptMAC, authRule(o.mac, o.ip))
+		return b.rule(o.add, v6, "raw", iptMAC, authRule(o.mac, o.ip))
 	}
 	if b.macSets {
 		return b.setEntry(o.add, ipsetOf(o.kind), &netlink.IPSetEntry{MAC: o.mac})
 	}
 	spec := macRule(o.mac, markOf(o.kind))
 	return errors.Join(b.rule(o.add, false, "raw", iptMAC, spec), b.rule(o.add, true, "raw", iptMAC, spec))
+}
+
+// family picks the IPv4 or the IPv6 one of two names.
+func family(v6 bool, v4name, v6name string) string {
+	if v6 {
+		return v6name
+	}
+	return v4name
 }
 
 func (b *iptBackend) setEntry(add bool, set string, e *netlink.IPSetEntry) error {
@@ -513,7 +536,7 @@ func (b *iptBackend) expire(now time.Time) error {
 func (b *iptBackend) counters(r *readings) error {
 	var sets []string
 	if b.authSet {
-		sets = append(sets, ipsetAuth)
+		sets = append(sets, ipsetAuth, ipsetAuth6)
 	}
 	if b.macSets {
 		sets = append(sets, ipsetTrusted)
@@ -524,9 +547,16 @@ func (b *iptBackend) counters(r *readings) error {
 			return fmt.Errorf("listing ipset %s: %w", set, err)
 		}
 		for _, e := range res.Entries {
-			if len(e.MAC) == 6 && e.Bytes != nil {
-				r.up[[6]byte(e.MAC)] += *e.Bytes
+			if len(e.MAC) != 6 || e.Bytes == nil {
+				continue
 			}
+			if set == ipsetAuth6 {
+				if a, ok := netip.AddrFromSlice(e.IP); ok {
+					r.up6[macIP{[6]byte(e.MAC), a}] = *e.Bytes
+				}
+				continue
+			}
+			r.up[[6]byte(e.MAC)] += *e.Bytes
 		}
 	}
 	if !b.authSet || !b.macSets {
@@ -536,26 +566,38 @@ func (b *iptBackend) counters(r *readings) error {
 				return fmt.Errorf("listing chain %s: %w", iptMAC, err)
 			}
 			for _, l := range lines {
-				if mac, n, ok := ruleCounter(l, "--mac-source"); ok {
-					if hw, err := net.ParseMAC(mac); err == nil && len(hw) == 6 {
-						r.up[[6]byte(hw)] += n
-					}
+				mac, n, ok := ruleCounter(l, "--mac-source")
+				hw, err := net.ParseMAC(mac)
+				if !ok || err != nil || len(hw) != 6 {
+					continue
 				}
+				// A signed-in client's IPv6 rule counts as its own
+				// element (one of several, which come and go).
+				if src, _, ok := ruleCounter(l, "-s"); ok && v6 {
+					if p, err := netip.ParsePrefix(src); err == nil {
+						r.up6[macIP{[6]byte(hw), p.Addr()}] = n
+					}
+					continue
+				}
+				r.up[[6]byte(hw)] += n
 			}
 		}
 	}
-	if b.downSets {
-		res, err := b.nl.IpsetList(ipsetDown4)
-		if err != nil {
-			return fmt.Errorf("listing ipset %s: %w", ipsetDown4, err)
-		}
-		for _, e := range res.Entries {
-			if a, ok := netip.AddrFromSlice(e.IP); ok && e.Bytes != nil {
-				r.down[a.Unmap()] = *e.Bytes
+	for _, v6 := range []bool{false, true} {
+		if b.downSets {
+			set := family(v6, ipsetDown4, ipsetDown6)
+			res, err := b.nl.IpsetList(set)
+			if err != nil {
+				return fmt.Errorf("listing ipset %s: %w", set, err)
 			}
+			for _, e := range res.Entries {
+				if a, ok := netip.AddrFromSlice(e.IP); ok && e.Bytes != nil {
+					r.down[a.Unmap()] = *e.Bytes
+				}
+			}
+			continue
 		}
-	} else {
-		lines, err := b.v4.ListWithCounters("filter", iptDown)
+		lines, err := b.ipt(v6).ListWithCounters("filter", iptDown)
 		if err != nil {
 			return fmt.Errorf("listing chain %s: %w", iptDown, err)
 		}
@@ -632,7 +674,7 @@ func (b *iptBackend) teardown() error {
 			errs = append(errs, fmt.Errorf("deleting chain %s of table %s: %w", c.name, c.table, err))
 		}
 	}
-	for _, s := range []string{ipsetAuth, ipsetTrusted, ipsetBlocked, ipsetGarden4, ipsetGarden6, ipsetDown4} {
+	for _, s := range []string{ipsetAuth, ipsetAuth6, ipsetTrusted, ipsetBlocked, ipsetGarden4, ipsetGarden6, ipsetDown4, ipsetDown6} {
 		if err := b.nl.IpsetDestroy(s); err != nil && !isNoSet(err) {
 			errs = append(errs, fmt.Errorf("destroying ipset %s: %w", s, err))
 		}

@@ -115,10 +115,13 @@ const wantIPTRules = `*filter
 -A LOBBY_PRE -j LOBBY_GARDEN
 -A LOBBY_PRE -p tcp -m tcp --dport 80 -m mark --mark 0x0/0x4000000 -j DROP
 *filter
+:LOBBY_DOWN -
 :LOBBY_FWD -
 :LOBBY_IN -
 -A INPUT -i lan0 -j LOBBY_IN
+-A FORWARD -o lan0 -j LOBBY_DOWN
 -A FORWARD -i lan0 -j LOBBY_FWD
+-A LOBBY_DOWN -d fd77::11/128 -j RETURN
 -A LOBBY_FWD -m mark --mark 0x1000000/0x3000000 -j RETURN
 -A LOBBY_FWD -m mark --mark 0x2000000/0x3000000 -j RETURN
 -A LOBBY_FWD -m mark --mark 0x3000000/0x3000000 -j DROP
@@ -140,6 +143,7 @@ const wantIPTRules = `*filter
 :LOBBY_PRE -
 -A PREROUTING -i lan0 -j LOBBY_PRE
 -A LOBBY_MAC -m mac --mac-source 02:00:00:00:01:02 -j MARK --set-xmark 0x3000000/0x3000000
+-A LOBBY_MAC -s fd77::11/128 -m mac --mac-source 02:00:00:00:01:01 -j MARK --set-xmark 0x1000000/0x3000000
 -A LOBBY_PRE -j LOBBY_MAC
 -A LOBBY_PRE -m mark --mark 0x1000000/0x3000000 -j RETURN
 -A LOBBY_PRE -m mark --mark 0x2000000/0x3000000 -j RETURN
@@ -155,11 +159,13 @@ func TestIPTRuleset(t *testing.T) {
 	})
 	r := (&Firewall{cfg: fw(cfg)}).rules()
 	a, blocked := mustMAC("02:00:00:00:01:01"), mustMAC("02:00:00:00:01:02")
-	ip := netip.MustParseAddr("10.77.0.11")
+	ip, ip6 := netip.MustParseAddr("10.77.0.11"), netip.MustParseAddr("fd77::11")
 	members := []op{
 		{add: true, kind: kindAuth, mac: a, ip: ip},
 		{add: true, kind: kindBlocked, mac: blocked},
 		{add: true, kind: kindDown4, ip: ip},
+		{add: true, kind: kindAuth6, mac: a, ip: ip6},
+		{add: true, kind: kindDown6, ip: ip6},
 	}
 	garden := []gardenElem{{addr: netip.MustParseAddr("198.51.100.12"), ttl: time.Hour}}
 
@@ -174,6 +180,7 @@ func TestIPTRuleset(t *testing.T) {
 		// stay rules here; garden and accounting become ipsets.
 		{"ipset where the kernel has it", false, strings.NewReplacer(
 			"-A LOBBY_DOWN -d 10.77.0.11/32 -j RETURN", "-A LOBBY_DOWN -m set --match-set lobby_down4 dst -j RETURN",
+			"-A LOBBY_DOWN -d fd77::11/128 -j RETURN", "-A LOBBY_DOWN -m set --match-set lobby_down6 dst -j RETURN",
 			"-A LOBBY_GARDEN -d 203.0.113.0/24 -j MARK --set-xmark 0x4000000/0x4000000\n-A LOBBY_GARDEN -d 198.51.100.12/32 -j MARK --set-xmark 0x4000000/0x4000000",
 			"-A LOBBY_GARDEN -m set --match-set lobby_garden4 dst -j MARK --set-xmark 0x4000000/0x4000000",
 		).Replace(wantIPTRules)},
@@ -204,7 +211,7 @@ func TestIPTRuleset(t *testing.T) {
 				t.Errorf("rules:\n%s\nwant:\n%s", got, want)
 			}
 			if !tt.force {
-				for set, want := range map[string]int{ipsetGarden4: 2, ipsetDown4: 1, ipsetGarden6: 0} {
+				for set, want := range map[string]int{ipsetGarden4: 2, ipsetDown4: 1, ipsetGarden6: 0, ipsetDown6: 1} {
 					res, err := b.nl.IpsetList(set)
 					if err != nil {
 						t.Fatalf("ipset %s: %v", set, err)
@@ -218,7 +225,19 @@ func TestIPTRuleset(t *testing.T) {
 			// Sign-out of a, sign-in of another: the member rules or
 			// entries follow; counters read back for every member.
 			c, ipC := mustMAC("02:00:00:00:01:03"), netip.MustParseAddr("10.77.0.13")
-			if err := b.apply([]op{{kind: kindAuth, mac: a, ip: ip}, {kind: kindDown4, ip: ip}, {add: true, kind: kindAuth, mac: c, ip: ipC}}); err != nil {
+			// a's IPv6 element and download element are read back too.
+			r6 := newReadings()
+			if err := b.counters(r6); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := r6.up6[macIP{[6]byte(a), ip6}]; !ok || len(r6.up6) != 1 {
+				t.Errorf("counters: IPv6 upload %v, want a . %v alone", r6.up6, ip6)
+			}
+			if _, ok := r6.down[ip6]; !ok {
+				t.Errorf("counters: download %v, want %v among them", r6.down, ip6)
+			}
+			if err := b.apply([]op{{kind: kindAuth, mac: a, ip: ip}, {kind: kindDown4, ip: ip}, {kind: kindAuth6, mac: a, ip: ip6}, {kind: kindDown6, ip: ip6},
+				{add: true, kind: kindAuth, mac: c, ip: ipC}}); err != nil {
 				t.Fatal(err)
 			}
 			got := lobbyRules(t)

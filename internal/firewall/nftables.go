@@ -26,6 +26,8 @@ const (
 	setTrusted    = "trusted"     // ether_addr, counter: trusted_mac and ctl trust
 	setBlocked    = "blocked"     // ether_addr: blocked_mac and ctl block
 	setDown4      = "down4"       // ipv4_addr, counter: let-through clients' IPv4, download accounting
+	setAuth6      = "auth6"       // ether_addr . ipv6_addr, counter: signed-in clients' learned IPv6 (option ipv6)
+	setDown6      = "down6"       // ipv6_addr, counter: let-through clients' learned IPv6, download accounting
 	setGarden4    = "garden4"     // ipv4_addr, interval: allow_address
 	setGarden4DNS = "garden4_dns" // ipv4_addr, timeout: allow_domain answers
 	setGarden6    = "garden6"     // ipv6_addr, interval: allow_address
@@ -123,9 +125,13 @@ func (n *nftBackend) sets() map[string]*nftables.Set {
 		setAuth: mk(setAuth, nftables.MustConcatSetType(nftables.TypeEtherAddr, nftables.TypeIPAddr), func(s *nftables.Set) {
 			s.Counter, s.Concatenation = true, true
 		}),
-		setTrusted:    mk(setTrusted, nftables.TypeEtherAddr, counter),
-		setBlocked:    mk(setBlocked, nftables.TypeEtherAddr, nil),
-		setDown4:      mk(setDown4, nftables.TypeIPAddr, counter),
+		setTrusted: mk(setTrusted, nftables.TypeEtherAddr, counter),
+		setBlocked: mk(setBlocked, nftables.TypeEtherAddr, nil),
+		setDown4:   mk(setDown4, nftables.TypeIPAddr, counter),
+		setAuth6: mk(setAuth6, nftables.MustConcatSetType(nftables.TypeEtherAddr, nftables.TypeIP6Addr), func(s *nftables.Set) {
+			s.Counter, s.Concatenation = true, true
+		}),
+		setDown6:      mk(setDown6, nftables.TypeIP6Addr, counter),
 		setGarden4:    mk(setGarden4, nftables.TypeIPAddr, interval),
 		setGarden4DNS: mk(setGarden4DNS, nftables.TypeIPAddr, timeout),
 		setGarden6:    mk(setGarden6, nftables.TypeIP6Addr, interval),
@@ -135,16 +141,16 @@ func (n *nftBackend) sets() map[string]*nftables.Set {
 
 // setFor is the set that holds members of kind k.
 func setFor(k kind) string {
-	return [...]string{setAuth, setTrusted, setBlocked, setDown4}[k]
+	return [...]string{setAuth, setTrusted, setBlocked, setDown4, setAuth6, setDown6}[k]
 }
 
 func opKey(o op) []byte {
 	switch o.kind {
-	case kindDown4:
+	case kindDown4, kindDown6:
 		return o.ip.AsSlice()
-	case kindAuth:
-		// ether_addr . ipv4_addr: each field padded to 4 bytes, as the
-		// registers that the rule loads them into are.
+	case kindAuth, kindAuth6:
+		// ether_addr . ipv4_addr (or ipv6_addr): each field padded to 4
+		// bytes, as the registers that the rule loads them into are.
 		return append(append(append([]byte(nil), o.mac...), 0, 0), o.ip.AsSlice()...)
 	}
 	return []byte(o.mac)
@@ -176,7 +182,7 @@ func (n *nftBackend) build(r ruleset, members []op, garden []gardenElem) error {
 		name := gardenDNSSet(g.addr)
 		elems[name] = append(elems[name], nftables.SetElement{Key: g.addr.AsSlice(), Timeout: g.ttl})
 	}
-	for _, name := range []string{setAuth, setTrusted, setBlocked, setDown4, setGarden4, setGarden4DNS, setGarden6, setGarden6DNS} {
+	for _, name := range []string{setAuth, setTrusted, setBlocked, setDown4, setAuth6, setDown6, setGarden4, setGarden4DNS, setGarden6, setGarden6DNS} {
 		s := sets[name]
 		if err := c.AddSet(s, nil); err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
@@ -311,13 +317,23 @@ func (n *nftBackend) counters(r *readings) error {
 			return fmt.Errorf("reading set %s: %w", name, err)
 		}
 	}
-	err := n.ctr.read(tableName, setDown4, func(key []byte, bytes uint64) {
-		if a, ok := netip.AddrFromSlice(key); ok {
-			r.down[a] = bytes
+	err := n.ctr.read(tableName, setAuth6, func(key []byte, bytes uint64) {
+		if len(key) == 24 { // ether_addr padded to 8 bytes . ipv6_addr
+			r.up6[macIP{[6]byte(key), netip.AddrFrom16([16]byte(key[8:]))}] = bytes
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("reading set %s: %w", setDown4, err)
+		return fmt.Errorf("reading set %s: %w", setAuth6, err)
+	}
+	for _, name := range []string{setDown4, setDown6} {
+		err := n.ctr.read(tableName, name, func(key []byte, bytes uint64) {
+			if a, ok := netip.AddrFromSlice(key); ok {
+				r.down[a] = bytes
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("reading set %s: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -352,12 +368,14 @@ type nftChain struct {
 func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	accept := nftables.ChainPolicyAccept
 	in := cat(iifname(r.iface), isEther())
-	// A signed-in client is its MAC together with its IPv4 address: the
-	// lookup needs an IPv4 packet, so IPv6 from a signed-in MAC is treated
-	// as not let through (docs/firewall.md, Clones).
+	// A signed-in client is its MAC together with its IPv4 address, and
+	// with option ipv6 with each IPv6 address learned for it (auth6, empty
+	// without the option): IPv6 from a signed-in MAC and another address
+	// is not let through (docs/firewall.md).
 	v4 := nfproto(unix.NFPROTO_IPV4)
-	notV4 := metaCmp(expr.MetaKeyNFPROTO, expr.CmpOpNeq, []byte{unix.NFPROTO_IPV4})
+	v6 := nfproto(unix.NFPROTO_IPV6)
 	notAuth := etherIPSaddr(sets[setAuth], true)
+	notAuth6 := etherIP6Saddr(sets[setAuth6], true)
 	notTrusted := etherSaddr(sets[setTrusted], true)
 	portal := r.portal.AsSlice()
 
@@ -383,7 +401,7 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 		cat(metaCmp(expr.MetaKeyIIFNAME, expr.CmpOpNeq, ifname(r.iface)), verdict(expr.VerdictAccept)),
 		cat(dns, dport(53), ip4DaddrCmp(expr.CmpOpEq, portal), notrack()),
 		cat(v4, l4proto(unix.IPPROTO_TCP), dport(80), isEther(), notAuth, notTrusted, jump(chainHold80)),
-		cat(notV4, l4proto(unix.IPPROTO_TCP), dport(80), isEther(), notTrusted, jump(chainHold80)),
+		cat(v6, l4proto(unix.IPPROTO_TCP), dport(80), isEther(), notAuth6, notTrusted, jump(chainHold80)),
 	}
 	hold80 := [][]expr.Any{
 		cat(nfproto(unix.NFPROTO_IPV4), ip4Daddr(sets[setGarden4], false), verdict(expr.VerdictReturn)),
@@ -434,7 +452,7 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	input = append(input,
 		cat(in, dns, ip4DaddrCmp(expr.CmpOpEq, portal), dport(53), etherSaddr(sets[setBlocked], true), verdict(expr.VerdictAccept)),
 		cat(in, v4, notAuth, notTrusted, jump(chainPreauthIn)),
-		cat(in, notV4, notTrusted, jump(chainPreauthIn)),
+		cat(in, v6, notAuth6, notTrusted, jump(chainPreauthIn)),
 	)
 	output := [][]expr.Any{
 		cat(oifname(r.iface), dns, ip4SaddrCmp(portal), sport(53), notrack()),
@@ -464,7 +482,9 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 	// forward: the positive lookups here are the ones that count bytes.
 	forward := [][]expr.Any{
 		cat(oifname(r.iface), nfproto(unix.NFPROTO_IPV4), ip4Daddr(sets[setDown4], false), verdict(expr.VerdictReturn)),
+		cat(oifname(r.iface), v6, ip6Daddr(sets[setDown6], false), verdict(expr.VerdictReturn)),
 		cat(in, v4, etherIPSaddr(sets[setAuth], false), verdict(expr.VerdictReturn)),
+		cat(in, v6, etherIP6Saddr(sets[setAuth6], false), verdict(expr.VerdictReturn)),
 		cat(in, etherSaddr(sets[setTrusted], false), verdict(expr.VerdictReturn)),
 		cat(iifname(r.iface), jump(chainPreauthFwd)),
 	}
@@ -567,6 +587,17 @@ func etherIPSaddr(s *nftables.Set, invert bool) []expr.Any {
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
 		&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		lookup(s, invert),
+	}
+}
+
+// etherIP6Saddr is `ether saddr . ip6 saddr [!=] @s`; isEther and nfproto
+// ipv6 come first. The MAC takes two 32-bit registers, the address the
+// four after them.
+func etherIP6Saddr(s *nftables.Set, invert bool) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+		&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16},
 		lookup(s, invert),
 	}
 }

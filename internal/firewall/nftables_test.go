@@ -63,6 +63,18 @@ const wantPlainRuleset = `table inet lobby {
     elements = { 10.77.0.11 counter packets 0 bytes 0 }
   }
 
+  set auth6 {
+    type ether_addr . ipv6_addr
+    counter
+    elements = { 02:00:00:00:01:01 . fd77::11 counter packets 0 bytes 0 }
+  }
+
+  set down6 {
+    type ipv6_addr
+    counter
+    elements = { fd77::11 counter packets 0 bytes 0 }
+  }
+
   set garden4 {
     type ipv4_addr
     flags interval
@@ -96,7 +108,7 @@ const wantPlainRuleset = `table inet lobby {
     iifname != "lan0" accept
     udp dport 53 ip daddr 10.77.0.1 notrack
     tcp dport 80 ether saddr . ip saddr != @auth ether saddr != @trusted jump hold80
-    meta nfproto != ipv4 tcp dport 80 ether saddr != @trusted jump hold80
+    tcp dport 80 ether saddr . ip6 saddr != @auth6 ether saddr != @trusted jump hold80
   }
 
   chain dstnat {
@@ -128,7 +140,7 @@ const wantPlainRuleset = `table inet lobby {
     type filter hook input priority filter; policy accept;
     iifname "lan0" ip daddr 10.77.0.1 udp dport 53 ether saddr != @blocked accept
     iifname "lan0" ether saddr . ip saddr != @auth ether saddr != @trusted jump preauth_in
-    iifname "lan0" meta nfproto != ipv4 ether saddr != @trusted jump preauth_in
+    iifname "lan0" ether saddr . ip6 saddr != @auth6 ether saddr != @trusted jump preauth_in
   }
 
   chain output {
@@ -149,7 +161,9 @@ const wantPlainRuleset = `table inet lobby {
   chain forward {
     type filter hook forward priority filter; policy accept;
     oifname "lan0" ip daddr @down4 return
+    oifname "lan0" ip6 daddr @down6 return
     iifname "lan0" ether saddr . ip saddr @auth return
+    iifname "lan0" ether saddr . ip6 saddr @auth6 return
     iifname "lan0" ether saddr @trusted return
     iifname "lan0" jump preauth_fwd
   }
@@ -162,6 +176,8 @@ func TestNFTRuleset(t *testing.T) {
 		{add: true, kind: kindBlocked, mac: mustMAC("02:00:00:00:01:02")},
 		{add: true, kind: kindTrusted, mac: mustMAC("02:00:00:00:01:03")},
 		{add: true, kind: kindDown4, ip: netip.MustParseAddr("10.77.0.11")},
+		{add: true, kind: kindAuth6, mac: mustMAC("02:00:00:00:01:01"), ip: netip.MustParseAddr("fd77::11")},
+		{add: true, kind: kindDown6, ip: netip.MustParseAddr("fd77::11")},
 	}
 	tls := func(m *config.Main) {
 		m.TLSCert, m.TLSKey = "c.pem", "k.pem"
@@ -277,13 +293,13 @@ func TestNFTApply(t *testing.T) {
 		auth, blocked, down4 string
 		trusted              string
 	}{
-		{entry{session.Authenticated, ip}, "02:00:00:00:01:01 . 10.77.0.11", "", "10.77.0.11", ""},
+		{entry{session.Authenticated, ip, nil}, "02:00:00:00:01:01 . 10.77.0.11", "", "10.77.0.11", ""},
 		// A new address: the element follows, one out and one in.
-		{entry{session.Authenticated, ip2}, "02:00:00:00:01:01 . 10.77.0.12", "", "10.77.0.12", ""},
-		{entry{session.Authenticated, ip}, "02:00:00:00:01:01 . 10.77.0.11", "", "10.77.0.11", ""},
-		{entry{session.Trusted, ip}, "", "", "10.77.0.11", "02:00:00:00:01:01"},
-		{entry{session.Blocked, ip}, "", "02:00:00:00:01:01", "", ""},
-		{entry{session.Preauth, ip}, "", "", "", ""},
+		{entry{session.Authenticated, ip2, nil}, "02:00:00:00:01:01 . 10.77.0.12", "", "10.77.0.12", ""},
+		{entry{session.Authenticated, ip, nil}, "02:00:00:00:01:01 . 10.77.0.11", "", "10.77.0.11", ""},
+		{entry{session.Trusted, ip, nil}, "", "", "10.77.0.11", "02:00:00:00:01:01"},
+		{entry{session.Blocked, ip, nil}, "", "02:00:00:00:01:01", "", ""},
+		{entry{session.Preauth, ip, nil}, "", "", "", ""},
 	}
 	for i, st := range steps {
 		if err := b.apply(s.change(a, st.want, 0, 0)); err != nil {
@@ -347,15 +363,21 @@ func TestNFTCounters(t *testing.T) {
 	run(t, "nft", "add element inet lobby auth { 02:00:00:00:01:01 . 10.77.0.11 counter packets 3 bytes 1500 }")
 	run(t, "nft", "add element inet lobby trusted { 02:00:00:00:01:03 counter packets 1 bytes 18446744073709551615 }")
 	run(t, "nft", "add element inet lobby down4 { 10.77.0.11 counter packets 2 bytes 640 }")
+	run(t, "nft", "add element inet lobby auth6 { 02:00:00:00:01:01 . fd77::11 counter packets 4 bytes 700 }")
+	run(t, "nft", "add element inet lobby down6 { fd77::11 counter packets 5 bytes 9000 }")
 	r := newReadings()
 	err = b.counters(r)
 	up, down := r.up, r.down
 	if err != nil {
 		t.Fatal(err)
 	}
+	ip6 := netip.MustParseAddr("fd77::11")
 	wantUp := map[[6]byte]uint64{[6]byte(a): 1500, [6]byte(c): math.MaxUint64}
-	if !maps.Equal(up, wantUp) || !maps.Equal(down, map[netip.Addr]uint64{ip: 640}) {
+	if !maps.Equal(up, wantUp) || !maps.Equal(down, map[netip.Addr]uint64{ip: 640, ip6: 9000}) {
 		t.Errorf("counters: up %v, down %v", up, down)
+	}
+	if want := (map[macIP]uint64{{[6]byte(a), ip6}: 700}); !maps.Equal(r.up6, want) {
+		t.Errorf("counters: IPv6 up %v, want %v", r.up6, want)
 	}
 }
 
@@ -526,7 +548,7 @@ func BenchmarkNFTCounters(b *testing.B) {
 	var members []op
 	for i := range 10000 {
 		mac := net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}
-		members = append(members, st.change(mac, entry{session.Authenticated, netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)})}, 0, 0)...)
+		members = append(members, st.change(mac, entry{session.Authenticated, netip.AddrFrom4([4]byte{10, 78, byte(i >> 8), byte(i)}), nil}, 0, 0)...)
 	}
 	if err := be.build((&Firewall{cfg: fw(testConfig(NFTables, nil))}).rules(), members, nil); err != nil {
 		b.Fatal(err)
@@ -539,7 +561,7 @@ func BenchmarkNFTCounters(b *testing.B) {
 		if err := be.counters(r); err != nil {
 			b.Fatal(err)
 		}
-		st.account(r.up, r.down)
+		st.account(r.up, r.up6, r.down)
 	}
 	if len(r.up) != 10000 || len(r.down) != 10000 {
 		b.Fatalf("read %d MACs and %d addresses, want 10000 each", len(r.up), len(r.down))

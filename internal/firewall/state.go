@@ -3,6 +3,7 @@ package firewall
 import (
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/lobby-fw/lobby/internal/session"
 )
@@ -15,32 +16,42 @@ const (
 	kindTrusted             // MAC in the trusted set (counts upload)
 	kindBlocked             // MAC in the blocked set
 	kindDown4               // IPv4 address in the download-accounting set
+	kindAuth6               // MAC with one of its learned IPv6 addresses (option ipv6; counts upload)
+	kindDown6               // learned IPv6 address in the download-accounting set
 )
 
 func (k kind) String() string {
-	return [...]string{"auth", "trusted", "blocked", "down4"}[k]
+	return [...]string{"auth", "trusted", "blocked", "down4", "auth6", "down6"}[k]
 }
 
 // op adds a member to, or deletes it from, one of the backend's sets.
 type op struct {
 	add  bool
 	kind kind
-	mac  net.HardwareAddr // kindAuth, kindTrusted, kindBlocked
-	ip   netip.Addr       // kindAuth (the address it signed in with), kindDown4
+	mac  net.HardwareAddr // kindAuth, kindTrusted, kindBlocked, kindAuth6
+	ip   netip.Addr       // kindAuth (the address it signed in with), kindDown4; IPv6 for kindAuth6, kindDown6
 }
 
 // entry is what the kernel must know of a client.
 type entry struct {
 	state session.State
-	ip    netip.Addr // IPv4 only; the zero Addr when unknown
+	ip    netip.Addr   // IPv4 only; the zero Addr when unknown
+	ip6   []netip.Addr // the IPv6 addresses the table learned (session.Client.IPv6)
 }
 
 func entryOf(c session.Client) entry {
-	e := entry{state: c.State}
+	e := entry{state: c.State, ip6: c.IPv6}
 	if ip := c.IP.Unmap(); ip.Is4() {
 		e.ip = ip
 	}
 	return e
+}
+
+// macIP is a client's element of a concatenated set: its MAC with one
+// address.
+type macIP struct {
+	mac [6]byte
+	ip  netip.Addr
 }
 
 // allowed reports whether a client in state s is let through.
@@ -84,14 +95,16 @@ type state struct {
 	usage   map[string]*usage     // let-through clients' totals
 	// The last counter reading of each download-accounting element: an
 	// element's counter starts at 0 when it is added, so totals grow by the
-	// difference. (Upload's is in usage.)
+	// difference. (Upload's is in usage, and in lastUp6 for the elements
+	// of a signed-in client's IPv6 addresses.)
 	lastDown map[netip.Addr]uint64
+	lastUp6  map[macIP]uint64
 }
 
 func newState() state {
 	return state{
 		clients: map[string]entry{}, down: map[netip.Addr]string{}, usage: map[string]*usage{},
-		lastDown: map[netip.Addr]uint64{},
+		lastDown: map[netip.Addr]uint64{}, lastUp6: map[macIP]uint64{},
 	}
 }
 
@@ -118,28 +131,60 @@ func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
 		}
 	}
 
-	// The download-accounting set: one address per let-through client. An
-	// address that moved to another MAC (a new lease) changes owner
-	// without a kernel change.
-	var curIP, wantIP netip.Addr
-	if allowed(cur.state) && cur.ip.IsValid() && s.down[cur.ip] == key {
-		curIP = cur.ip
-	}
-	if allowed(want.state) && want.ip.Is4() {
-		wantIP = want.ip
-	}
-	if curIP != wantIP {
-		if curIP.IsValid() {
-			dels = append(dels, op{kind: kindDown4, ip: curIP})
-			delete(s.down, curIP)
-			delete(s.lastDown, curIP)
-		}
-		if wantIP.IsValid() {
-			if _, taken := s.down[wantIP]; !taken {
-				adds = append(adds, op{add: true, kind: kindDown4, ip: wantIP})
-				s.lastDown[wantIP] = 0
+	// The download-accounting sets: a let-through client's IPv4 address
+	// and learned IPv6 addresses. An address that moved to another MAC (a
+	// new lease) changes owner without a kernel change.
+	var curDown, wantDown []netip.Addr
+	if allowed(cur.state) {
+		for _, ip := range append([]netip.Addr{cur.ip}, cur.ip6...) {
+			if ip.IsValid() && s.down[ip] == key {
+				curDown = append(curDown, ip)
 			}
-			s.down[wantIP] = key
+		}
+	}
+	if allowed(want.state) {
+		if want.ip.Is4() {
+			wantDown = append(wantDown, want.ip)
+		}
+		wantDown = append(wantDown, want.ip6...)
+	}
+	for _, ip := range curDown {
+		if !slices.Contains(wantDown, ip) {
+			dels = append(dels, op{kind: downKind(ip), ip: ip})
+			delete(s.down, ip)
+			delete(s.lastDown, ip)
+		}
+	}
+	for _, ip := range wantDown {
+		if slices.Contains(curDown, ip) {
+			continue
+		}
+		if _, taken := s.down[ip]; !taken {
+			adds = append(adds, op{add: true, kind: downKind(ip), ip: ip})
+			s.lastDown[ip] = 0
+		}
+		s.down[ip] = key
+	}
+
+	// A signed-in client's learned IPv6 addresses, each with its MAC:
+	// one element each, in or out.
+	var cur6, want6 []netip.Addr
+	if cur.state == session.Authenticated {
+		cur6 = cur.ip6
+	}
+	if want.state == session.Authenticated {
+		want6 = want.ip6
+	}
+	for _, ip := range cur6 {
+		if !slices.Contains(want6, ip) {
+			dels = append(dels, op{kind: kindAuth6, mac: mac, ip: ip})
+			delete(s.lastUp6, macIP{[6]byte(mac), ip})
+		}
+	}
+	for _, ip := range want6 {
+		if !slices.Contains(cur6, ip) {
+			adds = append(adds, op{add: true, kind: kindAuth6, mac: mac, ip: ip})
+			s.lastUp6[macIP{[6]byte(mac), ip}] = 0
 		}
 	}
 
@@ -159,11 +204,19 @@ func (s *state) change(mac net.HardwareAddr, want entry, up, down uint64) []op {
 	return append(dels, adds...)
 }
 
-// account adds kernel counter readings (upload by MAC, download by IPv4
-// address) to the clients' totals and returns the clients whose totals
-// moved. It allocates nothing when nothing moved: it runs every
-// pollInterval over every client.
-func (s *state) account(up map[[6]byte]uint64, down map[netip.Addr]uint64) []usage {
+// downKind is the download-accounting set of ip's family.
+func downKind(ip netip.Addr) kind {
+	if ip.Is4() {
+		return kindDown4
+	}
+	return kindDown6
+}
+
+// account adds kernel counter readings (upload by MAC, and by MAC and
+// IPv6 address; download by address) to the clients' totals and returns
+// the clients whose totals moved. It allocates nothing when nothing
+// moved: it runs every pollInterval over every client.
+func (s *state) account(up map[[6]byte]uint64, up6 map[macIP]uint64, down map[netip.Addr]uint64) []usage {
 	var moved map[string]bool
 	mark := func(key string) {
 		if moved == nil {
@@ -181,6 +234,18 @@ func (s *state) account(up map[[6]byte]uint64, down map[netip.Addr]uint64) []usa
 			mark(string(u.mac))
 		}
 		u.lastUp = n
+	}
+	for k, n := range up6 {
+		u := s.usage[string(k.mac[:])]
+		last, ok := s.lastUp6[k]
+		if u == nil || !ok {
+			continue
+		}
+		if d := grown(last, n); d > 0 {
+			u.up += d
+			mark(string(u.mac))
+		}
+		s.lastUp6[k] = n
 	}
 	for ip, n := range down {
 		key, owned := s.down[ip]
