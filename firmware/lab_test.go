@@ -264,6 +264,7 @@ type ctlClient struct {
 	Download  uint64     `json:"download_rate"`
 	Upload    uint64     `json:"upload_rate"`
 	Quota     uint64     `json:"quota"`
+	IPv6      []string   `json:"ipv6"`
 }
 
 func (d *lobbyProc) clients() map[string]ctlClient {

@@ -57,6 +57,9 @@ type Client struct {
 	DownloadRate uint64  `json:"download_rate"` // bit/s
 	UploadRate   uint64  `json:"upload_rate"`   // bit/s
 	Quota        uint64  `json:"quota"`         // bytes up + down of the session
+	// IPv6 are the IPv6 addresses learned for the client (option ipv6;
+	// a trusted client's always): absent when none.
+	IPv6 []string `json:"ipv6,omitempty"`
 }
 
 func clientJSON(c session.Client) Client {
@@ -66,6 +69,9 @@ func clientJSON(c session.Client) Client {
 	}
 	if c.IP.IsValid() {
 		out.IP = c.IP.String()
+	}
+	for _, a := range c.IPv6 {
+		out.IPv6 = append(out.IPv6, a.String())
 	}
 	if !c.Expires.IsZero() {
 		e := c.Expires.UTC().Truncate(time.Second)
