@@ -143,11 +143,19 @@ func testIPv6(t *testing.T, backend string) {
 	})
 
 	t.Run("signed in: IPv6 passes and counts both ways", func(t *testing.T) {
+		// The session is bound to the IPv4 address the client is seen at
+		// (SPEC §3, Firewall): it says where it is first.
+		inNS(t, c1, "ping", "-c", "1", "-W", "1", "10.77.0.1")
 		if _, errOut, code := d.ctl("auth", mac); code != 0 {
 			t.Fatalf("ctl auth: %s", errOut)
 		}
+		if c := d.clients()[mac]; c.IP != fwClientIP(1) {
+			t.Fatalf("signed in at %q, want %s", c.IP, fwClientIP(1))
+		}
 		if !reaches6(t, c1, true, 10*time.Second) {
-			t.Fatalf("signed in with option ipv6, the client does not reach http://[%s]/", origin6)
+			rn, _ := inNS(t, routerNS, "ip", "-6", "neigh")
+			cn, _ := inNS(t, c1, "ip", "-6", "neigh")
+			t.Fatalf("signed in with option ipv6, the client does not reach http://[%s]/; ctl clients: %+v\nrouter's neighbours:\n%s\nclient's:\n%s\nrules:\n%s", origin6, d.clients()[mac], rn, cn, fwRules(t, backend))
 		}
 		if out, err := inNS(t, c1, "ping", "-6", "-c", "1", "-W", "2", origin6); err != nil {
 			t.Errorf("signed in, ping -6 of the origin: %v\n%s", err, out)
@@ -244,6 +252,12 @@ func testIPv6(t *testing.T, backend string) {
 		log := d.logText()
 		if !strings.Contains(log, `msg="client signed out" mac=`+mac) || !strings.Contains(log, "reason=quota") {
 			t.Errorf("no sign-out with reason quota in the log")
+		}
+		if c.Ended != "quota" {
+			t.Errorf("ctl clients: ended %q, want quota", c.Ended)
+		}
+		if body, _ := fwCurl(t, c1, "http://10.77.0.1:2050/"); !strings.Contains(body, "data allowance is used up") {
+			t.Errorf("the portal does not say the data allowance is used up:\n%s", body)
 		}
 		if !reaches6(t, c1, false, 3*time.Second) {
 			t.Errorf("signed out by quota, the client still reaches the origin over IPv6")

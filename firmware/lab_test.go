@@ -265,6 +265,7 @@ type ctlClient struct {
 	Upload    uint64     `json:"upload_rate"`
 	Quota     uint64     `json:"quota"`
 	IPv6      []string   `json:"ipv6"`
+	Ended     string     `json:"ended"`
 }
 
 func (d *lobbyProc) clients() map[string]ctlClient {

@@ -454,6 +454,7 @@ reset_client() {
 		for proto in boot static ra dhcp; do
 			echo "route flush dev eth0 proto $proto"
 		done
+		echo "neigh flush dev eth0"
 	} | ip -n "$c" -6 -force -batch - 2>/dev/null || true
 }
 

@@ -60,6 +60,9 @@ type Client struct {
 	// IPv6 are the IPv6 addresses learned for the client (option ipv6;
 	// a trusted client's always): absent when none.
 	IPv6 []string `json:"ipv6,omitempty"`
+	// Ended is why the client's last session ended ("quota": its data
+	// allowance is used up), while it is not signed in; absent when none.
+	Ended string `json:"ended,omitempty"`
 }
 
 func clientJSON(c session.Client) Client {
@@ -69,6 +72,9 @@ func clientJSON(c session.Client) Client {
 	}
 	if c.IP.IsValid() {
 		out.IP = c.IP.String()
+	}
+	if c.Ended != 0 {
+		out.Ended = c.Ended.String()
 	}
 	for _, a := range c.IPv6 {
 		out.IPv6 = append(out.IPv6, a.String())

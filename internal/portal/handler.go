@@ -131,6 +131,9 @@ func (s *Server) page(v visitor) *Page {
 			}
 			p.Method, p.User = string(v.client.Grant.Method), v.client.Grant.User
 		}
+		if v.client.State == session.Preauth && v.client.Ended == session.ReasonQuota {
+			p.Notice = "Your data allowance is used up, so you were signed out."
+		}
 	}
 	return p
 }

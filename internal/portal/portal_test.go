@@ -349,3 +349,31 @@ func TestTimeLeftAndParagraphs(t *testing.T) {
 		t.Errorf("paragraphs: %q", got)
 	}
 }
+
+// A client signed out by its quota is told so on the portal (SPEC §3,
+// Limits); one signed out otherwise is not.
+func TestQuotaUsedUpNotice(t *testing.T) {
+	const notice = "data allowance is used up"
+	f := newFixture(t)
+	ctx := context.Background()
+	f.table.Auth(ctx, mac1, f.table.NewGrant(session.MethodCtl, "", session.Limits{Quota: 1000, Given: session.GivenQuota}))
+	f.table.Auth(ctx, mac2, f.table.NewGrant(session.MethodCtl, "", session.Limits{}))
+	f.table.Account(mac1, 600, 600)
+	f.table.Deauth(ctx, mac2, session.ReasonAdmin)
+	if f.state(mac1) != session.Preauth {
+		t.Fatalf("over its quota, the client is %v", f.state(mac1))
+	}
+	for _, path := range []string{"/", "/status"} {
+		if _, body := f.do("GET", path, ip1, nil, nil); !strings.Contains(body, notice) {
+			t.Errorf("GET %s of a client signed out by quota does not say %q:\n%s", path, notice, body)
+		}
+		if _, body := f.do("GET", path, ip2, nil, nil); strings.Contains(body, notice) {
+			t.Errorf("GET %s of a client signed out by ctl says %q", path, notice)
+		}
+	}
+	// Signed in again, the notice is gone.
+	f.table.Auth(ctx, mac1, f.table.NewGrant(session.MethodCtl, "", session.Limits{}))
+	if _, body := f.do("GET", "/", ip1, nil, nil); strings.Contains(body, notice) {
+		t.Errorf("signed in again, the page still says %q", notice)
+	}
+}

@@ -57,6 +57,10 @@ type Client struct {
 	// Grant is the grant of the client's session while it is signed in
 	// (State Authenticated); the zero Grant otherwise.
 	Grant Grant
+	// Ended is why the client's last session ended, while it is not
+	// signed in (the portal says its data allowance is used up); 0 when
+	// it is signed in or no session of it ended since lobby started.
+	Ended Reason
 }
 
 // SessionBytes are the bytes the client sent and received in its session:
@@ -156,7 +160,8 @@ type client struct {
 	hostname string
 
 	authenticated bool
-	grant         Grant // the session's, while authenticated
+	grant         Grant  // the session's, while authenticated
+	ended         Reason // why the last session ended (signOut), until the next sign-in
 
 	trusted, blocked       bool // set with ctl
 	cfgTrusted, cfgBlocked bool // set by the config file
@@ -213,6 +218,8 @@ func (c *client) snapshot() Client {
 	if s.State == Authenticated {
 		s.Expires = c.grant.End
 		s.Grant = c.grant
+	} else {
+		s.Ended = c.ended
 	}
 	return s
 }
@@ -729,6 +736,7 @@ func (t *Table) signOut(c *client, r Reason) Change {
 	g := c.grant
 	c.authenticated = false
 	c.grant = Grant{}
+	c.ended = r
 	return Change{Event: SignOut, Reason: r, Grant: g}
 }
 
