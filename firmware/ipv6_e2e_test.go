@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -261,6 +262,17 @@ func testIPv6(t *testing.T, backend string) {
 		}
 		if !reaches6(t, c1, false, 3*time.Second) {
 			t.Errorf("signed out by quota, the client still reaches the origin over IPv6")
+		}
+	})
+
+	// The IPv6 sets, ipsets and chains go with the rest: nothing is left
+	// for the next backend to trip over.
+	t.Run("SIGTERM removes every rule", func(t *testing.T) {
+		if code := d.stop(syscall.SIGTERM); code != 0 {
+			t.Errorf("exit %d after SIGTERM", code)
+		}
+		if got := fwRules(t, backend); got != "" {
+			t.Errorf("rules left after a clean stop:\n%s", got)
 		}
 	})
 }
