@@ -189,11 +189,7 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 	// §3, Firewall), and with option ipv6 each learned IPv6 address with
 	// its MAC: IPv6 from any other address is never marked authenticated.
 	if b.authSet {
-		set := ipsetAuth
-		if v6 {
-			set = ipsetAuth6
-		}
-		add("raw", iptMAC, []string{"-m", "set", "--match-set", set, "src,src"}, setMark(markAuth, markState))
+		add("raw", iptMAC, []string{"-m", "set", "--match-set", family(v6, ipsetAuth, ipsetAuth6), "src,src"}, setMark(markAuth, markState))
 	}
 	if b.macSets {
 		for _, s := range []struct {
@@ -266,11 +262,7 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 		}
 	}
 	if b.downSets {
-		set := ipsetDown4
-		if v6 {
-			set = ipsetDown6
-		}
-		add("filter", iptDown, []string{"-m", "set", "--match-set", set, "dst", "-j", "RETURN"})
+		add("filter", iptDown, []string{"-m", "set", "--match-set", family(v6, ipsetDown4, ipsetDown6), "dst", "-j", "RETURN"})
 	}
 	return rs
 }
