@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,5 +164,37 @@ func TestBadRequest(t *testing.T) {
 	var r Response
 	if err := json.NewDecoder(c).Decode(&r); err != nil || r.OK || !strings.Contains(r.Error, "bad request") {
 		t.Errorf("response %+v, %v", r, err)
+	}
+}
+
+// The learned IPv6 addresses and the reason the last session ended are in
+// a client's row when it has them, and left out when not.
+func TestClientJSONIPv6AndEnded(t *testing.T) {
+	m, _ := net.ParseMAC("02:00:00:00:01:01")
+	tests := []struct {
+		c    session.Client
+		want []string // in the JSON
+		not  []string // not in it
+	}{
+		{session.Client{MAC: m, State: session.Authenticated, IPv6: []netip.Addr{netip.MustParseAddr("fd77::11"), netip.MustParseAddr("2001:db8::5")}},
+			[]string{`"ipv6":["fd77::11","2001:db8::5"]`}, []string{`"ended"`}},
+		{session.Client{MAC: m, State: session.Preauth, Ended: session.ReasonQuota}, []string{`"ended":"quota"`}, []string{`"ipv6"`}},
+		{session.Client{MAC: m, State: session.Preauth}, nil, []string{`"ipv6"`, `"ended"`}},
+	}
+	for i, tt := range tests {
+		b, err := json.Marshal(clientJSON(tt.c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%d: %s lacks %s", i, b, w)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(string(b), n) {
+				t.Errorf("%d: %s has %s", i, b, n)
+			}
+		}
 	}
 }
