@@ -986,9 +986,9 @@ type addr6 struct {
 	seen time.Time
 }
 
-// Learnable6 reports whether ip is an IPv6 address a client may be
+// learnable6 reports whether ip is an IPv6 address a client may be
 // learned at: global or unique-local unicast, never link-local.
-func Learnable6(ip netip.Addr) bool {
+func learnable6(ip netip.Addr) bool {
 	return ip.Is6() && !ip.Is4In6() && ip.IsGlobalUnicast()
 }
 
@@ -1048,9 +1048,9 @@ func (t *Table) learn6(c *client, ip netip.Addr, now time.Time) bool {
 // address ip. A client whose addresses are learned (a signed-in one with
 // option ipv6, a trusted one) gets ip, and the watchers hear of it; the
 // address leaves any other client that had it. Others, and addresses that
-// are not Learnable6, are ignored: IPv6 never makes a client known.
+// are not learnable6 (a link-local one), are ignored: IPv6 never makes a client known.
 func (t *Table) Seen6(mac net.HardwareAddr, ip netip.Addr) {
-	if !Learnable6(ip) {
+	if !learnable6(ip) {
 		return
 	}
 	t.writeMu.Lock()
