@@ -265,6 +265,36 @@ func testIPv6(t *testing.T, backend string) {
 		}
 	})
 
+	// A reload applies option ipv6 to the clients signed in: off drops
+	// their IPv6 elements, on learns their addresses again.
+	t.Run("a reload turns it off and on", func(t *testing.T) {
+		if _, errOut, code := d.ctl("auth", mac); code != 0 {
+			t.Fatalf("ctl auth: %s", errOut)
+		}
+		if !reaches6(t, c1, true, 10*time.Second) {
+			t.Fatalf("signed in, the client does not reach the origin over IPv6")
+		}
+		reload := func(n int, on string) {
+			d.writeConfig(baseConfig(d.dir, "option firewall '"+backend+"'", "option ipv6 '"+on+"'"))
+			d.cmd.Process.Signal(syscall.SIGHUP)
+			deadline := time.Now().Add(5 * time.Second)
+			for strings.Count(d.logText(), "reload: config applied") < n && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		reload(1, "0")
+		if !reaches6(t, c1, false, 3*time.Second) {
+			t.Errorf("after a reload with ipv6 '0' the client still reaches the origin over IPv6")
+		}
+		if c := d.clients()[mac]; len(c.IPv6) != 0 || c.State != "authenticated" || !fwReachesOrigin(t, c1) {
+			t.Errorf("after a reload with ipv6 '0': IPv6 %v, state %s (want none, still signed in over IPv4)", c.IPv6, c.State)
+		}
+		reload(2, "1")
+		if !reaches6(t, c1, true, 10*time.Second) {
+			t.Errorf("after a reload with ipv6 '1' the client does not reach the origin over IPv6")
+		}
+	})
+
 	// The IPv6 sets, ipsets and chains go with the rest: nothing is left
 	// for the next backend to trip over.
 	t.Run("SIGTERM removes every rule", func(t *testing.T) {
