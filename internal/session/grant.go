@@ -126,11 +126,13 @@ type Grant struct {
 	Class           [][]byte      `json:"class,omitempty"`
 	InterimInterval time.Duration `json:"interim_interval,omitempty"`
 
-	// Set by the table at sign-in; what a caller of Auth puts here is
-	// ignored, and Limit cannot change them.
+	// Set by the table (SessionID by NewGrant, the others at sign-in);
+	// what a caller of Auth puts in the others is ignored, and Limit
+	// cannot change them.
 
 	// SessionID is the session's Acct-Session-Id (RFC 2866 §5.5): unique
-	// to this session, kept across restarts with it.
+	// to this session, kept across restarts with it. A grant without one
+	// (not made by NewGrant) gets one at sign-in.
 	SessionID string    `json:"session_id"`
 	Start     time.Time `json:"start"`
 	// BaseUp and BaseDown are the client's byte totals at Start: the

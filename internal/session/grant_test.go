@@ -58,7 +58,8 @@ func TestAuthKeepsTheGrant(t *testing.T) {
 	tb.Watch(func(ch Change) { changes = append(changes, ch) })
 
 	g := tb.NewGrant(MethodVoucher, "ABCDE-FGHJK", Limits{UploadRate: 1e6, Quota: 0, Given: GivenUploadRate | GivenQuota})
-	g.SessionID, g.BaseUp = "mine", 99 // the table's to set
+	id := g.SessionID // made before the sign-in, for a RADIUS Access-Request
+	g.BaseUp = 99     // the table's to set
 	cl, err := tb.Auth(ctx, a, g)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func TestAuthKeepsTheGrant(t *testing.T) {
 		got.IdleTimeout != 10*time.Minute || got.DownloadRate != 5e6 || got.UploadRate != 1e6 || got.Quota != 0 {
 		t.Errorf("grant %+v", got)
 	}
-	if got.SessionID == "mine" || len(got.SessionID) != 16 || !got.Start.Equal(c.t) || got.BaseUp != 100 || got.BaseDown != 200 {
+	if got.SessionID != id || len(id) != 16 || !got.Start.Equal(c.t) || got.BaseUp != 100 || got.BaseDown != 200 {
 		t.Errorf("the table's part: %+v", got)
 	}
 	if !cl.Expires.Equal(got.End) {
@@ -81,6 +82,13 @@ func TestAuthKeepsTheGrant(t *testing.T) {
 	cl2, _ := tb.Auth(ctx, a, tb.NewGrant(MethodCtl, "", Limits{}))
 	if cl2.Grant.SessionID == got.SessionID {
 		t.Error("a new session kept the old session's ID")
+	}
+	// The same grant twice is two sessions, with two IDs.
+	again := tb.NewGrant(MethodCtl, "", Limits{})
+	cl3, _ := tb.Auth(ctx, a, again)
+	cl4, _ := tb.Auth(ctx, a, again)
+	if cl3.Grant.SessionID != again.SessionID || cl4.Grant.SessionID == cl3.Grant.SessionID || cl4.Grant.SessionID == "" {
+		t.Errorf("one grant twice: IDs %q then %q", cl3.Grant.SessionID, cl4.Grant.SessionID)
 	}
 	if _, err := tb.Auth(ctx, a, Grant{Method: "magic"}); err == nil {
 		t.Error("an unknown method signed in")

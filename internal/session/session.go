@@ -828,12 +828,16 @@ func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durabl
 // RADIUS user name; "" for none) with the limits the method gives, config
 // lobby's for the others (Limits.Over), the session end counted from now.
 // Every sign-in method makes its grant here, and may then narrow it (a
-// voucher's End is its code's).
+// voucher's End is its code's). The grant's SessionID is made here too,
+// before the sign-in: a RADIUS Access-Request carries the Acct-Session-Id
+// the session will have (SPEC §7), and its accounting uses it again.
 func (t *Table) NewGrant(method Method, user string, l Limits) Grant {
 	t.mu.RLock()
 	d := t.cfg.Defaults()
 	t.mu.RUnlock()
-	return grantOf(method, user, l.Over(d), t.now())
+	g := grantOf(method, user, l.Over(d), t.now())
+	g.SessionID = newSessionID()
+	return g
 }
 
 // Auth signs a client in with grant g (see NewGrant), at the address the
@@ -872,6 +876,9 @@ func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr,
 			c.onLink = false
 			t.byIP[ip] = c
 		}
+		if g.SessionID == "" || c.authenticated && g.SessionID == c.grant.SessionID {
+			g.SessionID = newSessionID() // a grant not made by NewGrant, or one used already
+		}
 		var events []Change
 		if c.authenticated {
 			r := ReasonLogout
@@ -880,7 +887,6 @@ func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr,
 			}
 			events = append(events, t.signOut(c, r))
 		}
-		g.SessionID = newSessionID()
 		g.Start = now
 		g.BaseUp, g.BaseDown = c.bytesUp, c.bytesDown
 		c.authenticated = true
