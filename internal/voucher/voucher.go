@@ -95,6 +95,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/lobby-fw/lobby/internal/guess"
 )
 
 // Store is what the Book needs of internal/store: durable records.
@@ -435,7 +437,7 @@ type Book struct {
 	seated    map[Code]struct{} // codes with at least one seat: what Expire watches
 	batches   map[uint64]*batch
 	nextBatch uint64
-	guesses   guesses
+	guesses   guess.Limiter
 	lastSweep int64 // Unix seconds of Expire's last look at every code
 }
 
@@ -457,7 +459,7 @@ func New(st Store, cfg Config) *Book {
 		codes:   make(map[Code]*voucher),
 		seated:  make(map[Code]struct{}),
 		batches: make(map[uint64]*batch),
-		guesses: newGuesses(),
+		guesses: guess.New(),
 	}
 	if b.log == nil {
 		b.log = slog.Default()
@@ -600,7 +602,7 @@ func (b *Book) newCodeLocked() (Code, error) {
 // returns after the seat is on disk.
 func (b *Book) Redeem(ctx context.Context, input string, mac net.HardwareAddr, now time.Time) (Grant, error) {
 	b.mu.Lock()
-	if w := b.guesses.wait(string(mac), now); w > 0 {
+	if w := b.guesses.Wait(string(mac), now); w > 0 {
 		b.mu.Unlock()
 		return Grant{}, &Refusal{Reason: TooManyTries, Wait: w}
 	}
@@ -613,7 +615,7 @@ func (b *Book) Redeem(ctx context.Context, input string, mac net.HardwareAddr, n
 	}
 	v := b.codes[c]
 	if v == nil {
-		w := b.guesses.wrong(string(mac), now)
+		w := b.guesses.Wrong(string(mac), now)
 		b.mu.Unlock()
 		return Grant{}, &Refusal{Reason: WrongCode, Wait: w}
 	}
@@ -830,7 +832,7 @@ func (b *Book) Expire(now time.Time) (out []SignOut, next time.Time) {
 	if sec-b.lastSweep >= int64(sweepEvery/time.Second) {
 		b.lastSweep = sec
 		b.forgetLocked(sec)
-		b.guesses.prune(now)
+		b.guesses.Prune(now)
 	}
 	if nextSec != 0 {
 		next = time.Unix(nextSec, 0)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lobby-fw/lobby/internal/guess"
 )
 
 var (
@@ -261,7 +263,7 @@ func TestGuessingLimit(t *testing.T) {
 	wrong := func(i int) string { return Code(uint64(good) ^ uint64(i+1)).String() }
 
 	now := t0
-	for i := range maxWrong - 1 {
+	for i := range guess.MaxWrong - 1 {
 		r := refused(t, b, wrong(i), macA, now, WrongCode)
 		if r.Wait != 0 {
 			t.Fatalf("wrong code %d: wait %s", i+1, r.Wait)
@@ -289,29 +291,11 @@ func TestGuessingLimit(t *testing.T) {
 
 	// Five wrong codes spread over more than a minute start no wait.
 	now = now.Add(time.Hour)
-	for i := range 2 * maxWrong {
+	for i := range 2 * guess.MaxWrong {
 		if r := refused(t, b, wrong(i), macC, now, WrongCode); r.Wait != 0 {
 			t.Fatalf("slow guess %d: wait %s", i+1, r.Wait)
 		}
 		now = now.Add(16 * time.Second)
-	}
-}
-
-func TestGuessesPruned(t *testing.T) {
-	g := newGuesses()
-	now := t0
-	for i := range 3 * minGuessPrune {
-		g.wrong(string(rune(i)), now)
-		now = now.Add(time.Second)
-	}
-	// Only the devices of the last minute (and before pruning ran, at most
-	// twice the threshold) are kept.
-	if len(g.m) > 2*minGuessPrune {
-		t.Fatalf("%d entries kept", len(g.m))
-	}
-	g.prune(now.Add(time.Minute))
-	if len(g.m) != 0 {
-		t.Fatalf("%d entries after everything went stale", len(g.m))
 	}
 }
 
