@@ -3,7 +3,10 @@
 // guessWindow waits guessWait before the next try.
 package guess
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // The limit's figures.
 const (
@@ -76,4 +79,14 @@ func (g *Limiter) Prune(now time.Time) {
 		}
 	}
 	g.pruneAt = max(minGuessPrune, 2*len(g.m))
+}
+
+// WaitText is a wait for a person to read, in whole seconds rounded up:
+// "60 seconds".
+func WaitText(d time.Duration) string {
+	sec := int((d + time.Second - 1) / time.Second)
+	if sec == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(sec) + " seconds"
 }

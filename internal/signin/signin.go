@@ -5,10 +5,9 @@
 // Service hands to the session table.
 //
 // A method is one small type behind the Method interface: Click (accept the
-// terms, with config click's limits and cooldown) and Voucher (a code of
-// internal/voucher). The RADIUS method of SPEC §7 is one more
-// implementation and one more entry in New's list; the others do not
-// change. The package lives apart from the portal because the portal is
+// terms, with config click's limits and cooldown), Voucher (a code of
+// internal/voucher) and RADIUS (a user name and password a RADIUS server
+// accepts, SPEC §7, and MAC authentication of the devices first seen). The package lives apart from the portal because the portal is
 // only one of its callers' front ends (the form and the JSON API), and
 // because the voucher method has a life beyond a sign-in — seats released
 // when sessions end, data counted, expiry — that belongs with the codes, not
@@ -26,6 +25,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,11 +46,13 @@ type Request struct {
 
 // Refusal is a sign-in refused for a reason the guest should read. Error is
 // one plain sentence. With Wait > 0 the device may not try again before it
-// has passed: the portal answers 429 with Retry-After, else 403 (401 for
-// POST /api/login).
+// has passed: the portal answers 429 with Retry-After; Unavailable says
+// the service behind the method did not answer (no RADIUS server did):
+// the portal answers 503; else 403 (401 for POST /api/login).
 type Refusal struct {
-	Message string
-	Wait    time.Duration
+	Message     string
+	Wait        time.Duration
+	Unavailable bool
 }
 
 func (r *Refusal) Error() string { return r.Message }
@@ -89,6 +91,8 @@ type Config struct {
 	Click   ClickConfig
 	// Voucher is `config voucher`: the defaults of `ctl voucher create`.
 	Voucher voucher.Defaults
+	// RADIUS is config radius: method radius and MAC authentication.
+	RADIUS RADIUSConfig
 }
 
 // ClickConfig is `config click`.
@@ -110,6 +114,7 @@ type Service struct {
 	cfg     atomic.Pointer[Config]
 	click   *Click
 	voucher *Voucher
+	radius  *RADIUS
 	methods []Method // every method built, configured or not
 }
 
@@ -140,7 +145,8 @@ func New(cfg Config, o Options) (*Service, error) {
 	}
 	s.click = newClick(s, o.Store)
 	s.voucher = newVoucher(s, o.Book)
-	s.methods = []Method{s.click, s.voucher}
+	s.radius = newRADIUS(s)
+	s.methods = []Method{s.click, s.voucher, s.radius}
 	if err := s.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -153,6 +159,9 @@ func (s *Service) Reload(cfg Config) error {
 		if s.method(m) == nil {
 			return fmt.Errorf("signin: method %q is not built into this lobby", m)
 		}
+	}
+	if cfg.RADIUS.Client == nil && (cfg.RADIUS.MACAuth || slices.Contains(cfg.Methods, session.MethodRADIUS)) {
+		return errors.New("signin: method radius and MAC authentication need config radius")
 	}
 	s.cfg.Store(&cfg)
 	return nil
@@ -200,8 +209,12 @@ func (s *Service) SignIn(ctx context.Context, r Request) (session.Client, error)
 
 // Watch follows the table's changes (register it with Table.Watch): a
 // click session's end starts its device's cooldown, a voucher session's
-// frees its seat.
+// frees its seat, a device first seen goes to MAC authentication.
 func (s *Service) Watch(ch session.Change) {
+	if ch.Event == session.NoEvent {
+		s.radius.watch(ch)
+		return
+	}
 	if ch.Event != session.SignOut && ch.Event != session.SignIn {
 		return
 	}
@@ -215,9 +228,13 @@ func (s *Service) Watch(ch session.Change) {
 	}
 }
 
-// Run counts voucher sessions' data against their codes and ends the
-// sessions of codes that expire, until ctx ends.
+// Run counts voucher sessions' data against their codes, ends the
+// sessions of codes that expire, and asks about the devices MAC
+// authentication queued, until ctx ends.
 func (s *Service) Run(ctx context.Context, ready func()) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.radius.run(ctx) })
 	return s.voucher.run(ctx, ready)
 }
 

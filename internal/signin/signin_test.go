@@ -144,7 +144,7 @@ func TestMethodNotOffered(t *testing.T) {
 		t.Fatalf("click while only voucher is offered: %v", err)
 	}
 	if err := r.svc.Reload(Config{Methods: []session.Method{session.MethodRADIUS}}); err == nil {
-		t.Error("a method that is not built was accepted")
+		t.Error("method radius without config radius was accepted")
 	}
 }
 

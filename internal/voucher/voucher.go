@@ -276,20 +276,12 @@ func (r *Refusal) Error() string {
 			s = fmt.Sprintf("This code is in use on %d devices already, as many as it allows.", r.Devices)
 		}
 	case TooManyTries:
-		return fmt.Sprintf("Too many wrong codes: please wait %s and try again.", waitText(r.Wait))
+		return fmt.Sprintf("Too many wrong codes: please wait %s and try again.", guess.WaitText(r.Wait))
 	}
 	if r.Wait > 0 {
-		s += fmt.Sprintf(" Too many wrong codes: please wait %s before the next try.", waitText(r.Wait))
+		s += fmt.Sprintf(" Too many wrong codes: please wait %s before the next try.", guess.WaitText(r.Wait))
 	}
 	return s
-}
-
-func waitText(d time.Duration) string {
-	sec := int((d + time.Second - 1) / time.Second)
-	if sec == 1 {
-		return "1 second"
-	}
-	return strconv.Itoa(sec) + " seconds"
 }
 
 // ErrUnknownCode is returned by Show and Revoke for a code the Book does not
