@@ -202,8 +202,12 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 
 // refusalStatus is the status of a refused sign-in: 429 with Retry-After
 // (RFC 6585 §4, in whole seconds, rounded up) when the device must wait,
-// else refused.
+// 503 when the sign-in service did not answer (RFC 9110 §15.6.4: the
+// server cannot handle it now, not the guest's fault), else refused.
 func refusalStatus(w http.ResponseWriter, ref *signin.Refusal, refused int) int {
+	if ref.Unavailable {
+		return http.StatusServiceUnavailable
+	}
 	if ref.Wait <= 0 {
 		return refused
 	}

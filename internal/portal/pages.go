@@ -29,13 +29,14 @@ const (
 	// shows those offered, in that order, where it says {{methods}}.
 	partClick   = "click.html"
 	partVoucher = "voucher.html"
+	partRADIUS  = "radius.html"
 )
 
 // pageNames are every page and part, in the order they are loaded.
-var pageNames = []string{pageLogin, pageStatus, pageError, partClick, partVoucher}
+var pageNames = []string{pageLogin, pageStatus, pageError, partClick, partVoucher, partRADIUS}
 
 // partOf is the part of the sign-in page for each method.
-var partOf = map[string]string{"click": partClick, "voucher": partVoucher}
+var partOf = map[string]string{"click": partClick, "voucher": partVoucher, "radius": partRADIUS}
 
 // Page is what a page is rendered from; its templates reach it through the
 // names of pageFields. Fields that do not apply to a page are zero.
@@ -76,7 +77,8 @@ type Page struct {
 	Expires  time.Time
 	// DataLeft is the data the session may still use, in words ("250
 	// MB"); "" without a quota. Method is how the client signed in
-	// (click, voucher, ctl), User its voucher code.
+	// (click, voucher, radius, ctl), User its voucher code or RADIUS
+	// user name.
 	DataLeft     string
 	Method, User string
 
@@ -110,11 +112,11 @@ func pageFields(page string) (fields []field, required []string) {
 	case pageLogin:
 		// An operator's login.html from before the methods has one form
 		// with {{token}} and no {{methods}}: it still signs in by click.
-		return append(fields, token, redir, redirHost, notice, code, offered("click"), offered("voucher"),
+		return append(fields, token, redir, redirHost, notice, code, offered("click"), offered("voucher"), offered("radius"),
 			parasField("terms", func(p *Page) []string { return p.Terms }),
 			MarkupField("methods", func(p *Page) string { return p.MethodsHTML }),
 		), []string{"methods", "token"}
-	case partClick, partVoucher:
+	case partClick, partVoucher, partRADIUS:
 		return append(fields, token, redir, redirHost, code,
 			parasField("terms", func(p *Page) []string { return p.Terms }),
 		), []string{"token"}
@@ -124,6 +126,7 @@ func pageFields(page string) (fields []field, required []string) {
 			textField("data_left", func(p *Page) string { return p.DataLeft }),
 			textField("method", func(p *Page) string { return p.Method }),
 			textField("user", func(p *Page) string { return p.User }),
+			flagField("by_code", func(p *Page) bool { return p.Method == "voucher" }),
 			textField("expires", func(p *Page) string {
 				if p.Expires.IsZero() {
 					return ""

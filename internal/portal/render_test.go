@@ -146,7 +146,7 @@ func TestParseErrors(t *testing.T) {
 		fields    []field
 		want      string // the error starts with it
 	}{
-		{"unknown name", "<p>\n{{venu_name}}</p>", status, "t.html:2: unknown name {{venu_name}}; this page knows: authenticated, back, data_left, expires,"},
+		{"unknown name", "<p>\n{{venu_name}}</p>", status, "t.html:2: unknown name {{venu_name}}; this page knows: authenticated, back, by_code, data_left, expires,"},
 		{"name of another page", "{{terms}}", errorPage, "t.html:1: unknown name {{terms}}"},
 		{"upper case", "\n\n{{Venue_Name}}", status, "t.html:3: unknown name {{Venue_Name}}"},
 		{"unknown section", "{{#nope}}{{/nope}}", status, "t.html:1: unknown name {{#nope}}"},
@@ -189,10 +189,10 @@ func TestBuiltinPages(t *testing.T) {
 			t.Errorf("%s: %+v", name, p.t[name])
 		}
 	}
-	if got := strings.Join(p.t[pageLogin].names, " "); got != "click methods notice redir_host terms venue_name voucher" {
+	if got := strings.Join(p.t[pageLogin].names, " "); got != "click methods notice radius redir_host terms venue_name voucher" {
 		t.Errorf("login.html uses %s", got)
 	}
-	for _, part := range []string{partClick, partVoucher} {
+	for _, part := range []string{partClick, partVoucher, partRADIUS} {
 		if !slices.Contains(p.t[part].names, "token") {
 			t.Errorf("%s does not send the token", part)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lobby-fw/lobby/internal/radius"
 	"github.com/lobby-fw/lobby/internal/session"
 	"github.com/lobby-fw/lobby/internal/signin"
 	"github.com/lobby-fw/lobby/internal/voucher"
@@ -252,4 +253,55 @@ func FuzzAPILogin(f *testing.F) {
 			t.Fatal("the body chose the device")
 		}
 	})
+}
+
+// servers answers Access-Requests for the radius method: "nemo" with
+// "arctangent" is accepted, "down" finds no server, anyone else is
+// rejected with a Reply-Message.
+type servers struct{}
+
+func (servers) Authenticate(_ context.Context, r radius.Request) (radius.Limits, error) {
+	switch {
+	case r.User == "down":
+		return radius.Limits{}, radius.ErrNoAnswer
+	case r.User == "nemo" && r.Password == "arctangent":
+		return radius.Limits{Limits: session.Limits{DownloadRate: 2e6, Given: session.GivenDownloadRate}}, nil
+	}
+	return radius.Limits{}, &radius.RejectError{Message: "Your account has expired."}
+}
+
+// The radius part: its form signs in, a reject shows the Reply-Message
+// (403), no server answering is 503 on the page and in the API.
+func TestRADIUSForm(t *testing.T) {
+	f := newFixture(t)
+	if err := f.signin.Reload(signin.Config{Methods: []session.Method{session.MethodRADIUS}, RADIUS: signin.RADIUSConfig{Client: servers{}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, page := f.do("GET", "/", ip1, nil, nil)
+	if !strings.Contains(page, `name="method" value="radius"`) || !strings.Contains(page, `name="password" type="password"`) ||
+		!strings.Contains(page, "user name and password") {
+		t.Fatalf("the radius part is missing:\n%s", page)
+	}
+	res, page := f.login(ip1, url.Values{"method": {"radius"}, "username": {"expired"}, "password": {"x"}})
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(page, "Your account has expired.") {
+		t.Errorf("reject: %d\n%s", res.StatusCode, page)
+	}
+	res, page = f.login(ip1, url.Values{"method": {"radius"}, "username": {"down"}, "password": {"x"}})
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "does not answer") {
+		t.Errorf("no answer: %d\n%s", res.StatusCode, page)
+	}
+	if res, out := f.apiPost(ip2, `{"method":"radius","username":"down","password":"x"}`, nil); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("api, no answer: %d %v", res.StatusCode, out)
+	}
+	res, _ = f.login(ip1, url.Values{"method": {"radius"}, "username": {"nemo"}, "password": {"arctangent"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("accept: %d", res.StatusCode)
+	}
+	_, page = f.do("GET", "/status", ip1, nil, nil)
+	if !strings.Contains(page, "<dt>Signed in as</dt><dd>nemo</dd>") {
+		t.Errorf("status page:\n%s", page)
+	}
+	if res, out := f.apiPost(ip2, `{"method":"radius","username":"nemo","password":"arctangent"}`, nil); res.StatusCode != 200 || out["captive"] != false {
+		t.Errorf("api, accept: %d %v", res.StatusCode, out)
+	}
 }
