@@ -445,7 +445,7 @@ func (a *Accounting) sendPacket(ctx context.Context, r *record, p *Packet) error
 	p.Attrs = parsed.Attrs
 	delay := max(a.clock.Now().Sub(r.At), 0) / time.Second
 	p.Set(AttrAcctDelayTime, Uint32(uint32(delay)))
-	port := a.c.cfg.AcctPort
+	port := a.c.conf().AcctPort
 	if port == 0 {
 		return errors.New("no accounting port")
 	}

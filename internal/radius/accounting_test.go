@@ -79,8 +79,8 @@ func (s *syncStore) isSynced(k string) bool {
 
 func acctClient(srv *acctServer) *Client {
 	c := testClient(netip.AddrPortFrom(srv.addr().Addr(), 1812))
-	c.cfg.AcctPort = srv.addr().Port()
-	c.cfg.Retries = 0
+	c.conf().AcctPort = srv.addr().Port()
+	c.conf().Retries = 0
 	return c
 }
 

@@ -53,7 +53,7 @@ func BenchmarkAccountingBacklog(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		c := testClient(srv.addr())
-		c.cfg.AcctPort = srv.addr().Port()
+		c.conf().AcctPort = srv.addr().Port()
 		a := NewAccounting(c, &storetest.Mem{}, AcctConfig{})
 		for i := range n {
 			s := testSession(fmt.Sprintf("S%d", i))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,7 +52,7 @@ type Config struct {
 // Client sends Access-Requests and the accounting queue's records. It is
 // safe for concurrent use.
 type Client struct {
-	cfg Config
+	cfg atomic.Pointer[Config]
 	log *slog.Logger
 
 	mu sync.Mutex
@@ -67,11 +68,25 @@ func NewClient(cfg Config) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	c := &Client{log: cfg.Logger, signs: map[netip.AddrPort]bool{}}
+	c.Reload(cfg)
+	return c
+}
+
+// Reload applies a new config (a SIGHUP) to the requests that start from
+// now on; those under way finish with the one they began with.
+func (c *Client) Reload(cfg Config) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 3 * time.Second
 	}
-	return &Client{cfg: cfg, log: cfg.Logger, signs: map[netip.AddrPort]bool{}}
+	if cfg.Logger == nil {
+		cfg.Logger = c.log
+	}
+	c.cfg.Store(&cfg)
 }
+
+// conf is the config in force.
+func (c *Client) conf() *Config { return c.cfg.Load() }
 
 // ErrNoAnswer is the error of a request that no server answered within
 // timeout × (retries + 1) each: the portal says "the sign-in service does
@@ -125,7 +140,7 @@ func (c *Client) Authenticate(ctx context.Context, r Request) (Limits, error) {
 	}
 	reply, err := c.exchange(ctx, p, func(a netip.AddrPort) netip.AddrPort { return a }, func(p *Packet) error {
 		randRead(p.Authenticator[:])
-		hidden, err := HidePassword([]byte(pw), c.cfg.Secret, p.Authenticator)
+		hidden, err := HidePassword([]byte(pw), c.conf().Secret, p.Authenticator)
 		if err != nil {
 			return err
 		}
@@ -146,15 +161,15 @@ func (c *Client) Authenticate(ctx context.Context, r Request) (Limits, error) {
 
 // addNAS adds the attributes that name this NAS to every request.
 func (c *Client) addNAS(p *Packet) {
-	if ip := IPv4(c.cfg.NASIP); ip != nil {
+	if ip := IPv4(c.conf().NASIP); ip != nil {
 		p.Add(AttrNASIPAddress, ip)
 	}
-	if c.cfg.NASIdentifier != "" {
-		p.Add(AttrNASIdentifier, []byte(c.cfg.NASIdentifier))
+	if c.conf().NASIdentifier != "" {
+		p.Add(AttrNASIdentifier, []byte(c.conf().NASIdentifier))
 	}
 	p.Add(AttrNASPortType, Uint32(NASPortTypeWireless))
-	if len(c.cfg.CalledStation) > 0 {
-		p.Add(AttrCalledStationID, []byte(StationID(c.cfg.CalledStation)))
+	if len(c.conf().CalledStation) > 0 {
+		p.Add(AttrCalledStationID, []byte(StationID(c.conf().CalledStation)))
 	}
 }
 
@@ -177,7 +192,7 @@ func replyMessage(p *Packet) string {
 // Replies that fail their checks are discarded, and the wait goes on.
 func (c *Client) exchange(ctx context.Context, p *Packet, port func(netip.AddrPort) netip.AddrPort, prepare func(*Packet) error) (*Packet, error) {
 	var last error
-	for _, s := range c.cfg.Servers {
+	for _, s := range c.conf().Servers {
 		addr := port(s)
 		if !addr.IsValid() {
 			continue
@@ -190,7 +205,7 @@ func (c *Client) exchange(ctx context.Context, p *Packet, port func(netip.AddrPo
 				return nil, err
 			}
 		}
-		raw, err := EncodeRequest(p, c.cfg.Secret)
+		raw, err := EncodeRequest(p, c.conf().Secret)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +241,7 @@ func (c *Client) try(ctx context.Context, addr netip.AddrPort, raw []byte, req *
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, maxPacketLen)
-	for range c.cfg.Retries + 1 {
+	for range c.conf().Retries + 1 {
 		if _, err := conn.Write(raw); err != nil {
 			// ICMP unreachable from an earlier try shows here; the
 			// next try or server may do better.
@@ -234,7 +249,7 @@ func (c *Client) try(ctx context.Context, addr netip.AddrPort, raw []byte, req *
 				return nil, ctx.Err()
 			}
 		}
-		conn.SetReadDeadline(time.Now().Add(c.cfg.Timeout))
+		conn.SetReadDeadline(time.Now().Add(c.conf().Timeout))
 		if ctx.Err() != nil { // cancelled before the deadline was set
 			return nil, ctx.Err()
 		}
@@ -261,7 +276,7 @@ func (c *Client) try(ctx context.Context, addr netip.AddrPort, raw []byte, req *
 			return reply, nil
 		}
 	}
-	return nil, fmt.Errorf("%s: no answer in %d tries of %s", addr, c.cfg.Retries+1, c.cfg.Timeout)
+	return nil, fmt.Errorf("%s: no answer in %d tries of %s", addr, c.conf().Retries+1, c.conf().Timeout)
 }
 
 // check is the reply rules of SPEC §7: the Identifier, the Response
@@ -271,7 +286,7 @@ func (c *Client) check(addr netip.AddrPort, raw []byte, req *Packet) (*Packet, e
 	if len(raw) < headerLen || raw[1] != req.Identifier {
 		return nil, errors.New("not an answer to the request (Identifier)")
 	}
-	reply, hasMA, err := VerifyReply(raw, req.Authenticator, c.cfg.Secret)
+	reply, hasMA, err := VerifyReply(raw, req.Authenticator, c.conf().Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -288,9 +303,9 @@ func (c *Client) check(addr netip.AddrPort, raw []byte, req *Packet) (*Packet, e
 		return reply, nil
 	}
 	switch {
-	case c.cfg.Require == RequireAlways:
+	case c.conf().Require == RequireAlways:
 		return nil, fmt.Errorf("%s without Message-Authenticator (require_message_authenticator 1)", reply.Code)
-	case c.cfg.Require == RequireAuto && c.signs[addr]:
+	case c.conf().Require == RequireAuto && c.signs[addr]:
 		return nil, fmt.Errorf("%s without Message-Authenticator from a server that sends them (require_message_authenticator auto)", reply.Code)
 	}
 	return reply, nil

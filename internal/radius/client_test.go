@@ -208,8 +208,8 @@ func TestRequireMessageAuthenticator(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newFakeServer(t, nil)
 			c := testClient(srv.addr())
-			c.cfg.Require = tt.require
-			c.cfg.Retries = 0
+			c.conf().Require = tt.require
+			c.conf().Retries = 0
 			for i, h := range tt.replies {
 				srv.setHandler(h)
 				_, err := c.Authenticate(context.Background(), Request{User: "u", Password: "p", MAC: guestMAC})
@@ -227,7 +227,7 @@ func TestRequireMessageAuthenticator(t *testing.T) {
 // TestAuthenticateCancelled: a cancelled context ends the wait at once.
 func TestAuthenticateCancelled(t *testing.T) {
 	c := testClient(silentAddr(t))
-	c.cfg.Timeout = time.Minute
+	c.conf().Timeout = time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start := time.Now()

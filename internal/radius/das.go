@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,7 +68,7 @@ type DASConfig struct {
 
 // DAS answers Disconnect- and CoA-Requests (RFC 5176) for a Sessions.
 type DAS struct {
-	cfg      DASConfig
+	cfg      atomic.Pointer[DASConfig]
 	sessions Sessions
 	clock    Clock
 	log      *slog.Logger
@@ -107,8 +108,14 @@ func NewDAS(cfg DASConfig, sessions Sessions) *DAS {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &DAS{cfg: cfg, sessions: sessions, clock: cfg.Clock, log: cfg.Logger, answered: map[dupKey]answer{}}
+	d := &DAS{sessions: sessions, clock: cfg.Clock, log: cfg.Logger, answered: map[dupKey]answer{}}
+	d.cfg.Store(&cfg)
+	return d
 }
+
+// Reload applies a new secret, client list and NAS names (a SIGHUP) to the
+// requests that come from now on.
+func (d *DAS) Reload(cfg DASConfig) { d.cfg.Store(&cfg) }
 
 // MaxClockSkew is how far an Event-Timestamp may be from now (SPEC §7;
 // RFC 5176 §3.5 suggests 300 s): a request outside it is a replay, or
@@ -147,10 +154,10 @@ func (d *DAS) Serve(ctx context.Context, conn *net.UDPConn) error {
 // packet that is no request); anything else is answered with an ACK or a
 // NAK with its Error-Cause.
 func (d *DAS) Handle(ctx context.Context, from netip.Addr, raw []byte) ([]byte, error) {
-	if !slices.Contains(d.cfg.Clients, from.Unmap()) {
+	if !slices.Contains(d.cfg.Load().Clients, from.Unmap()) {
 		return nil, fmt.Errorf("from %s, not a das_client", from)
 	}
-	req, err := VerifyRequest(raw, d.cfg.Secret)
+	req, err := VerifyRequest(raw, d.cfg.Load().Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +194,7 @@ func (d *DAS) Handle(ctx context.Context, from netip.Addr, raw []byte) ([]byte, 
 		reply.Add(AttrMessageAuthenticator, make([]byte, 16))
 	}
 	d.log.Info("radius das: "+req.Code.String(), "from", from, "answer", reply.Code, "error_cause", cause)
-	b, err := EncodeReply(reply, req.Authenticator, d.cfg.Secret)
+	b, err := EncodeReply(reply, req.Authenticator, d.cfg.Load().Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -204,10 +211,10 @@ func (d *DAS) Handle(ctx context.Context, from netip.Addr, raw []byte) ([]byte, 
 
 // act carries out req and returns its Error-Cause (0: ACK).
 func (d *DAS) act(ctx context.Context, req *Packet) uint32 {
-	if v, ok := req.Get(AttrNASIPAddress); ok && !bytes.Equal(v, IPv4(d.cfg.NASIP)) {
+	if v, ok := req.Get(AttrNASIPAddress); ok && !bytes.Equal(v, IPv4(d.cfg.Load().NASIP)) {
 		return ErrorNASIdentification
 	}
-	if v, ok := req.Get(AttrNASIdentifier); ok && string(v) != d.cfg.NASIdentifier {
+	if v, ok := req.Get(AttrNASIdentifier); ok && string(v) != d.cfg.Load().NASIdentifier {
 		return ErrorNASIdentification
 	}
 	var m Match

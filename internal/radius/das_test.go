@@ -211,7 +211,7 @@ func TestDASServe(t *testing.T) {
 	}
 	defer conn.Close()
 	d, f := testDAS(nil)
-	d.cfg.Clients = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	d.cfg.Load().Clients = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Serve(ctx, conn) }()

@@ -78,8 +78,8 @@ func TestFreeRADIUS(t *testing.T) {
 	})
 	t.Run("wrong secret", func(t *testing.T) {
 		c := fr.client(RequireAuto)
-		c.cfg.Secret = []byte("wrong")
-		c.cfg.Timeout, c.cfg.Retries = 300*time.Millisecond, 0
+		c.conf().Secret = []byte("wrong")
+		c.conf().Timeout, c.conf().Retries = 300*time.Millisecond, 0
 		// The server drops the request: its Message-Authenticator
 		// does not check out under the server's secret.
 		if _, err := c.Authenticate(ctx, Request{User: "nemo", Password: "arctangent", MAC: guestMAC}); !errors.Is(err, ErrNoAnswer) {
@@ -88,7 +88,7 @@ func TestFreeRADIUS(t *testing.T) {
 	})
 	t.Run("strict", func(t *testing.T) {
 		c := fr.client(RequireAlways)
-		c.cfg.Timeout, c.cfg.Retries = 300*time.Millisecond, 0
+		c.conf().Timeout, c.conf().Retries = 300*time.Millisecond, 0
 		// "strict"'s Accept carries a Message-Authenticator that
 		// FreeRADIUS computed: our check passes it.
 		if _, err := c.Authenticate(ctx, Request{User: "strict", Password: "pw", MAC: guestMAC}); err != nil {
@@ -100,7 +100,7 @@ func TestFreeRADIUS(t *testing.T) {
 		}
 		// auto: unsigned taken until the server has signed once.
 		c = fr.client(RequireAuto)
-		c.cfg.Timeout, c.cfg.Retries = 300*time.Millisecond, 0
+		c.conf().Timeout, c.conf().Retries = 300*time.Millisecond, 0
 		for i, want := range []bool{true, true, false} {
 			user, pw := "nemo", "arctangent"
 			if i == 1 {
@@ -166,7 +166,7 @@ func TestFreeRADIUS(t *testing.T) {
 		}
 		defer conn.Close()
 		d, f := testDAS(nil)
-		d.cfg.Clients = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+		d.cfg.Load().Clients = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 		sctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); d.Serve(sctx, conn) }()
