@@ -67,6 +67,10 @@ type ruleset struct {
 	// interface to it is dropped, whatever the client's state and the
 	// router's address it is sent to (SPEC §3, §8). Zero: none.
 	admin uint16
+	// das is the RADIUS Dynamic Authorization listener's UDP port: every
+	// packet from the LAN interface to it is dropped in the same way
+	// (SPEC §7: only das_client addresses may ask). Zero: none.
+	das uint16
 }
 
 // gardenElem is an address that the resolver opened for ttl.

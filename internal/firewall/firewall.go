@@ -79,6 +79,9 @@ type Config struct {
 	AllowAddress []netip.Prefix
 	// AdminPort is the admin pages' TCP port (config admin); 0: off.
 	AdminPort uint16
+	// DASPort is the RADIUS Dynamic Authorization UDP port (config
+	// radius, das_port); 0: off.
+	DASPort uint16
 }
 
 // Firewall turns the session table into kernel rules. Create it with New and
@@ -181,7 +184,7 @@ func (f *Firewall) rules() ruleset {
 		iface: c.Interface, portal: c.Address, ports: c.Ports,
 		garden:  mergePrefixes(c.AllowAddress),
 		relay80: c.RelayHTTP, relay443: c.RelayTLS,
-		dnsRedirect: c.DNSRedirect, admin: c.AdminPort,
+		dnsRedirect: c.DNSRedirect, admin: c.AdminPort, das: c.DASPort,
 	}
 }
 
@@ -196,7 +199,7 @@ func (f *Firewall) Reload(cfg Config) {
 	cfg.Backend, cfg.Interface, cfg.Address = old.Backend, old.Interface, old.Address
 	cfg.RelayHTTP, cfg.RelayTLS, cfg.DNSRedirect = old.RelayHTTP, old.RelayTLS, old.DNSRedirect
 	f.cfg = cfg
-	if !f.live || slices.Equal(old.Ports, cfg.Ports) && slices.Equal(old.AllowAddress, cfg.AllowAddress) && old.AdminPort == cfg.AdminPort {
+	if !f.live || slices.Equal(old.Ports, cfg.Ports) && slices.Equal(old.AllowAddress, cfg.AllowAddress) && old.AdminPort == cfg.AdminPort && old.DASPort == cfg.DASPort {
 		return
 	}
 	if err := f.rebuild(); err != nil {

@@ -208,9 +208,13 @@ func (b *iptBackend) fixedRules(r ruleset, v6 bool) []chainRule {
 	}
 
 	// filter LOBBY_IN: what reaches the router (see preauth_in of the
-	// nftables backend); first the admin pages, which no client reaches.
+	// nftables backend); first the admin pages and the DAS port, which no
+	// client reaches.
 	if r.admin != 0 {
 		add("filter", iptIn, []string{"-p", "tcp", "--dport", strconv.Itoa(int(r.admin))}, drop)
+	}
+	if r.das != 0 {
+		add("filter", iptIn, []string{"-p", "udp", "--dport", strconv.Itoa(int(r.das))}, drop)
 	}
 	add("filter", iptIn, auth, ret)
 	add("filter", iptIn, trusted, ret)

@@ -360,12 +360,12 @@ func TestFirewallIPTables(t *testing.T) {
 	}
 }
 
-// The admin port is dropped for every client, before any rule that lets
+// The admin and DAS ports are dropped for every client, before any rule that lets
 // one through, in both families.
 func TestIPTAdminPort(t *testing.T) {
 	needLegacy(t)
 	r := (&Firewall{cfg: fw(testConfig(IPTables, nil))}).rules()
-	r.admin = 8080
+	r.admin, r.das = 8080, 3799
 	b, err := newIPT(options{netns: inNetNS(t), forceRules: true, iptablesSuffix: "-legacy"})
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestIPTAdminPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := lobbyRules(t)
-	if n := strings.Count(got, "-A LOBBY_IN -p tcp -m tcp --dport 8080 -j DROP\n-A LOBBY_IN -m mark --mark 0x1000000/0x3000000 -j RETURN"); n != 2 {
+	if n := strings.Count(got, "-A LOBBY_IN -p tcp -m tcp --dport 8080 -j DROP\n-A LOBBY_IN -p udp -m udp --dport 3799 -j DROP\n-A LOBBY_IN -m mark --mark 0x1000000/0x3000000 -j RETURN"); n != 2 {
 		t.Errorf("admin drop first in LOBBY_IN of both families: %d times in\n%s", n, got)
 	}
 	b.teardown()

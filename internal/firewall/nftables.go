@@ -449,6 +449,10 @@ func nftChains(r ruleset, sets map[string]*nftables.Set) []nftChain {
 		// The admin pages: no client reaches them, on any address.
 		input = append(input, cat(iifname(r.iface), l4proto(unix.IPPROTO_TCP), dport(r.admin), verdict(expr.VerdictDrop)))
 	}
+	if r.das != 0 {
+		// The RADIUS DAS port: only das_client addresses, never a client.
+		input = append(input, cat(iifname(r.iface), l4proto(unix.IPPROTO_UDP), dport(r.das), verdict(expr.VerdictDrop)))
+	}
 	input = append(input,
 		cat(in, dns, ip4DaddrCmp(expr.CmpOpEq, portal), dport(53), etherSaddr(sets[setBlocked], true), verdict(expr.VerdictAccept)),
 		cat(in, v4, notAuth, notTrusted, jump(chainPreauthIn)),

@@ -211,7 +211,7 @@ func TestNFTRuleset(t *testing.T) {
 		want    func(string) string
 	}{"admin port", testConfig(NFTables, nil), members, func(s string) string {
 		return strings.Replace(s, "policy accept;\n    iifname \"lan0\" ip daddr 10.77.0.1 udp dport 53",
-			"policy accept;\n    iifname \"lan0\" tcp dport 8080 drop\n    iifname \"lan0\" ip daddr 10.77.0.1 udp dport 53", 1)
+			"policy accept;\n    iifname \"lan0\" tcp dport 8080 drop\n    iifname \"lan0\" udp dport 3799 drop\n    iifname \"lan0\" ip daddr 10.77.0.1 udp dport 53", 1)
 	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestNFTRuleset(t *testing.T) {
 			}
 			f := &Firewall{cfg: fw(tt.cfg)}
 			if tt.name == "admin port" {
-				f.cfg.AdminPort = 8080
+				f.cfg.AdminPort, f.cfg.DASPort = 8080, 3799
 			}
 			if err := b.build(f.rules(), tt.members, nil); err != nil {
 				t.Fatal(err)
