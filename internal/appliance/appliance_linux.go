@@ -134,12 +134,13 @@ func (a *appliance) boot() {
 	if err := setupLinks(links, deviceWait, log); err != nil {
 		log.Error("net: " + strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	a.uplinks(links)
+	a.uplinks(links, wanOpenings(cfg))
 }
 
-// uplinks sets up NAT and the DHCP clients, and waits a moment for the
-// first leases so that the resolver starts with upstreams.
-func (a *appliance) uplinks(links []Link) {
+// uplinks sets up NAT with the WAN side's openings and the DHCP clients,
+// and waits a moment for the first leases so that the resolver starts
+// with upstreams.
+func (a *appliance) uplinks(links []Link, open []wanOpening) {
 	var names []string
 	var static []Link
 	for _, l := range links {
@@ -155,7 +156,7 @@ func (a *appliance) uplinks(links []Link) {
 			a.log.Error("net: " + err.Error())
 		}
 	}
-	if err := setupNAT(names); err != nil {
+	if err := setupNAT(names, open); err != nil {
 		a.log.Error(err.Error())
 	} else if len(names) > 0 {
 		a.nat = true

@@ -10,6 +10,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/lobby-fw/lobby/internal/config"
 )
 
 // natTable is the appliance's own nftables table. The firewall's table
@@ -28,10 +30,23 @@ type wanOpening struct {
 }
 
 // wanOpenings is the one place where the config opens the router to the
-// WAN side. Nothing does yet: `config admin`'s `listen` on a WAN address
-// and the RADIUS Dynamic Authorization port for `das_client` addresses
-// (SPEC §6, §7, §8) add theirs here when those sections exist.
-func wanOpenings() []wanOpening { return nil }
+// WAN side: the RADIUS Dynamic Authorization port for the das_client
+// addresses (else the servers', SPEC §7) when RADIUS is in use. `config
+// admin`'s `listen` on a WAN address (SPEC §8) adds its own here when that
+// section has one.
+func wanOpenings(c *config.Config) []wanOpening {
+	var open []wanOpening
+	if r := &c.RADIUS; c.RADIUSUsed() && r.DASPort != 0 {
+		o := wanOpening{proto: unix.IPPROTO_UDP, port: r.DASPort}
+		for _, a := range r.DASFrom() {
+			o.from = append(o.from, netip.PrefixFrom(a, a.BitLen()))
+		}
+		if len(o.from) > 0 { // no source: open to nobody, not to everyone
+			open = append(open, o)
+		}
+	}
+	return open
+}
 
 // setupNAT masquerades IPv4 that leaves through the uplinks (the LAN's
 // private addresses become the uplink's, as any home router does), closes
@@ -39,7 +54,7 @@ func wanOpenings() []wanOpening { return nil }
 // table is replaced whole, in one transaction, so a second boot step or a
 // restart finds exactly these rules. IPv6 is not forwarded: the firewall
 // owns that decision (SPEC §3).
-func setupNAT(uplinks []string) error {
+func setupNAT(uplinks []string, open []wanOpening) error {
 	if len(uplinks) == 0 {
 		return nil
 	}
@@ -69,7 +84,7 @@ func setupNAT(uplinks []string) error {
 			&expr.Masq{},
 		}})
 	}
-	addWANFilter(c, t, uplinks, wanOpenings())
+	addWANFilter(c, t, uplinks, open)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nat: table inet %s: %w (are nf_tables, nft_chain_nat and nft_masq loaded?)", natTable, err)
 	}

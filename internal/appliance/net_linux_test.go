@@ -117,7 +117,7 @@ func TestSetupLinksMissingDevice(t *testing.T) {
 func TestSetupNAT(t *testing.T) {
 	inNetns(t, func(t *testing.T) string {
 		for i := 0; i < 2; i++ { // replaced whole, not doubled
-			if err := setupNAT([]string{"eth1", "wwan0"}); err != nil {
+			if err := setupNAT([]string{"eth1", "wwan0"}, nil); err != nil {
 				if strings.Contains(err.Error(), "not supported") || strings.Contains(err.Error(), "no such file") {
 					return "no nf_tables NAT in this kernel: " + err.Error()
 				}

@@ -119,7 +119,7 @@ func TestWANClosed(t *testing.T) {
 		in(wan, func() { wanLn = serve("192.0.2.2:9000") })
 		defer wanLn.Close()
 
-		if err := setupNAT([]string{"wan0"}); err != nil {
+		if err := setupNAT([]string{"wan0"}, nil); err != nil {
 			if strings.Contains(err.Error(), "not supported") || strings.Contains(err.Error(), "no such file") {
 				return "no nf_tables NAT in this kernel: " + err.Error()
 			}
