@@ -150,6 +150,9 @@ func derive(c *config.Config) given {
 		g.SignIn.Methods = append(g.SignIn.Methods, session.Method(a))
 	}
 	g.RADIUS = deriveRADIUS(c)
+	if g.RADIUS.Enabled {
+		g.Firewall.DASPort = g.RADIUS.DASPort
+	}
 	return g
 }
 

@@ -98,6 +98,7 @@ func describe(c *config.Config, w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "admin pages: off")
 	}
+	describeRADIUS(c, w)
 	if len(c.Interfaces) > 0 {
 		fmt.Fprintf(w, "%d 'config interface' section(s): used only when lobby runs as PID 1 (appliance)\n", len(c.Interfaces))
 	}
@@ -116,4 +117,42 @@ func unitOrNone(n uint64, format func(uint64) string) string {
 		return "none"
 	}
 	return format(n)
+}
+
+// describeRADIUS says what config radius does (SPEC §7), and warns of
+// require_message_authenticator '0'.
+func describeRADIUS(c *config.Config, w io.Writer) {
+	r := &c.RADIUS
+	if !c.RADIUSUsed() {
+		if r.Present {
+			fmt.Fprintln(w, "RADIUS: config radius is unused (neither list auth 'radius' nor option mac_auth '1')")
+		}
+		return
+	}
+	servers := make([]string, len(r.Servers))
+	for i, s := range r.Servers {
+		servers[i] = s.String()
+	}
+	g := derive(c).RADIUS
+	acct := "off"
+	if r.AcctPort != 0 {
+		acct = fmt.Sprintf("port %d, interim %s", r.AcctPort, config.FormatDuration(r.InterimInterval))
+	}
+	das := "off"
+	if r.DASPort != 0 {
+		from := make([]string, 0, len(g.DAS.Clients))
+		for _, a := range g.DAS.Clients {
+			from = append(from, a.String())
+		}
+		das = fmt.Sprintf("UDP port %d from %s; the firewall keeps every guest off it", r.DASPort, strings.Join(from, ", "))
+	}
+	macAuth := "off"
+	if r.MACAuth {
+		macAuth = "on"
+	}
+	fmt.Fprintf(w, "RADIUS: servers %s (timeout %s, %d retries), NAS-Identifier %q; MAC authentication %s; accounting %s; Dynamic Authorization %s\n",
+		strings.Join(servers, ", "), config.FormatDuration(r.Timeout), r.Retries, g.Client.NASIdentifier, macAuth, acct, das)
+	if r.RequireMessageAuthenticator == "0" {
+		fmt.Fprintln(w, "warning: config radius: require_message_authenticator '0' accepts replies without a Message-Authenticator from every server (BlastRADIUS, CVE-2024-3596); use 'auto' or '1'")
+	}
 }
