@@ -1,0 +1,125 @@
+//go:build e2e
+
+package main
+
+// Helpers for the RADIUS end-to-end tests (SPEC §7): a real FreeRADIUS in
+// the lab's internet namespace, answering the router's WAN side, and a
+// lobby that uses it.
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/radius/radiustest"
+)
+
+const (
+	// radListen is where the lab's FreeRADIUS listens: a spare address
+	// of the lab's internet (scripts/lab.sh).
+	radListen = "198.51.100.11"
+	// radRouterWAN is the router's WAN address, where the DAS answers;
+	// radInetWAN the internet namespace's address on that link, the
+	// source of what radclient sends from there.
+	radRouterWAN = "192.0.2.1"
+	radInetWAN   = "192.0.2.254"
+	radWANPrefix = "192.0.2.0/24"
+)
+
+// radUsers are radiustest.Users and the lab's own: walker's Interim-Update
+// interval is the shortest Lobby takes, and lab client 2's MAC is known to
+// MAC authentication.
+var radUsers = radiustest.Users + `walker	Cleartext-Password := "pw"
+	Acct-Interim-Interval = 60,
+	Class = "plan-walk"
+` + radStationID(2) + `	Cleartext-Password := "` + radStationID(2) + `"
+	Session-Timeout = 1800,
+	Class = "mac-ok"
+`
+
+// radStationID is lab client k's MAC as RADIUS writes it.
+func radStationID(k int) string {
+	return strings.ToUpper(strings.ReplaceAll(clientMAC(k), ":", "-"))
+}
+
+// radServer starts FreeRADIUS in the lab's internet namespace; it answers
+// every address of the router's WAN prefix.
+func radServer(t *testing.T, users string) *radiustest.Server {
+	t.Helper()
+	return radiustest.Start(t, radiustest.Options{
+		Netns: inetNS, Listen: netip.MustParseAddr(radListen), Users: users,
+		Clients: []netip.Prefix{netip.MustParsePrefix(radWANPrefix)},
+	})
+}
+
+// radSection is config radius for srv, with extra option lines.
+func radSection(srv *radiustest.Server, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "config radius 'radius'\n\tlist server '%s'\n\toption secret '%s'\n\toption acct_port '%d'\n",
+		srv.Auth, radiustest.Secret, srv.Acct.Port())
+	for _, e := range extra {
+		b.WriteString("\t" + e + "\n")
+	}
+	return b.String()
+}
+
+// newRADIUSDaemon is newDaemon with config radius for srv: lobby lines go
+// into config lobby (list auth …), radius lines into config radius.
+func newRADIUSDaemon(t *testing.T, srv *radiustest.Server, lobby, radius []string) *lobbyProc {
+	d := newDaemon(t, lobby...)
+	d.writeConfig(baseConfig(d.dir, lobby...) + radSection(srv, radius...))
+	return d
+}
+
+// radclient sends a Dynamic Authorization request (kind coa or
+// disconnect) from the lab's internet to the router's DAS.
+func radclient(srv *radiustest.Server, kind, secret, attrs string) (string, error) {
+	return radiustest.Radclient(srv.Dir, inetNS, radRouterWAN+":3799", kind, secret, attrs)
+}
+
+// radRecords are the records of srv's detail file with status (Start,
+// Interim-Update, Stop, Accounting-On, Accounting-Off) and, if user is
+// not "", that User-Name.
+func radRecords(srv *radiustest.Server, status, user string) []string {
+	var out []string
+	for _, r := range strings.Split(srv.Detail(), "\n\n") {
+		if strings.Contains(r, "Acct-Status-Type = "+status+"\n") && (user == "" || strings.Contains(r, `User-Name = "`+user+`"`)) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// radWaitRecord waits up to timeout for a record of status for user in
+// srv's detail file and returns it.
+func radWaitRecord(t *testing.T, srv *radiustest.Server, status, user string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if rs := radRecords(srv, status, user); len(rs) > 0 {
+			return rs[len(rs)-1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s record for %q within %v; detail file:\n%s", status, user, timeout, srv.Detail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// radWaitState waits up to 10 s for lab client k to be in state.
+func radWaitState(t *testing.T, d *lobbyProc, k int, state string) ctlClient {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := d.clients()[clientMAC(k)]
+		if c.State == state {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("client %d is %q, not %q, after 10 s", k, c.State, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
