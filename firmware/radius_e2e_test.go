@@ -16,7 +16,8 @@ import (
 // (SPEC §7): the radius part of the page, a reject's Reply-Message, an
 // accept's limits, MAC authentication without the portal, Start, Interim
 // and Stop with Class and the cause, Disconnect and CoA from the server's
-// side, a wrong secret unanswered, no guest at the DAS port, and On and Off.
+// side, a wrong secret unanswered, no guest at the DAS port, the DAS moved
+// by a reload, and On and Off.
 func TestRADIUS(t *testing.T) {
 	srv := radServer(t, radUsers)
 	d := newRADIUSDaemon(t, srv, []string{"list auth 'radius'", "list auth 'click'"},
@@ -80,7 +81,7 @@ func TestRADIUS(t *testing.T) {
 	}
 
 	// CoA from the server's side: nemo's download rate changes at once.
-	out, err := radclient(srv, "coa", radiustest.Secret, "User-Name = nemo\nWISPr-Bandwidth-Max-Down = 1000000\n")
+	out, err := radclient(srv, 3799, "coa", radiustest.Secret, "User-Name = nemo\nWISPr-Bandwidth-Max-Down = 1000000\n")
 	if err != nil || !strings.Contains(out, "Received CoA-ACK") {
 		t.Errorf("coa: %v\n%s", err, out)
 	}
@@ -88,7 +89,7 @@ func TestRADIUS(t *testing.T) {
 		t.Errorf("after the CoA: %+v", c)
 	}
 	// A wrong secret is not answered, and nothing changes.
-	out, err = radclient(srv, "disconnect", "wrong", "User-Name = nemo\n")
+	out, err = radclient(srv, 3799, "disconnect", "wrong", "User-Name = nemo\n")
 	if err == nil || strings.Contains(out, "Received") || ptState(d, 1) != "authenticated" {
 		t.Errorf("a wrong secret: %v, %s\n%s", err, ptState(d, 1), out)
 	}
@@ -106,7 +107,7 @@ func TestRADIUS(t *testing.T) {
 	}
 	// Disconnect: nemo is signed out (reason radius), and its Stop says
 	// Admin-Reset with its Class and bytes.
-	out, err = radclient(srv, "disconnect", radiustest.Secret, "User-Name = nemo\n")
+	out, err = radclient(srv, 3799, "disconnect", radiustest.Secret, "User-Name = nemo\n")
 	if err != nil || !strings.Contains(out, "Received Disconnect-ACK") {
 		t.Errorf("disconnect: %v\n%s", err, out)
 	}
@@ -138,6 +139,30 @@ func TestRADIUS(t *testing.T) {
 		if s, p := len(radRecords(srv, "Start", user)), len(radRecords(srv, "Stop", user)); s != 1 || p != 1 {
 			t.Errorf("%s: %d Starts, %d Stops", user, s, p)
 		}
+	}
+
+	// A reload moves the DAS to another port, and the firewall with it:
+	// a Disconnect there ends client 2's MAC-authenticated session.
+	d.writeConfig(baseConfig(d.dir, "list auth 'radius'", "list auth 'click'") + radSection(srv,
+		"option mac_auth '1'", "option interim_interval '1m'", "list das_client '"+radInetWAN+"'", "option das_port '1700'"))
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, d, "port=1700")
+	if out, err := radiustest.Radclient(srv.Dir, clientNS(2), "10.77.0.1:1700", "disconnect", radiustest.Secret, "User-Name = nemo\n"); err == nil || strings.Contains(out, "Received") {
+		t.Errorf("a guest reached the new DAS port: %v\n%s", err, out)
+	}
+	out, err = radclient(srv, 1700, "disconnect", radiustest.Secret, "Calling-Station-Id = "+radStationID(2)+"\n")
+	if err != nil || !strings.Contains(out, "Received Disconnect-ACK") {
+		t.Errorf("disconnect on the new port: %v\n%s", err, out)
+	}
+	radWaitState(t, d, 2, "preauth")
+	if stop := radWaitRecord(t, srv, "Stop", radStationID(2), 10*time.Second); !strings.Contains(stop, "Acct-Terminate-Cause = Admin-Reset") {
+		t.Errorf("client 2's Stop:\n%s", stop)
+	}
+	if out, err := radclient(srv, 3799, "disconnect", radiustest.Secret, "User-Name = walker\n"); err == nil || strings.Contains(out, "Received") {
+		t.Errorf("the old port still answers: %v\n%s", err, out)
+	}
+	if strings.Contains(d.logText(), "from="+ptClientIP(2)) {
+		t.Errorf("a guest's request reached the DAS:\n%s", d.logText())
 	}
 
 	// A clean stop sends Accounting-Off.

@@ -74,9 +74,9 @@ func newRADIUSDaemon(t *testing.T, srv *radiustest.Server, lobby, radius []strin
 }
 
 // radclient sends a Dynamic Authorization request (kind coa or
-// disconnect) from the lab's internet to the router's DAS.
-func radclient(srv *radiustest.Server, kind, secret, attrs string) (string, error) {
-	return radiustest.Radclient(srv.Dir, inetNS, radRouterWAN+":3799", kind, secret, attrs)
+// disconnect) from the lab's internet to the router's DAS on port.
+func radclient(srv *radiustest.Server, port int, kind, secret, attrs string) (string, error) {
+	return radiustest.Radclient(srv.Dir, inetNS, fmt.Sprintf("%s:%d", radRouterWAN, port), kind, secret, attrs)
 }
 
 // radRecords are the records of srv's detail file with status (Start,
