@@ -42,9 +42,11 @@ func (l *Listener) Reload(port uint16) {
 }
 
 // Run serves on the port until ctx ends; ready is called once the port is
-// bound (or there is none).
+// bound (or there is none). A port that cannot be bound at start is an
+// error; after a reload, only logged.
 func (l *Listener) Run(ctx context.Context, ready func()) error {
 	ready = sync.OnceFunc(ready)
+	bound := false
 	for ctx.Err() == nil {
 		port := l.port.Load()
 		if port == 0 {
@@ -56,9 +58,20 @@ func (l *Listener) Run(ctx context.Context, ready func()) error {
 			continue
 		}
 		conn, err := net.ListenUDP("udp", &net.UDPAddr{Port: int(port)})
-		if err != nil {
+		if err != nil && !bound {
 			return fmt.Errorf("radius das: %w (option das_port)", err)
 		}
+		if err != nil {
+			// A reload's port is taken: the rest of lobby runs on, and
+			// the next reload may name a free one.
+			l.log.Error("radius das: cannot listen; no Dynamic Authorization until a reload names a free das_port", "port", port, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-l.changed:
+			}
+			continue
+		}
+		bound = true
 		l.log.Info("radius das: listening", "port", port)
 		ready()
 		sctx, cancel := context.WithCancel(ctx)
