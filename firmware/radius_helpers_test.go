@@ -123,3 +123,20 @@ func radWaitState(t *testing.T, d *lobbyProc, k int, state string) ctlClient {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// radWaitClass waits up to 5 s for a shaper class on the LAN interface
+// (what clients receive) whose line has text ("rate 2Mbit").
+func radWaitClass(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := mustNS(t, routerNS, "tc", "class", "show", "dev", lanIface)
+		if strings.Contains(out, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no class with %q on %s:\n%s", text, lanIface, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
