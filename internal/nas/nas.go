@@ -215,7 +215,11 @@ func (a *Accounting) Watch(ch session.Change) {
 		if t := a.open[id]; t != nil && ch.Grant.InterimInterval >= radius.MinInterimInterval && ch.Grant.InterimInterval != t.interval {
 			t.interval = ch.Grant.InterimInterval
 			t.next = a.now().Add(t.interval)
-			heap.Fix(&a.due, t.index)
+			if t.index >= 0 {
+				heap.Fix(&a.due, t.index)
+			} else {
+				heap.Push(&a.due, t)
+			}
 		}
 		return
 	}
