@@ -135,8 +135,8 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	})
 	// RADIUS (SPEC §7): accounting follows the table from its first
 	// change.
-	aaa := newAAA(g.RADIUS, cfg.Main.Interface, table, st, log)
-	table.Watch(aaa.acct.Watch)
+	rad := newAAA(g.RADIUS, cfg.Main.Interface, table, st, log)
+	table.Watch(rad.acct.Watch)
 	fw, err := firewall.New(g.Firewall, table, log)
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	// The codes and the sign-in methods, once the table is loaded: the
 	// voucher method frees the seats of devices no longer signed in.
 	book := voucher.New(st, voucher.Config{Logger: log})
-	g.SignIn.RADIUS = aaa.signIn(g.RADIUS)
+	g.SignIn.RADIUS = rad.signIn(g.RADIUS)
 	signIn, err := signin.New(g.SignIn, signin.Options{Table: table, Store: st, Book: book, Log: log})
 	if err != nil {
 		return err
@@ -199,7 +199,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		// The methods and the portal may refuse what they are given
 		// (a method not built in; pages, a certificate): then nothing
 		// changes anywhere else.
-		g.SignIn.RADIUS = aaa.signIn(g.RADIUS)
+		g.SignIn.RADIUS = rad.signIn(g.RADIUS)
 		if err := signIn.Reload(g.SignIn); err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		fw.Reload(g.Firewall)
 		httpResponder.Reload(g.Responder)
 		adminServer.Reload(g.Admin)
-		aaa.reload(g.RADIUS, log)
+		rad.reload(g.RADIUS, log)
 		return nil
 	}
 	rl = &reloader{path: path, log: log, running: cfg, apply: apply, stop: stop}
@@ -231,8 +231,8 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		supervisor.Service{Name: "dhcp", Run: dhcpServer.Run},
 		supervisor.Service{Name: "dns", Run: resolver.Run},
 		supervisor.Service{Name: "signin", Run: signIn.Run},
-		supervisor.Service{Name: "accounting", Run: aaa.acct.Run},
-		supervisor.Service{Name: "das", Run: aaa.listener.Run},
+		supervisor.Service{Name: "accounting", Run: rad.acct.Run},
+		supervisor.Service{Name: "das", Run: rad.listener.Run},
 		supervisor.Service{Name: "portal", Run: portalServer.Run},
 		supervisor.Service{Name: "responder", Run: httpResponder.Run},
 		supervisor.Service{Name: "relay", Run: postSignIn.Run},
