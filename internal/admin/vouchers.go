@@ -1,0 +1,165 @@
+package admin
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/ctl"
+	"github.com/lobby-fw/lobby/internal/voucher"
+)
+
+// batchKeys are the batch form's fields, named as `ctl voucher create`'s
+// keys: the form is read by ctl.ParseBatch, over config voucher's
+// defaults, so that a batch made here is made as ctl makes it.
+var batchKeys = []string{"duration", "devices", "download", "upload", "quota", "valid", "note"}
+
+// vouchers serves the Vouchers page: the batch form, the batches with
+// their print links, and every code with its use.
+func (s *Server) vouchers(w http.ResponseWriter, r *http.Request, v *view) {
+	vs := s.d.Vouchers
+	if vs == nil {
+		v.Error = "Vouchers are not available here."
+		s.render(w, http.StatusOK, "Vouchers", s.pages.message, v)
+		return
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		switch r.PostForm.Get("action") {
+		case "create":
+			made, err := s.createBatch(r)
+			if err == nil {
+				s.d.Log.Info("admin: vouchers made", "count", len(made), "from", remote(r).String())
+				http.Redirect(w, r, "/vouchers?batch="+strconv.FormatUint(made[0].Batch, 10)+"&made="+strconv.Itoa(len(made)), http.StatusSeeOther)
+				return
+			}
+			v.Error, status = "No codes made: "+err.Error(), http.StatusBadRequest
+		case "revoke":
+			c, err := voucher.Parse(r.PostForm.Get("code"))
+			if err == nil {
+				_, err = vs.Revoke(r.Context(), c)
+			}
+			if err != nil {
+				v.Error, status = "Not revoked: "+err.Error(), http.StatusBadRequest
+			} else {
+				s.d.Log.Info("admin: voucher revoked", "code", c.String(), "from", remote(r).String())
+				v.Message = "Revoked " + c.String() + "; its devices are signed out."
+			}
+		default:
+			v.Error, status = "Unknown action.", http.StatusBadRequest
+		}
+	} else if n := r.URL.Query().Get("made"); n != "" {
+		v.Message = "Made " + n + " codes."
+		v.Batch = r.URL.Query().Get("batch")
+	}
+
+	d := vs.Defaults()
+	v.Defaults = ctl.Gives(voucher.Limits(d))
+	if d.Valid > 0 {
+		v.Defaults += ", valid for " + config.FormatDuration(d.Valid) + " unused"
+	}
+	var batches, codes bytes.Buffer
+	list := vs.List() // newest batch first
+	for i, c := range list {
+		if i == 0 || list[i-1].Batch != c.Batch {
+			s.pages.batch.Render(&batches, s.batchRow(list[i:], v.CSRF))
+		}
+		row := &view{CSRF: v.CSRF, Code: c.Code.String(), State: c.State.String(),
+			Devices:  fmt.Sprintf("%d of %d", len(c.Devices), c.Limits.Devices),
+			TimeLeft: "no limit", DataLeft: "no limit", Note: c.Note,
+			Revocable: c.State == voucher.Unused || c.State == voucher.Active}
+		if c.TimeLeft >= 0 {
+			row.TimeLeft = config.FormatDuration(c.TimeLeft.Truncate(time.Minute))
+		}
+		if c.BytesLeft >= 0 {
+			row.DataLeft = bytesText(uint64(c.BytesLeft))
+		}
+		s.pages.code.Render(&codes, row)
+	}
+	v.Batches, v.Rows, v.Empty = batches.String(), codes.String(), len(list) == 0
+	s.render(w, status, "Vouchers", s.pages.vouchers, v)
+}
+
+// createBatch makes the batch the form asks for: its fields as the
+// KEY=VALUE arguments of `ctl voucher create`, empty ones left to the
+// defaults.
+func (s *Server) createBatch(r *http.Request) ([]voucher.View, error) {
+	args := []string{r.PostForm.Get("count")}
+	if args[0] == "" {
+		args[0] = "1"
+	}
+	for _, k := range batchKeys {
+		if val := r.PostForm.Get(k); val != "" {
+			args = append(args, k+"="+val)
+		}
+	}
+	b, err := ctl.ParseBatch(s.d.Vouchers.Defaults(), args)
+	if err != nil {
+		return nil, err
+	}
+	return s.d.Vouchers.Create(r.Context(), b)
+}
+
+// batchRow is the line of the batch whose codes begin list.
+func (s *Server) batchRow(list []voucher.View, csrf string) *view {
+	first := list[0]
+	row := &view{CSRF: csrf, Batch: strconv.FormatUint(first.Batch, 10), Since: stamp(first.Created),
+		Note: first.Note, Gives: ctl.Gives(first.Limits)}
+	n, unused := 0, 0
+	for _, c := range list {
+		if c.Batch != first.Batch {
+			break
+		}
+		n++
+		if c.State == voucher.Unused {
+			unused++
+		}
+	}
+	row.Count = fmt.Sprintf("%d, %d unused", n, unused)
+	return row
+}
+
+// Paper sizes of the print sheet: @page's names for them.
+var papers = map[string]string{"a4": "A4", "letter": "letter"}
+
+// printSheet serves the cards of a batch's unused codes, to print: three
+// across and four down on A4 or Letter, none split across pages.
+func (s *Server) printSheet(w http.ResponseWriter, r *http.Request, v *view) {
+	q := r.URL.Query()
+	paper, ok := papers[q.Get("paper")]
+	id, err := strconv.ParseUint(q.Get("batch"), 10, 64)
+	if !ok || err != nil || s.d.Vouchers == nil {
+		http.NotFound(w, r)
+		return
+	}
+	venue := s.d.Settings().VenueName
+	urls := s.conf.Load().Portal
+	var cards bytes.Buffer
+	n := 0
+	for _, c := range s.d.Vouchers.List() {
+		if c.Batch != id || c.State != voucher.Unused {
+			continue
+		}
+		link := urls.Voucher(c.Code.String())
+		qr, err := qrSVG(link)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		card := &view{VenueName: venue, Code: c.Code.String(), Gives: ctl.Gives(c.Limits), QR: qr, Link: link}
+		if !c.ValidUntil.IsZero() {
+			card.ValidUntil = c.ValidUntil.Local().Format("2006-01-02")
+		}
+		s.pages.card.Render(&cards, card)
+		n++
+	}
+	v.Paper, v.Batch, v.VenueName, v.Rows, v.Empty = paper, q.Get("batch"), venue, cards.String(), n == 0
+	v.Count = strconv.Itoa(n)
+	var b bytes.Buffer
+	s.pages.sheet.Render(&b, v)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}
