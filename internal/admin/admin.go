@@ -554,7 +554,7 @@ func (s *Server) lastDay(v *view) {
 	v.SignInBars, v.DataBars = a.String(), b.String()
 	v.SignIns24 = fmt.Sprint(signIns)
 	v.Data24 = bytesText(down) + " down, " + bytesText(up) + " up"
-	v.From, v.To = hours[0].Start.Local().Format("15:04"), hours[len(hours)-1].Start.Local().Format("15:04")
+	v.From, v.To = hours[0].Start.Local().Format("15:04")+" yesterday", hours[len(hours)-1].Start.Local().Format("15:04")+" now"
 	if started := s.d.Activity.Started(); s.d.Now().Sub(started) < 24*time.Hour {
 		v.CountedSince = stamp(started)
 	}

@@ -190,7 +190,7 @@ const overviewHTML = `<div class="box"><h2>Clients</h2>
 <tr><th>up for</th><td>{{uptime}}</td></tr>
 <tr><th>firewall</th><td>{{backend}}</td></tr></table></div>
 {{#sign_ins_24h}}<div class="box"><h2>Last 24 hours</h2>
-<p>{{sign_ins_24h}} sign-ins; {{data_24h}}.</p>
+<p>Sign-ins: {{sign_ins_24h}}. Data: {{data_24h}}.</p>
 <h3>Sign-ins per hour</h3><div class="chart">{{sign_in_bars}}</div><div class="axis"><span>{{from}}</span><span>{{to}}</span></div>
 <h3>Data per hour</h3><div class="chart">{{data_bars}}</div><div class="axis"><span>{{from}}</span><span>{{to}}</span></div>
 {{#counted_since}}<p class="note">Counted since lobby started, {{counted_since}}: the hours are kept in memory only.</p>{{/counted_since}}</div>{{/sign_ins_24h}}
@@ -229,12 +229,12 @@ const vouchersHTML = `<form method="post" action="/vouchers" class="box">
 <p class="note">Empty fields take config voucher's: {{defaults}}. Durations like 2h or 1d, rates like 8mbit, sizes like 1GB.</p>
 <div class="grid">
 <label>codes<br><input name="count" type="number" min="1" max="10000" value="10"></label>
-<label>duration<br><input name="duration" placeholder="1d"></label>
+<label>duration<br><input name="duration" placeholder="e.g. 1d"></label>
 <label>devices<br><input name="devices" type="number" min="1"></label>
-<label>download<br><input name="download" placeholder="8mbit"></label>
-<label>upload<br><input name="upload" placeholder="2mbit"></label>
-<label>quota<br><input name="quota" placeholder="1GB"></label>
-<label>valid unused for<br><input name="valid" placeholder="30d"></label>
+<label>download<br><input name="download" placeholder="e.g. 8mbit"></label>
+<label>upload<br><input name="upload" placeholder="e.g. 2mbit"></label>
+<label>quota<br><input name="quota" placeholder="e.g. 1GB"></label>
+<label>valid unused for<br><input name="valid" placeholder="e.g. 30d"></label>
 <label>note<br><input name="note" maxlength="200"></label>
 </div>
 <p><button>Make codes</button></p>

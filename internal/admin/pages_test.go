@@ -212,7 +212,7 @@ func TestOverviewLastDay(t *testing.T) {
 	if got := strings.Join(heights, " "); got != wantHeights {
 		t.Errorf("bars %s\nwant %s", got, wantHeights)
 	}
-	if !strings.Contains(page, "5 sign-ins; 30.0 MB down, 2.0 MB up.") || !strings.Contains(page, "Counted since lobby started") ||
+	if !strings.Contains(page, "Sign-ins: 5. Data: 30.0 MB down, 2.0 MB up.") || !strings.Contains(page, "Counted since lobby started") ||
 		!strings.Contains(page, fmt.Sprintf(`title="%s: 4 sign-ins"`, hours[20].Start.Local().Format("15:04"))) {
 		t.Errorf("overview:\n%s", page)
 	}
