@@ -128,9 +128,10 @@ func (a *Activity) SignOuts(r session.Reason) uint64 {
 }
 
 // Last24h is the last 24 hours, oldest first, ending with the hour now
-// is in (its bytes as of the last Sample). An hour nothing was counted in
-// has only its Start.
+// is in, its bytes counted up to now. An hour nothing was counted in has
+// only its Start.
 func (a *Activity) Last24h() []Hour {
+	a.Sample()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	cur := a.now().Truncate(time.Hour)

@@ -78,10 +78,15 @@ func TestActivity(t *testing.T) {
 	if hours[0].SignIns != 1 || hours[0].Up != 10 || hours[23].SignIns != 1 || hours[23].Up != 0 {
 		t.Errorf("a day later: first %+v, last %+v", hours[0], hours[23])
 	}
+	// Last24h counts the bytes up to now, not to the last Sample.
+	up, down = 250, 3100
+	if h := a.Last24h()[23]; h.Up != 50 || h.Down != 100 {
+		t.Errorf("Last24h without a Sample since: %+v", h)
+	}
 	// A total that went back (a counter reset) counts nothing, not 2^64.
 	up, down = 0, 0
 	a.Sample()
-	if h := a.Last24h()[23]; h.Up != 0 || h.Down != 0 {
+	if h := a.Last24h()[23]; h.Up != 50 || h.Down != 100 {
 		t.Errorf("after the totals went back: %+v", h)
 	}
 }
