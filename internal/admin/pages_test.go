@@ -120,6 +120,11 @@ func TestVouchersPage(t *testing.T) {
 		t.Fatalf("vouchers page after the batch (%d codes):\n%s", len(got), page)
 	}
 
+	// A link cannot put words of its own on the page.
+	if page := body(f.do("GET", "/vouchers?made=all+your+base&batch=%3Cb%3E", "192.0.2.9", nil, sc)); strings.Contains(page, "all your base") || strings.Contains(page, "Print them") {
+		t.Errorf("the page shows the query's words:\n%s", page)
+	}
+
 	// Revoke one: its state shows, and it has no Revoke button any more.
 	code := list[3].Code.String()
 	if resp := post(url.Values{"action": {"revoke"}, "code": {strings.ToLower(code)}}); resp.StatusCode != 200 {

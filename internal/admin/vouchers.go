@@ -51,9 +51,13 @@ func (s *Server) vouchers(w http.ResponseWriter, r *http.Request, v *view) {
 		default:
 			v.Error, status = "Unknown action.", http.StatusBadRequest
 		}
-	} else if n := r.URL.Query().Get("made"); n != "" {
-		v.Message = "Made " + n + " codes."
-		v.Batch = r.URL.Query().Get("batch")
+	} else if n, err := strconv.Atoi(r.URL.Query().Get("made")); err == nil {
+		// Only numbers from the query reach the page: a link cannot put
+		// words of its own there.
+		v.Message = "Made " + strconv.Itoa(n) + " codes."
+		if id, err := strconv.ParseUint(r.URL.Query().Get("batch"), 10, 64); err == nil {
+			v.Batch = strconv.FormatUint(id, 10)
+		}
 	}
 
 	d := vs.Defaults()
@@ -156,7 +160,7 @@ func (s *Server) printSheet(w http.ResponseWriter, r *http.Request, v *view) {
 		s.pages.card.Render(&cards, card)
 		n++
 	}
-	v.Paper, v.Batch, v.VenueName, v.Rows, v.Empty = paper, q.Get("batch"), venue, cards.String(), n == 0
+	v.Paper, v.Batch, v.VenueName, v.Rows, v.Empty = paper, strconv.FormatUint(id, 10), venue, cards.String(), n == 0
 	v.Count = strconv.Itoa(n)
 	var b bytes.Buffer
 	s.pages.sheet.Render(&b, v)
