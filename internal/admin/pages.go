@@ -9,7 +9,7 @@ type view struct {
 
 	Preauth, Authenticated, Trusted, Blocked, DHCP, Uptime, Backend string
 
-	Rows  string // the Clients table's rows, each rendered by the row template
+	Rows  string // a table's rows (clients, codes) or the sheet's cards, each rendered by its template
 	Empty bool
 
 	// The Overview's last 24 hours.
@@ -23,7 +23,7 @@ type view struct {
 	// Vouchers: the page, its rows, the print sheet and its cards.
 	Batches, Defaults, Batch, Count, Code, Devices, TimeLeft, DataLeft, Note, Gives string
 	Revocable                                                                       bool
-	Paper, QR, Link, ValidUntil                                                     string
+	Paper, QR, ValidUntil                                                           string
 
 	VenueName, Terms string
 }
@@ -91,7 +91,6 @@ var fields = []portal.Field[*view]{
 	flag("revocable", func(v *view) bool { return v.Revocable }),
 	text("paper", func(v *view) string { return v.Paper }),
 	portal.MarkupField("qr", func(v *view) string { return v.QR }),
-	text("link", func(v *view) string { return v.Link }),
 	text("valid_until", func(v *view) string { return v.ValidUntil }),
 	text("venue_name", func(v *view) string { return v.VenueName }),
 	text("terms", func(v *view) string { return v.Terms }),

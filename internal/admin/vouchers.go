@@ -147,13 +147,12 @@ func (s *Server) printSheet(w http.ResponseWriter, r *http.Request, v *view) {
 		if c.Batch != id || c.State != voucher.Unused {
 			continue
 		}
-		link := urls.Voucher(c.Code.String())
-		qr, err := qrSVG(link)
+		qr, err := qrSVG(urls.Voucher(c.Code.String()))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		card := &view{VenueName: venue, Code: c.Code.String(), Gives: ctl.Gives(c.Limits), QR: qr, Link: link}
+		card := &view{VenueName: venue, Code: c.Code.String(), Gives: ctl.Gives(c.Limits), QR: qr}
 		if !c.ValidUntil.IsZero() {
 			card.ValidUntil = c.ValidUntil.Local().Format("2006-01-02")
 		}
