@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -106,12 +107,15 @@ func TestAdminPages(t *testing.T) {
 // TestAdminBrowser: headless Chromium on the operator's side signs in,
 // makes a batch of 8 vouchers on the Vouchers page, prints its A4 sheet to
 // PDF (the 8 codes must be in the PDF's text), and signs a guest out on the
-// Clients page. The screenshots of the sheet and the overview are kept
-// among the artefacts (docs/admin/ shows them). Needs chromium, node, npm
-// and pdftotext (scripts/deps.sh).
+// Clients page. zbar reads the sheet's QR codes back: each is the portal's
+// link with its card's code. The screenshots of the sheet and the overview
+// are kept among the artefacts (docs/admin/ shows them). Needs chromium,
+// node, npm, pdftotext and zbarimg (scripts/deps.sh).
 func TestAdminBrowser(t *testing.T) {
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Skip("no pdftotext: apt-get install poppler-utils")
+	for tool, pkg := range map[string]string{"pdftotext": "poppler-utils", "zbarimg": "zbar-tools"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s: apt-get install %s", tool, pkg)
+		}
 	}
 	chromium, browserDir, artefacts := needBrowser(t)
 	hash, err := admin.HashPassword("correct horse")
@@ -180,6 +184,22 @@ func TestAdminBrowser(t *testing.T) {
 	}
 	if pages := strings.Count(text, "\f"); pages != 1 {
 		t.Errorf("8 cards on %d A4 pages, want 1", pages)
+	}
+	// Each card's QR code, read back from the picture of the sheet by
+	// zbar, is the portal's link with that card's code.
+	qr, err := exec.Command("zbarimg", "-q", "--raw", filepath.Join(artefacts, "admin-sheet.png")).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v\n%s", err, qr)
+	}
+	links := strings.Fields(string(qr))
+	sort.Strings(links)
+	var want []string
+	for _, c := range codes {
+		want = append(want, ptPortal+"/?voucher="+c.Code)
+	}
+	sort.Strings(want)
+	if strings.Join(links, " ") != strings.Join(want, " ") {
+		t.Errorf("QR codes on the sheet:\n%s\nwant:\n%s", strings.Join(links, "\n"), strings.Join(want, "\n"))
 	}
 
 	// The guest was signed out from the Clients page.
