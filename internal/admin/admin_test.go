@@ -24,7 +24,8 @@ type fakeTable struct {
 
 func (f *fakeTable) Clients() []session.Client {
 	mac, _ := net.ParseMAC("02:00:00:00:01:01")
-	return []session.Client{{MAC: mac, State: session.Authenticated, Hostname: "<phone>"}}
+	return []session.Client{{MAC: mac, State: session.Authenticated, Hostname: "<phone>", BytesDown: 2_500_000,
+		Grant: session.Grant{Method: session.MethodVoucher, User: "ABCDE-FGHJK", DownloadRate: 8_000_000, Quota: 1_000_000_000}}}
 }
 func (f *fakeTable) Counts() map[session.State]int {
 	return map[session.State]int{session.Authenticated: 1}

@@ -177,10 +177,19 @@ func TestVouchersPage(t *testing.T) {
 
 func TestClientLimits(t *testing.T) {
 	f, sc, csrf := pagesFixture(t)
+	// The row shows how the client signed in and its limits, and the
+	// form starts from them.
+	page := body(f.do("GET", "/clients", "192.0.2.9", nil, sc))
+	for _, want := range []string{"<td>voucher</td><td>ABCDE-FGHJK</td>", "<td>8mbit / —</td><td>1GB</td>", "<td>2.5 MB</td>",
+		`name="download" value="8mbit"`, `name="upload" value=""`, `name="quota" value="1GB"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("clients page without %s:\n%s", want, page)
+		}
+	}
 	f.table.grant = session.Grant{DownloadRate: 1_000_000, End: f.now.Add(time.Hour)}
 	form := url.Values{"csrf": {csrf}, "mac": {"02:00:00:00:01:01"}, "action": {"limit"},
 		"download": {"8mbit"}, "upload": {" 2mbit "}, "quota": {""}, "expires": {"30m"}}
-	page := body(f.do("POST", "/clients", "192.0.2.9", form, sc))
+	page = body(f.do("POST", "/clients", "192.0.2.9", form, sc))
 	g := f.table.grant
 	if g.DownloadRate != 8_000_000 || g.UploadRate != 2_000_000 || g.Quota != 0 || !g.End.Equal(f.now.Add(30*time.Minute)) || !strings.Contains(page, "Done: limit") {
 		t.Errorf("grant %+v\n%s", g, page)
