@@ -107,7 +107,7 @@ func TestAdminPages(t *testing.T) {
 // TestAdminBrowser: headless Chromium on the operator's side signs in,
 // makes a batch of 8 vouchers on the Vouchers page, prints its A4 sheet to
 // PDF (the 8 codes must be in the PDF's text), and signs a guest out on the
-// Clients page. zbar reads the sheet's QR codes back: each is the portal's
+// Clients page; on a phone's width no page scrolls sideways. zbar reads the sheet's QR codes back: each is the portal's
 // link with its card's code. The screenshots of the sheet and the overview
 // are kept among the artefacts (docs/admin/ shows them). Needs chromium,
 // node, npm, pdftotext and zbarimg (scripts/deps.sh).
@@ -148,6 +148,7 @@ func TestAdminBrowser(t *testing.T) {
 			Cards, QR int
 		}
 		ClientRow, SignedOut, Overview string
+		PhoneWidths                    map[string]int
 	}
 	if jerr := json.Unmarshal([]byte(lastLine(out)), &res); jerr != nil || err != nil || res.Error != "" {
 		t.Fatalf("browser: %v %v %s\n%s", err, jerr, res.Error, out)
@@ -211,6 +212,14 @@ func TestAdminBrowser(t *testing.T) {
 	}
 	if !strings.Contains(res.Overview, "Sign-ins: 1.") {
 		t.Errorf("overview:\n%s", res.Overview)
+	}
+	if len(res.PhoneWidths) != 4 {
+		t.Errorf("phone widths: %v", res.PhoneWidths)
+	}
+	for p, w := range res.PhoneWidths {
+		if w > 390 {
+			t.Errorf("%s is %d px wide on a 390 px phone", p, w)
+		}
 	}
 	for _, f := range []string{"admin-overview.png", "admin-vouchers.png", "admin-sheet.png"} {
 		if fi, err := os.Stat(filepath.Join(artefacts, f)); err != nil || fi.Size() == 0 {

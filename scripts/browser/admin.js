@@ -1,6 +1,6 @@
 // Drives Debian's chromium through the admin pages as a venue's owner would:
 // sign in, make a batch of 8 vouchers, print its sheet of cards to PDF, look
-// at the overview, sign a guest out. The end-to-end test
+// at the overview, sign a guest out, and see every page on a phone's width. The end-to-end test
 // (firmware/admin_e2e_test.go) runs it on the operator's side of the lab and
 // judges the JSON it prints and the files it leaves:
 //
@@ -83,6 +83,15 @@ async function main() {
     await page.waitForLoadState('load');
     out.overview = await page.innerText('main');
     await page.screenshot({ path: path.join(dir, 'admin-overview.png'), fullPage: true });
+
+    // On a phone, no page is wider than the screen (tables scroll in
+    // their own box).
+    await page.setViewportSize({ width: 390, height: 844 });
+    out.phoneWidths = {};
+    for (const p of ['/', '/clients', '/vouchers', '/settings']) {
+      await page.goto(base + p, { waitUntil: 'load' });
+      out.phoneWidths[p] = await page.evaluate(() => document.documentElement.scrollWidth);
+    }
   } finally {
     await ctx.close();
     fs.rmSync(profile, { recursive: true, force: true });
