@@ -23,7 +23,7 @@ type view struct {
 	// Vouchers: the page, its rows, the print sheet and its cards.
 	Batches, Defaults, Batch, Count, Code, Devices, TimeLeft, DataLeft, Note, Gives string
 	Revocable                                                                       bool
-	Paper, QR, ValidUntil                                                           string
+	More, Paper, Next, QR, ValidUntil                                               string
 
 	VenueName, Terms string
 }
@@ -89,7 +89,9 @@ var fields = []portal.Field[*view]{
 	text("note", func(v *view) string { return v.Note }),
 	text("gives", func(v *view) string { return v.Gives }),
 	flag("revocable", func(v *view) bool { return v.Revocable }),
+	text("more", func(v *view) string { return v.More }),
 	text("paper", func(v *view) string { return v.Paper }),
+	text("next", func(v *view) string { return v.Next }),
 	portal.MarkupField("qr", func(v *view) string { return v.QR }),
 	text("valid_until", func(v *view) string { return v.ValidUntil }),
 	text("venue_name", func(v *view) string { return v.VenueName }),
@@ -244,7 +246,7 @@ const vouchersHTML = `<form method="post" action="/vouchers" class="box">
 {{batches}}</table></div></div>
 <div class="box"><h2>Codes</h2><div class="scroll"><table>
 <tr><th>code</th><th>state</th><th>devices</th><th>time left</th><th>data left</th><th>note</th><th></th></tr>
-{{rows}}</table></div></div>{{/empty}}
+{{rows}}</table></div>{{#more}}<p class="note">{{more}}</p>{{/more}}</div>{{/empty}}
 {{#empty}}<p>No codes yet.</p>{{/empty}}
 `
 
@@ -262,7 +264,7 @@ const codeHTML = `<tr><td><code>{{code}}</code></td><td>{{state}}</td><td>{{devi
 const sheetHTML = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{count}} vouchers · {{venue_name}}</title>
+<title>Vouchers {{count}} · {{venue_name}}</title>
 <style>
 @page{size:{{paper}};margin:10mm}
 body{margin:0;font:10pt/1.3 system-ui,sans-serif;color:#000;background:#fff}
@@ -276,7 +278,7 @@ padding:3mm;text-align:center;overflow:hidden;break-inside:avoid;page-break-insi
 @media print{.bar{display:none}}
 @media screen and (max-width:200mm){.sheet{width:auto}}
 </style></head><body>
-<div class="bar">{{count}} cards · <a href="?batch={{batch}}&amp;paper=a4">A4</a> · <a href="?batch={{batch}}&amp;paper=letter">Letter</a> · print with the browser's Print (Ctrl+P) · <a href="/vouchers">back</a></div>
+<div class="bar">cards {{count}} · <a href="?batch={{batch}}&amp;paper=a4">A4</a> · <a href="?batch={{batch}}&amp;paper=letter">Letter</a>{{#next}} · <a href="?batch={{batch}}&amp;paper={{paper}}&amp;from={{next}}">the next cards</a>{{/next}} · print with the browser's Print (Ctrl+P) · <a href="/vouchers">back</a></div>
 {{#empty}}<p>No unused codes in this batch.</p>{{/empty}}
 <div class="sheet">{{rows}}</div>
 </body></html>

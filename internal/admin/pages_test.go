@@ -241,3 +241,47 @@ func TestOverviewLastDay(t *testing.T) {
 		t.Error("a last-24-hours box without Activity")
 	}
 }
+
+// TestVouchersBounded: a batch of thousands of codes makes no page of
+// megabytes: the list shows the newest listCodes codes, a sheet sheetCards
+// cards with a link to the next.
+func TestVouchersBounded(t *testing.T) {
+	f, sc, _ := pagesFixture(t)
+	made, err := f.s.d.Vouchers.Create(context.Background(), voucher.Batch{Count: 310, Limits: voucher.Limits{Devices: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := body(f.do("GET", "/vouchers", "192.0.2.9", nil, sc))
+	if n := len(codeRE.FindAllString(page, -1)); n != listCodes || !strings.Contains(page, "The newest 300 of 310 codes") {
+		t.Errorf("the list shows %d codes", n)
+	}
+	batch := fmt.Sprint(made[0].Batch)
+	for _, tc := range []struct {
+		query    string
+		cards    int
+		count    string
+		next     string
+		notFound bool
+	}{
+		{query: "paper=a4", cards: 96, count: "1–96 of 310", next: "paper=A4&amp;from=96"},
+		{query: "paper=A4&from=96", cards: 96, count: "97–192 of 310", next: "paper=A4&amp;from=192"},
+		{query: "paper=letter&from=288", cards: 22, count: "289–310 of 310"},
+		{query: "paper=letter&from=310", cards: 0, count: "310–310 of 310"},
+		{query: "paper=a4&from=-1", notFound: true},
+		{query: "paper=a4&from=x", notFound: true},
+	} {
+		resp := f.do("GET", "/vouchers/print?batch="+batch+"&"+tc.query, "192.0.2.9", nil, sc)
+		sheet := body(resp)
+		if tc.notFound {
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %d", tc.query, resp.StatusCode)
+			}
+			continue
+		}
+		hasNext := strings.Contains(sheet, "the next cards")
+		if n := strings.Count(sheet, `<div class="card">`); n != tc.cards || !strings.Contains(sheet, "cards "+tc.count+" ·") ||
+			hasNext != (tc.next != "") || (tc.next != "" && !strings.Contains(sheet, tc.next)) {
+			t.Errorf("%s: %d cards, next %v:\n%.600s", tc.query, n, hasNext, sheet)
+		}
+	}
+}

@@ -2,9 +2,11 @@ package admin
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/config"
@@ -71,6 +73,9 @@ func (s *Server) vouchers(w http.ResponseWriter, r *http.Request, v *view) {
 		if i == 0 || list[i-1].Batch != c.Batch {
 			s.pages.batch.Render(&batches, s.batchRow(list[i:], v.CSRF))
 		}
+		if i >= listCodes {
+			continue
+		}
 		row := &view{CSRF: v.CSRF, Code: c.Code.String(), State: c.State.String(),
 			Devices:  fmt.Sprintf("%d of %d", len(c.Devices), c.Limits.Devices),
 			TimeLeft: "no limit", DataLeft: "no limit", Note: c.Note,
@@ -84,6 +89,9 @@ func (s *Server) vouchers(w http.ResponseWriter, r *http.Request, v *view) {
 		s.pages.code.Render(&codes, row)
 	}
 	v.Batches, v.Rows, v.Empty = batches.String(), codes.String(), len(list) == 0
+	if len(list) > listCodes {
+		v.More = fmt.Sprintf("The newest %d of %d codes; lobby ctl voucher list shows every one.", listCodes, len(list))
+	}
 	s.render(w, status, "Vouchers", s.pages.vouchers, v)
 }
 
@@ -126,15 +134,32 @@ func (s *Server) batchRow(list []voucher.View, csrf string) *view {
 	return row
 }
 
+// listCodes and sheetCards bound what one page holds, so that a batch of
+// thousands of codes cannot make a router build a page of megabytes: the
+// code list shows the newest listCodes, a sheet sheetCards cards (8 pages
+// of 12) and links to the next.
+const (
+	listCodes  = 300
+	sheetCards = 96
+)
+
 // Paper sizes of the print sheet: @page's names for them.
 var papers = map[string]string{"a4": "A4", "letter": "letter"}
 
 // printSheet serves the cards of a batch's unused codes, to print: three
-// across and four down on A4 or Letter, none split across pages.
+// across and four down on A4 or Letter, none split across pages; sheetCards
+// of them from the from'th.
 func (s *Server) printSheet(w http.ResponseWriter, r *http.Request, v *view) {
 	q := r.URL.Query()
-	paper, ok := papers[q.Get("paper")]
+	paper, ok := papers[strings.ToLower(q.Get("paper"))] // the next link carries @page's name
 	id, err := strconv.ParseUint(q.Get("batch"), 10, 64)
+	from := 0
+	if f := q.Get("from"); f != "" && err == nil {
+		from, err = strconv.Atoi(f)
+		if from < 0 {
+			err = errors.New("from < 0")
+		}
+	}
 	if !ok || err != nil || s.d.Vouchers == nil {
 		http.NotFound(w, r)
 		return
@@ -147,6 +172,10 @@ func (s *Server) printSheet(w http.ResponseWriter, r *http.Request, v *view) {
 		if c.Batch != id || c.State != voucher.Unused {
 			continue
 		}
+		n++
+		if n <= from || n > from+sheetCards {
+			continue
+		}
 		qr, err := qrSVG(urls.Voucher(c.Code.String()))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -157,10 +186,12 @@ func (s *Server) printSheet(w http.ResponseWriter, r *http.Request, v *view) {
 			card.ValidUntil = c.ValidUntil.Local().Format("2006-01-02")
 		}
 		s.pages.card.Render(&cards, card)
-		n++
 	}
-	v.Paper, v.Batch, v.VenueName, v.Rows, v.Empty = paper, strconv.FormatUint(id, 10), venue, cards.String(), n == 0
-	v.Count = strconv.Itoa(n)
+	v.Paper, v.Batch, v.VenueName, v.Rows, v.Empty = paper, strconv.FormatUint(id, 10), venue, cards.String(), n <= from
+	v.Count = fmt.Sprintf("%d–%d of %d", min(from+1, n), min(from+sheetCards, n), n)
+	if n > from+sheetCards {
+		v.Next = strconv.Itoa(from + sheetCards)
+	}
 	var b bytes.Buffer
 	s.pages.sheet.Render(&b, v)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
