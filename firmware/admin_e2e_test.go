@@ -3,12 +3,15 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lobby-fw/lobby/internal/admin"
 )
@@ -87,7 +90,9 @@ func TestAdminPages(t *testing.T) {
 	}
 	text, code := curl("-u", "admin:correct horse", "http://192.0.2.1:8080/metrics")
 	if code != 200 || !strings.Contains(text, "# TYPE lobby_clients gauge\n") || !strings.Contains(text, `lobby_clients{state="authenticated"} 1`) ||
-		!strings.Contains(text, "# TYPE lobby_dns_queries_total counter\n") {
+		!strings.Contains(text, "# TYPE lobby_dns_queries_total counter\n") ||
+		!strings.Contains(text, "# TYPE lobby_sign_ins_total counter\n") || !strings.Contains(text, `lobby_sign_ins_total{method="ctl"} 1`+"\n") ||
+		!strings.Contains(text, `lobby_sign_ins_total{method="voucher"} 0`+"\n") || !strings.Contains(text, `lobby_sign_outs_total{reason="admin"} 0`+"\n") {
 		t.Fatalf("scrape: %d\n%s", code, text)
 	}
 	sample := regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*\})? [-+0-9.eEInfa]+$`)
@@ -97,4 +102,128 @@ func TestAdminPages(t *testing.T) {
 		}
 	}
 	os.Remove(jar)
+}
+
+// TestAdminBrowser: headless Chromium on the operator's side signs in,
+// makes a batch of 8 vouchers on the Vouchers page, prints its A4 sheet to
+// PDF (the 8 codes must be in the PDF's text), and signs a guest out on the
+// Clients page; on a phone's width no page scrolls sideways. zbar reads the sheet's QR codes back: each is the portal's
+// link with its card's code. The screenshots of the sheet and the overview
+// are kept among the artefacts (docs/admin/ shows them). Needs chromium,
+// node, npm, pdftotext and zbarimg (scripts/deps.sh).
+func TestAdminBrowser(t *testing.T) {
+	for tool, pkg := range map[string]string{"pdftotext": "poppler-utils", "zbarimg": "zbar-tools"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s: apt-get install %s", tool, pkg)
+		}
+	}
+	chromium, browserDir, artefacts := needBrowser(t)
+	hash, err := admin.HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDaemon(t)
+	d.writeConfig(baseConfig(d.dir, "option venue_name 'Lab Café'", "list auth 'click'", "list auth 'voucher'") +
+		"\nconfig admin 'admin'\n\toption enabled '1'\n\toption listen '192.0.2.1:8080'\n\toption password_hash '" + hash + "'\n")
+	d.start()
+	waitLog(t, d, "admin: serving")
+	ptStatic(t, 1)
+	if _, errOut, code := d.ctl("auth", clientMAC(1)); code != 0 {
+		t.Fatalf("ctl auth: %s", errOut)
+	}
+
+	for _, f := range []string{"admin-overview.png", "admin-vouchers.png", "admin-sheet.png", "admin-sheet.pdf"} {
+		os.Remove(filepath.Join(artefacts, f))
+	}
+	start := time.Now()
+	out, err := inNS(t, inetNS, "env", "CHROMIUM="+chromium, "PASSWORD=correct horse", "node", filepath.Join(browserDir, "admin.js"),
+		"http://192.0.2.1:8080", artefacts, clientMAC(1))
+	var res struct {
+		Error      string
+		Console    []string
+		AfterLogin struct{ URL, Title string }
+		Made       struct{ URL, Message string }
+		Sheet      struct {
+			URL       string
+			Cards, QR int
+		}
+		ClientRow, SignedOut, Overview string
+		PhoneWidths                    map[string]int
+	}
+	if jerr := json.Unmarshal([]byte(lastLine(out)), &res); jerr != nil || err != nil || res.Error != "" {
+		t.Fatalf("browser: %v %v %s\n%s", err, jerr, res.Error, out)
+	}
+	t.Logf("browser run took %v; artefacts in %s", time.Since(start).Round(time.Millisecond), artefacts)
+	if len(res.Console) > 0 {
+		t.Errorf("console errors on the admin pages (CSP?): %q", res.Console)
+	}
+	if res.AfterLogin.URL != "http://192.0.2.1:8080/" || !strings.HasPrefix(res.AfterLogin.Title, "Overview") {
+		t.Errorf("after the login: %+v", res.AfterLogin)
+	}
+	if res.Made.Message != "Made 8 codes." || res.Sheet.Cards != 8 || res.Sheet.QR != 8 || !strings.Contains(res.Sheet.URL, "paper=a4") {
+		t.Errorf("batch: %+v, sheet: %+v", res.Made, res.Sheet)
+	}
+
+	// The 8 codes ctl knows are the 8 on the printed sheet.
+	var codes []siCode
+	d.ctlJSON(&codes, "voucher", "list")
+	pdf, err := exec.Command("pdftotext", "-layout", filepath.Join(artefacts, "admin-sheet.pdf"), "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, pdf)
+	}
+	text := string(pdf)
+	if len(codes) != 8 {
+		t.Fatalf("ctl voucher list: %d codes", len(codes))
+	}
+	for _, c := range codes {
+		if !strings.Contains(text, c.Code) {
+			t.Errorf("code %s is not on the printed sheet", c.Code)
+		}
+	}
+	if n := len(regexp.MustCompile(`[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}`).FindAllString(text, -1)); n != 8 || !strings.Contains(text, "Lab Café") {
+		t.Errorf("the sheet has %d codes:\n%s", n, text)
+	}
+	if pages := strings.Count(text, "\f"); pages != 1 {
+		t.Errorf("8 cards on %d A4 pages, want 1", pages)
+	}
+	// Each card's QR code, read back from the picture of the sheet by
+	// zbar, is the portal's link with that card's code.
+	qr, err := exec.Command("zbarimg", "-q", "--raw", filepath.Join(artefacts, "admin-sheet.png")).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v\n%s", err, qr)
+	}
+	links := strings.Fields(string(qr))
+	sort.Strings(links)
+	var want []string
+	for _, c := range codes {
+		want = append(want, ptPortal+"/?voucher="+c.Code)
+	}
+	sort.Strings(want)
+	if strings.Join(links, " ") != strings.Join(want, " ") {
+		t.Errorf("QR codes on the sheet:\n%s\nwant:\n%s", strings.Join(links, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The guest was signed out from the Clients page.
+	if !strings.Contains(res.ClientRow, "authenticated") || !strings.HasPrefix(res.SignedOut, "Done: signout") {
+		t.Errorf("clients: row %q, then %q", res.ClientRow, res.SignedOut)
+	}
+	if s := ptState(d, 1); s != "preauth" {
+		t.Errorf("after Sign out the client is %s", s)
+	}
+	if !strings.Contains(res.Overview, "Sign-ins: 1.") {
+		t.Errorf("overview:\n%s", res.Overview)
+	}
+	if len(res.PhoneWidths) != 4 {
+		t.Errorf("phone widths: %v", res.PhoneWidths)
+	}
+	for p, w := range res.PhoneWidths {
+		if w > 390 {
+			t.Errorf("%s is %d px wide on a 390 px phone", p, w)
+		}
+	}
+	for _, f := range []string{"admin-overview.png", "admin-vouchers.png", "admin-sheet.png"} {
+		if fi, err := os.Stat(filepath.Join(artefacts, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("no %s: %v", f, err)
+		}
+	}
 }

@@ -140,6 +140,7 @@ func derive(c *config.Config) given {
 	g.Admin = admin.Config{
 		Enabled: c.Admin.Enabled, Listen: c.Admin.Listen, PasswordHash: c.Admin.PasswordHash,
 		Metrics: c.Admin.Metrics, MetricsOpen: c.Admin.MetricsOpen,
+		Portal: g.URLs,
 	}
 	g.Relay = relay.Config{
 		HTTP: netip.AddrPortFrom(m.Address, relayHTTP),

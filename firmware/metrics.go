@@ -18,40 +18,64 @@ import (
 	"github.com/lobby-fw/lobby/internal/uci"
 )
 
-// collector is the one place that turns the subsystems' counters into
-// /metrics series (SPEC §8): a new series is one emit line here. Later
-// series (sign-ins by method, sign-outs by reason, RADIUS) join it the same
-// way.
-func collector(table *session.Table, d *dhcp.Server, r *dns.Server, resp *responder.Responder) func(metrics.Emit) {
-	return func(emit metrics.Emit) {
-		label := func(name, value string) metrics.Label { return metrics.Label{Name: name, Value: value} }
-		for _, st := range []session.State{session.Preauth, session.Authenticated, session.Trusted, session.Blocked} {
-			emit("lobby_clients", "Clients known, by state.", metrics.Gauge, float64(table.Counts()[st]), label("state", st.String()))
-		}
-		up, down := table.Forwarded()
-		emit("lobby_forwarded_bytes_total", "Bytes forwarded for clients, by direction (up: from the client).", metrics.Counter, float64(up), label("direction", "up"))
-		emit("lobby_forwarded_bytes_total", "Bytes forwarded for clients, by direction (up: from the client).", metrics.Counter, float64(down), label("direction", "down"))
-		leases, pool := d.Leases()
-		emit("lobby_dhcp_leases", "Running DHCP leases.", metrics.Gauge, float64(leases))
-		emit("lobby_dhcp_pool_size", "Addresses in the DHCP pool.", metrics.Gauge, float64(pool))
-		q := r.Stats()
-		for _, k := range []struct {
-			kind string
-			n    uint64
-		}{{"hijacked", q.Hijacked}, {"forwarded", q.Forwarded}, {"garden", q.Garden}, {"refused", q.Refused}} {
-			emit("lobby_dns_queries_total", "DNS queries answered, by kind.", metrics.Counter, float64(k.n), label("kind", k.kind))
-		}
-		s := resp.Stats()
-		answers, redirects := s.Answers.Load(), s.Redirects.Load()
-		emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(answers-redirects), label("code", "511"))
-		emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(redirects), label("code", "302"))
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		emit("process_resident_memory_bytes", "Resident memory of the lobby process.", metrics.Gauge, float64(residentBytes()))
-		emit("go_memstats_sys_bytes", "Memory obtained from the system by the Go runtime.", metrics.Gauge, float64(ms.Sys))
-		emit("go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", metrics.Gauge, float64(ms.HeapInuse))
-		emit("go_goroutines", "Goroutines that currently exist.", metrics.Gauge, float64(runtime.NumGoroutine()))
+// sources are what /metrics reports on. A subsystem that reports (RADIUS,
+// with its requests by type and outcome, their latency and the accounting
+// records waiting) joins as one more field here and its emit lines in
+// collect.
+type sources struct {
+	table    *session.Table
+	dhcp     *dhcp.Server
+	dns      *dns.Server
+	resp     *responder.Responder
+	activity *metrics.Activity
+}
+
+// signInMethods and signOutReasons are the label values of
+// lobby_sign_ins_total and lobby_sign_outs_total: every one is written,
+// 0 until it happens, so that a rate over them has no gaps.
+var (
+	signInMethods  = []session.Method{session.MethodClick, session.MethodVoucher, session.MethodRADIUS, session.MethodCtl}
+	signOutReasons = []session.Reason{session.ReasonLogout, session.ReasonIdle, session.ReasonTimeout, session.ReasonQuota,
+		session.ReasonAdmin, session.ReasonRevoked, session.ReasonRADIUS, session.ReasonBlocked}
+)
+
+// collect is the one place that turns the subsystems' counters into
+// /metrics series (SPEC §8): a new series is one emit line here.
+func (src sources) collect(emit metrics.Emit) {
+	table, d, r, resp := src.table, src.dhcp, src.dns, src.resp
+	label := func(name, value string) metrics.Label { return metrics.Label{Name: name, Value: value} }
+	for _, st := range []session.State{session.Preauth, session.Authenticated, session.Trusted, session.Blocked} {
+		emit("lobby_clients", "Clients known, by state.", metrics.Gauge, float64(table.Counts()[st]), label("state", st.String()))
 	}
+	for _, m := range signInMethods {
+		emit("lobby_sign_ins_total", "Sessions begun, by sign-in method (ctl: lobby ctl and the admin pages).", metrics.Counter, float64(src.activity.SignIns(m)), label("method", string(m)))
+	}
+	for _, why := range signOutReasons {
+		emit("lobby_sign_outs_total", "Sessions ended, by reason.", metrics.Counter, float64(src.activity.SignOuts(why)), label("reason", why.String()))
+	}
+	up, down := table.Forwarded()
+	emit("lobby_forwarded_bytes_total", "Bytes forwarded for clients, by direction (up: from the client).", metrics.Counter, float64(up), label("direction", "up"))
+	emit("lobby_forwarded_bytes_total", "Bytes forwarded for clients, by direction (up: from the client).", metrics.Counter, float64(down), label("direction", "down"))
+	leases, pool := d.Leases()
+	emit("lobby_dhcp_leases", "Running DHCP leases.", metrics.Gauge, float64(leases))
+	emit("lobby_dhcp_pool_size", "Addresses in the DHCP pool.", metrics.Gauge, float64(pool))
+	q := r.Stats()
+	for _, k := range []struct {
+		kind string
+		n    uint64
+	}{{"hijacked", q.Hijacked}, {"forwarded", q.Forwarded}, {"garden", q.Garden}, {"refused", q.Refused}} {
+		emit("lobby_dns_queries_total", "DNS queries answered, by kind.", metrics.Counter, float64(k.n), label("kind", k.kind))
+	}
+	s := resp.Stats()
+	answers, redirects := s.Answers.Load(), s.Redirects.Load()
+	emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(answers-redirects), label("code", "511"))
+	emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(redirects), label("code", "302"))
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	emit("process_resident_memory_bytes", "Resident memory of the lobby process.", metrics.Gauge, float64(residentBytes()))
+	emit("go_memstats_sys_bytes", "Memory obtained from the system by the Go runtime.", metrics.Gauge, float64(ms.Sys))
+	emit("go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", metrics.Gauge, float64(ms.HeapInuse))
+	emit("go_goroutines", "Goroutines that currently exist.", metrics.Gauge, float64(runtime.NumGoroutine()))
 }
 
 // residentBytes reads VmRSS from /proc/self/status; 0 where it cannot.

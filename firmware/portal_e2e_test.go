@@ -230,32 +230,7 @@ func TestPortalBrowser(t *testing.T) {
 // missing.
 func ptBrowser(t *testing.T, code, name, redir string) ptBrowserOutput {
 	t.Helper()
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("no chromium (%v): apt-get install chromium", err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("no node: apt-get install nodejs npm")
-	}
-	browserDir, _ := filepath.Abs("../scripts/browser")
-	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core")); err != nil {
-		if _, err := exec.LookPath("npm"); err != nil {
-			t.Skip("no npm to install playwright-core: apt-get install npm")
-		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = browserDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", browserDir, err, out)
-		}
-	}
-	artefacts := os.Getenv("LOBBY_ARTEFACTS")
-	if artefacts == "" {
-		artefacts = filepath.Join(os.TempDir(), "lobby-artefacts")
-	}
-	os.MkdirAll(artefacts, 0o755)
+	chromium, browserDir, artefacts := needBrowser(t)
 	shot := filepath.Join(artefacts, name+".png")
 	statusShot := filepath.Join(artefacts, name+"-status.png")
 
@@ -312,4 +287,39 @@ func TestPortalBrowserVoucher(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// needBrowser skips the test without chromium, node or npm, installs
+// playwright-core into scripts/browser when it is missing, and returns
+// chromium's path, scripts/browser and the directory of artefacts
+// ($LOBBY_ARTEFACTS, else build/artefacts).
+func needBrowser(t *testing.T) (chromium, browserDir, artefacts string) {
+	t.Helper()
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("no chromium (%v): apt-get install chromium", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("no node: apt-get install nodejs npm")
+	}
+	browserDir, _ = filepath.Abs("../scripts/browser")
+	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core")); err != nil {
+		if _, err := exec.LookPath("npm"); err != nil {
+			t.Skip("no npm to install playwright-core: apt-get install npm")
+		}
+		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = browserDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", browserDir, err, out)
+		}
+	}
+	artefacts = os.Getenv("LOBBY_ARTEFACTS")
+	if artefacts == "" {
+		artefacts, _ = filepath.Abs("../build/artefacts")
+	}
+	os.MkdirAll(artefacts, 0o755)
+	return chromium, browserDir, artefacts
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/lobby-fw/lobby/internal/dns"
 	"github.com/lobby-fw/lobby/internal/firewall"
 	"github.com/lobby-fw/lobby/internal/memlimit"
+	"github.com/lobby-fw/lobby/internal/metrics"
 	"github.com/lobby-fw/lobby/internal/neigh"
 	"github.com/lobby-fw/lobby/internal/portal"
 	"github.com/lobby-fw/lobby/internal/relay"
@@ -178,14 +179,16 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		Backend: fw.Backend,
 	}
 
+	activity := metrics.NewActivity(table.Forwarded, nil)
+	table.Watch(activity.Watch)
 	var rl *reloader // the admin pages' Settings reload through it
 	adminServer, err := admin.New(g.Admin, admin.Deps{
-		Table: table,
+		Table: table, Vouchers: signIn.Voucher(), Activity: activity,
 		Status: func() admin.Status {
 			leases, pool := dhcpServer.Leases()
 			return admin.Status{Started: ctlServer.Started, Backend: fw.Backend(), Leases: leases, Pool: pool, DHCPEnabled: pool > 0}
 		},
-		Collect:  collector(table, dhcpServer, resolver, httpResponder),
+		Collect:  sources{table, dhcpServer, resolver, httpResponder, activity}.collect,
 		Settings: func() admin.Settings { return rl.settings() },
 		Save:     func(st admin.Settings) error { return rl.saveSettings(st) },
 		Log:      log,
@@ -237,6 +240,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		supervisor.Service{Name: "responder", Run: httpResponder.Run},
 		supervisor.Service{Name: "relay", Run: postSignIn.Run},
 		supervisor.Service{Name: "admin", Run: adminServer.Run},
+		supervisor.Service{Name: "activity", Run: activity.Run},
 		supervisor.Service{Name: "ctl", Run: func(ctx context.Context, ready func()) error {
 			l, err := ctl.Listen(cfg.Main.Socket)
 			if err != nil {

@@ -272,3 +272,52 @@ func TestUCIDefaultsSyntax(t *testing.T) {
 		}
 	}
 }
+
+// TestUCIDefaultsAdmin: the admin pages are shipped off, on the router's
+// LAN address (port 8080), never on the guest network's; an operator's own
+// listen stays, and an older config without config admin gets one.
+func TestUCIDefaultsAdmin(t *testing.T) {
+	for _, tc := range []struct {
+		name, lan   string // network.lan's ipaddr line; "" keeps testdata's
+		admin       string // config admin in the lobby config; "-": none; "": the shipped one
+		listen      string
+		wantChanged bool
+	}{
+		{name: "shipped, LAN 192.168.1.1", listen: "192.168.1.1:8080"},
+		{name: "LAN elsewhere", lan: "\toption ipaddr '10.20.0.1'", listen: "10.20.0.1:8080", wantChanged: true},
+		{name: "LAN as a list with prefix", lan: "\tlist ipaddr '172.16.5.1/24'\n\tlist ipaddr '172.16.6.1/24'", listen: "172.16.5.1:8080", wantChanged: true},
+		{name: "operator's listen", lan: "\toption ipaddr '10.20.0.1'", admin: "config admin 'admin'\n\toption enabled '1'\n\toption listen '10.20.0.1:9000'\n", listen: "10.20.0.1:9000"},
+		{name: "older config without admin", admin: "-", listen: "192.168.1.1:8080", wantChanged: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newUCITree(t, "network", "firewall", "dhcp", "lobby")
+			if tc.lan != "" {
+				net := tr.snapshot()["network"]
+				net = strings.Replace(net, "\toption ipaddr '192.168.1.1'", tc.lan, 1)
+				tr.write("network", net)
+			}
+			if tc.admin != "" {
+				conf := tr.snapshot()["lobby"]
+				conf = conf[:strings.Index(conf, "\n# The admin pages")+1]
+				if tc.admin != "-" {
+					conf += "\n" + tc.admin
+				}
+				tr.write("lobby", conf)
+			}
+			before := tr.snapshot()["lobby"]
+			runDefaults(t, tr, "")
+			admin := named(tr.parse("lobby"), "admin")
+			if admin == nil || admin.Type != "admin" || admin.Option("listen").String() != tc.listen {
+				t.Fatalf("config admin: %+v, want listen %s", admin, tc.listen)
+			}
+			if tc.admin == "" || tc.admin == "-" {
+				if admin.Option("enabled").String() != "0" {
+					t.Errorf("the admin pages are on before a password is set: %+v", admin)
+				}
+			}
+			if changed := tr.snapshot()["lobby"] != before; changed != tc.wantChanged {
+				t.Errorf("lobby config changed: %v, want %v", changed, tc.wantChanged)
+			}
+		})
+	}
+}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make demo: bring up the lab, run lobby as the router, and walk a guest
 # through the hotspot — lease, DNS hijack, 511, sign-in, the internet, a
-# voucher code — printing a transcript. Needs root.
+# voucher code — then sign in to the admin pages as the venue's owner,
+# printing a transcript. Needs root.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces); try: sudo make demo" >&2; exit 1; }
@@ -12,6 +13,10 @@ DIR=/run/$P-demo
 LOBBY=$PWD/bin/lobby
 R="ip netns exec $P-router"
 C1="ip netns exec $P-c1"
+# The lab's internet stands for the owner's side: the admin pages listen on
+# the router's WAN address.
+I="ip netns exec $P-inet"
+ADMIN=http://192.0.2.1:8080
 MAC1=02:00:00:00:01:01
 PORTAL=http://10.77.0.1:2050
 
@@ -131,7 +136,38 @@ show $C1 sh -c "curl -s --max-time 5 http://198.51.100.10/ | grep -m1 LOBBY-ORIG
 show $C1 curl -s --max-time 5 $PORTAL/api/captive
 ctl voucher show "$code"
 
+say "the owner sets an admin password and turns the admin pages on, on the router's WAN address"
+cat >>$DIR/lobby.conf <<CONF
+
+config admin 'admin'
+	option enabled '1'
+	option listen '192.0.2.1:8080'
+CONF
+show sh -c "echo 'demo password' | $LOBBY passwd -c $DIR/lobby.conf"
+show grep -A3 "^config admin" $DIR/lobby.conf
+kill -HUP "$(cat $DIR/lobby.pid)"
+i=0
+until grep -q "admin: serving" $DIR/lobby.log; do
+	i=$((i + 1)); [ $i -lt 50 ] || { echo "the admin pages did not start:"; tail $DIR/lobby.log; exit 1; }
+	sleep 0.1
+done
+
+say "the owner signs in from their side (curl here; a browser at $ADMIN/)"
+jar=$DIR/admin.jar
+csrf=$($I curl -s --max-time 5 -c $jar -b $jar "$ADMIN/login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n 1)
+show $I curl -s -o /dev/null -w '%{http_code} -> %{redirect_url}\n' --max-time 10 -c $jar -b $jar \
+	--data user=admin --data-urlencode 'password=demo password' --data "csrf=$csrf" "$ADMIN/login"
+say "the Overview: clients, the last 24 hours, the router"
+$I curl -s --max-time 5 -b $jar "$ADMIN/" | sed -n 's/<[^>]*>/ /g; s/  */ /g; /signed in\|Sign-ins:\|DHCP pool\|firewall/p' | sed 's/^ */  /'
+say "the codes on the Vouchers page (a print sheet of cards with QR codes is one click away)"
+$I curl -s --max-time 5 -b $jar "$ADMIN/vouchers" | grep -o '<code>[^<]*</code></td><td>[^<]*' | sed 's/<[^>]*>/ /g; s/^/  /'
+say "a Prometheus scrape of /metrics, with the same password (Basic auth)"
+$I curl -s --max-time 5 -u 'admin:demo password' "$ADMIN/metrics" | grep -E '^lobby_(clients|sign_ins_total|sign_outs_total)' | sed 's/^/  /'
+
 say "a clean stop removes every rule"
 kill -TERM "$(cat $DIR/lobby.pid)"; sleep 1
 show sh -c "$R nft list tables"
 show tail -n 2 $DIR/lobby.log
+
+say "that was the demo; on a router the admin pages are at http://LAN-ADDRESS:8080/"
+echo "  see docs/openwrt.md (Admin pages and metrics) and docs/appliance.md; the pages: docs/admin/*.png"

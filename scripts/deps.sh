@@ -5,7 +5,7 @@
 set -eu
 PKGS="make git ca-certificates xz-utils iproute2 nftables iptables conntrack curl
 dnsutils busybox isc-dhcp-client dhcpcd5 iputils-ping ipset file qemu-user-static iperf3
-chromium fonts-dejavu-core nodejs
+chromium fonts-dejavu-core nodejs poppler-utils zbar-tools
 kmod cpio e2fsprogs fdisk dosfstools mtools syslinux syslinux-common
 qemu-system-x86 qemu-system-arm qemu-system-mips
 freeradius freeradius-utils"

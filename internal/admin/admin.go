@@ -3,8 +3,12 @@
 // with the admin password (hashed by lobby passwd), a session cookie, CSRF
 // tokens on every form and a limit on wrong passwords per address.
 //
-// The pages: Overview, Clients (sign out, block, trust) and Settings (venue
-// name and terms, saved into the config file and applied as a reload).
+// The pages: Overview (clients, sign-ins and data of the last 24 hours,
+// the router), Clients (sign out, block, trust, limits), Vouchers (batches,
+// their print sheet of cards with QR codes, revoke, each code's use) and
+// Settings (venue name and terms, saved into the config file and applied as
+// a reload). Limits and batches are read by ctl's own parsers and go the
+// way `ctl limit` and `ctl voucher create` go.
 // They are written in the portal's template language (portal.ParseTemplate),
 // script-free, with nothing fetched from elsewhere.
 package admin
@@ -25,7 +29,9 @@ import (
 	"time"
 
 	"github.com/lobby-fw/lobby/internal/config"
+	"github.com/lobby-fw/lobby/internal/ctl"
 	"github.com/lobby-fw/lobby/internal/metrics"
+	"github.com/lobby-fw/lobby/internal/portal"
 	"github.com/lobby-fw/lobby/internal/session"
 )
 
@@ -37,6 +43,9 @@ type Config struct {
 	PasswordHash string // "": every login refused
 	Metrics      bool
 	MetricsOpen  bool
+	// Portal are the portal's URLs: a voucher card's QR code carries
+	// Portal.Voucher(code).
+	Portal portal.URLs
 }
 
 // Clients is what the pages need of the client table.
@@ -48,6 +57,14 @@ type Clients interface {
 	// blocked.
 	SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, by string) (session.Client, error)
 	SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, by string) (session.Client, error)
+	// Limit changes a signed-in client's grant (ctl limit).
+	Limit(ctx context.Context, mac net.HardwareAddr, fn func(g *session.Grant, now time.Time)) (session.Client, error)
+}
+
+// Activity is what sessions did lately (metrics.Activity).
+type Activity interface {
+	Last24h() []metrics.Hour
+	Started() time.Time
 }
 
 // Status is what the Overview shows besides the clients.
@@ -68,6 +85,10 @@ type Settings struct {
 type Deps struct {
 	Table  Clients
 	Status func() Status
+	// Vouchers are the codes, as ctl has them; nil: no Vouchers page.
+	Vouchers ctl.Vouchers
+	// Activity feeds the Overview's last 24 hours; nil: not shown.
+	Activity Activity
 	// Collect emits every metric (firmware/metrics.go).
 	Collect func(metrics.Emit)
 	// Settings returns the running texts; Save writes new ones into the
@@ -255,6 +276,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.clientAction(r, v)
 		}
 		s.clients(w, v)
+	case "/vouchers":
+		s.vouchers(w, r, v)
+	case "/vouchers/print":
+		s.printSheet(w, r, v)
 	case "/settings":
 		s.settings(w, r, v)
 	case "/logout":
@@ -366,6 +391,8 @@ func (s *Server) clientAction(r *http.Request, v *view) {
 		_, err = s.d.Table.SetTrusted(ctx, mac, true, "admin")
 	case "untrust":
 		_, err = s.d.Table.SetTrusted(ctx, mac, false, "admin")
+	case "limit":
+		err = s.limit(r, mac)
 	default:
 		v.Error = "Unknown action."
 		return
@@ -376,6 +403,29 @@ func (s *Server) clientAction(r *http.Request, v *view) {
 	}
 	s.d.Log.Info("admin: "+action, "mac", mac.String(), "from", remote(r).String())
 	v.Message = "Done: " + action + " " + mac.String() + "."
+}
+
+// limitKeys are the limits form's fields, named as `ctl limit`'s keys: the
+// form is read by ctl.ParseLimits, so a limit set here is set as ctl sets
+// it. An empty field is left as it is.
+var limitKeys = []string{"download", "upload", "quota", "expires"}
+
+func (s *Server) limit(r *http.Request, mac net.HardwareAddr) error {
+	var args []string
+	for _, k := range limitKeys {
+		if val := strings.TrimSpace(r.PostForm.Get(k)); val != "" {
+			args = append(args, k+"="+val)
+		}
+	}
+	if len(args) == 0 {
+		return errors.New("no limit given")
+	}
+	set, err := ctl.ParseLimits(args)
+	if err != nil {
+		return err
+	}
+	_, err = s.d.Table.Limit(r.Context(), mac, set)
+	return err
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, v *view) {
@@ -413,15 +463,20 @@ func (s *Server) overview(w http.ResponseWriter, v *view) {
 	}
 	v.Uptime = config.FormatDuration(s.d.Now().Sub(st.Started).Truncate(time.Second))
 	v.Backend = st.Backend
+	if s.d.Activity != nil {
+		s.lastDay(v)
+	}
 	s.render(w, http.StatusOK, "Overview", s.pages.overview, v)
 }
 
 func (s *Server) clients(w http.ResponseWriter, v *view) {
 	var rows bytes.Buffer
 	for _, c := range s.d.Table.Clients() {
+		g := c.Grant
 		row := &view{CSRF: v.CSRF, MAC: c.MAC.String(), State: c.State.String(),
 			Hostname: c.Hostname, Since: stamp(c.Since), Expires: stamp(c.Expires),
 			Up: bytesText(c.BytesUp), Down: bytesText(c.BytesDown),
+			Method: string(g.Method), User: g.User, Download: rate(g.DownloadRate), Upload: rate(g.UploadRate), Quota: size(g.Quota),
 			SignedIn: c.State == session.Authenticated, IsBlocked: c.State == session.Blocked, IsTrusted: c.State == session.Trusted}
 		if c.IP.IsValid() {
 			row.IP = c.IP.String()
@@ -431,6 +486,22 @@ func (s *Server) clients(w http.ResponseWriter, v *view) {
 	v.Rows = rows.String()
 	v.Empty = rows.Len() == 0
 	s.render(w, http.StatusOK, "Clients", s.pages.clients, v)
+}
+
+// rate and size write a limit as ctl limit reads it; "" for none, so
+// that the form shows its placeholder.
+func rate(n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return config.FormatRate(n)
+}
+
+func size(n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return config.FormatSize(n)
 }
 
 func stamp(t time.Time) string {
@@ -463,4 +534,37 @@ func (s *Server) render(w http.ResponseWriter, status int, title string, body *t
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(page.Bytes())
+}
+
+// lastDay fills the Overview's last 24 hours: a bar per hour for sign-ins
+// and one for data, scaled to the busiest hour, and the totals.
+func (s *Server) lastDay(v *view) {
+	hours := s.d.Activity.Last24h()
+	var most, mostData, signIns, up, down uint64
+	for _, h := range hours {
+		most, mostData = max(most, h.SignIns), max(mostData, h.Up+h.Down)
+		signIns, up, down = signIns+h.SignIns, up+h.Up, down+h.Down
+	}
+	var a, b bytes.Buffer
+	for _, h := range hours {
+		at := h.Start.Local().Format("15:04")
+		s.pages.bar.Render(&a, &view{Title: fmt.Sprintf("%s: %d sign-ins", at, h.SignIns), Percent: percent(h.SignIns, most)})
+		s.pages.bar.Render(&b, &view{Title: fmt.Sprintf("%s: %s down, %s up", at, bytesText(h.Down), bytesText(h.Up)), Percent: percent(h.Up+h.Down, mostData)})
+	}
+	v.SignInBars, v.DataBars = a.String(), b.String()
+	v.SignIns24 = fmt.Sprint(signIns)
+	v.Data24 = bytesText(down) + " down, " + bytesText(up) + " up"
+	v.From, v.To = hours[0].Start.Local().Format("15:04")+" yesterday", hours[len(hours)-1].Start.Local().Format("15:04")+" now"
+	if started := s.d.Activity.Started(); s.d.Now().Sub(started) < 24*time.Hour {
+		v.CountedSince = stamp(started)
+	}
+}
+
+// percent is n of most as a whole percentage, for a bar's height; a bar of
+// anything at all is at least 2% high, so it shows.
+func percent(n, most uint64) string {
+	if n == 0 || most == 0 {
+		return "0"
+	}
+	return fmt.Sprint(max(2, n*100/most))
 }

@@ -17,11 +17,15 @@ import (
 	"github.com/lobby-fw/lobby/internal/session"
 )
 
-type fakeTable struct{ calls []string }
+type fakeTable struct {
+	calls []string
+	grant session.Grant // what Limit changes
+}
 
 func (f *fakeTable) Clients() []session.Client {
 	mac, _ := net.ParseMAC("02:00:00:00:01:01")
-	return []session.Client{{MAC: mac, State: session.Authenticated, Hostname: "<phone>"}}
+	return []session.Client{{MAC: mac, State: session.Authenticated, Hostname: "<phone>", BytesDown: 2_500_000,
+		Grant: session.Grant{Method: session.MethodVoucher, User: "ABCDE-FGHJK", DownloadRate: 8_000_000, Quota: 1_000_000_000}}}
 }
 func (f *fakeTable) Counts() map[session.State]int {
 	return map[session.State]int{session.Authenticated: 1}
@@ -36,6 +40,12 @@ func (f *fakeTable) SetBlocked(_ context.Context, mac net.HardwareAddr, on bool,
 }
 func (f *fakeTable) SetTrusted(_ context.Context, mac net.HardwareAddr, on bool, reason string) (session.Client, error) {
 	f.calls = append(f.calls, "trust "+mac.String()+" "+reason)
+	return session.Client{}, nil
+}
+
+func (f *fakeTable) Limit(_ context.Context, mac net.HardwareAddr, fn func(*session.Grant, time.Time)) (session.Client, error) {
+	f.calls = append(f.calls, "limit "+mac.String())
+	fn(&f.grant, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	return session.Client{}, nil
 }
 

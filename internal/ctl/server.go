@@ -254,17 +254,18 @@ func (s *Server) limit(ctx context.Context, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := parseLimits(args[1:])
+	set, err := ParseLimits(args[1:])
 	if err != nil {
 		return nil, err
 	}
 	return result(s.Table.Limit(ctx, mac, set))
 }
 
-// parseLimits reads the KEY=VALUE arguments of limit into a change of a
-// grant. expires is counted from now (0: no end); quota is the session's
+// ParseLimits reads the KEY=VALUE arguments of limit into a change of a
+// grant for Table.Limit (the admin pages' limits form comes through it
+// too). expires is counted from now (0: no end); quota is the session's
 // whole allowance, counted since sign-in, as clients --json shows it.
-func parseLimits(args []string) (func(*session.Grant, time.Time), error) {
+func ParseLimits(args []string) (func(*session.Grant, time.Time), error) {
 	var sets []func(*session.Grant, time.Time)
 	seen := map[string]bool{}
 	for _, a := range args {

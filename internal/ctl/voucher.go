@@ -27,9 +27,10 @@ type Vouchers interface {
 // voucherCreateArgs is the synopsis of `voucher create`.
 const voucherCreateArgs = "[COUNT] [duration=D] [devices=N] [download=RATE] [upload=RATE] [quota=BYTES] [valid=D] [note=TEXT]"
 
-// parseBatch reads the arguments of `voucher create` over the defaults d
-// (config voucher): a count first, then KEY=VALUE in any order.
-func parseBatch(d voucher.Defaults, args []string) (voucher.Batch, error) {
+// ParseBatch reads the arguments of `voucher create` over the defaults d
+// (config voucher): a count first, then KEY=VALUE in any order. The admin
+// pages' batch form comes through it too.
+func ParseBatch(d voucher.Defaults, args []string) (voucher.Batch, error) {
 	b := d.Batch(1)
 	if len(args) > 0 && !strings.Contains(args[0], "=") {
 		n, err := strconv.Atoi(args[0])
@@ -91,7 +92,7 @@ func (s *Server) voucherCreate(ctx context.Context, args []string) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	b, err := parseBatch(vs.Defaults(), args)
+	b, err := ParseBatch(vs.Defaults(), args)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +158,8 @@ func printCode(w io.Writer, res json.RawMessage) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "code\t%s\n", c.Code)
 	fmt.Fprintf(tw, "state\t%s\n", c.State)
-	fmt.Fprintf(tw, "gives\t%s\n", gives(c))
+	fmt.Fprintf(tw, "gives\t%s\n", Gives(voucher.Limits{Duration: time.Duration(c.Duration) * time.Second, Devices: c.MaxDevices,
+		DownloadRate: c.DownloadRate, UploadRate: c.UploadRate, Quota: c.Quota}))
 	fmt.Fprintf(tw, "valid until\t%s\n", timeOrDash(c.ValidUntil))
 	fmt.Fprintf(tw, "first used\t%s\n", timeOrDash(c.FirstUsed))
 	fmt.Fprintf(tw, "ends\t%s\n", timeOrDash(c.Ends))
@@ -169,21 +171,22 @@ func printCode(w io.Writer, res json.RawMessage) error {
 	return tw.Flush()
 }
 
-// gives is what a code gives, in the words of its options.
-func gives(c voucher.JSON) string {
+// Gives is what a code with limits l gives, in the words of its options:
+// `voucher show` and the admin pages' cards say it so.
+func Gives(l voucher.Limits) string {
 	d := "no time limit"
-	if c.Duration > 0 {
-		d = config.FormatDuration(time.Duration(c.Duration)*time.Second) + " from first use"
+	if l.Duration > 0 {
+		d = config.FormatDuration(l.Duration) + " from first use"
 	}
-	parts := []string{d, fmt.Sprintf("%d device(s) at once", c.MaxDevices)}
-	if c.DownloadRate > 0 {
-		parts = append(parts, "download "+config.FormatRate(c.DownloadRate))
+	parts := []string{d, fmt.Sprintf("%d device(s) at once", l.Devices)}
+	if l.DownloadRate > 0 {
+		parts = append(parts, "download "+config.FormatRate(l.DownloadRate))
 	}
-	if c.UploadRate > 0 {
-		parts = append(parts, "upload "+config.FormatRate(c.UploadRate))
+	if l.UploadRate > 0 {
+		parts = append(parts, "upload "+config.FormatRate(l.UploadRate))
 	}
-	if c.Quota > 0 {
-		parts = append(parts, "quota "+config.FormatSize(c.Quota))
+	if l.Quota > 0 {
+		parts = append(parts, "quota "+config.FormatSize(l.Quota))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -18,21 +18,21 @@ import (
 
 func TestParseBatch(t *testing.T) {
 	d := voucher.Defaults{Duration: 24 * time.Hour, Devices: 1, Quota: 5e8, Valid: 365 * 24 * time.Hour}
-	got, err := parseBatch(d, []string{"20", "devices=2", "download=8mbit", "upload=1.5mbit", "duration=1d12h", "note=Room 12", "valid=30d"})
+	got, err := ParseBatch(d, []string{"20", "devices=2", "download=8mbit", "upload=1.5mbit", "duration=1d12h", "note=Room 12", "valid=30d"})
 	want := voucher.Batch{Count: 20, Note: "Room 12", Limits: voucher.Limits{
 		Duration: 36 * time.Hour, Devices: 2, DownloadRate: 8e6, UploadRate: 1.5e6, Quota: 5e8, Valid: 30 * 24 * time.Hour,
 	}}
 	if err != nil || got != want {
 		t.Errorf("parseBatch = %+v, %v; want %+v", got, err, want)
 	}
-	if got, err := parseBatch(d, nil); err != nil || got != d.Batch(1) {
+	if got, err := ParseBatch(d, nil); err != nil || got != d.Batch(1) {
 		t.Errorf("no arguments: %+v, %v; want config voucher's one code", got, err)
 	}
 	for _, bad := range [][]string{
 		{"0"}, {"10001"}, {"many"}, {"devices=0"}, {"devices=1001"}, {"download=8"}, {"quota=lots"},
 		{"duration=soon"}, {"colour=red"}, {"note"}, {"devices=2", "devices=3"}, {"5", "6"},
 	} {
-		if _, err := parseBatch(d, bad); err == nil {
+		if _, err := ParseBatch(d, bad); err == nil {
 			t.Errorf("parseBatch(%q) accepted", bad)
 		}
 	}

@@ -3,6 +3,7 @@ package portal
 import (
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -60,4 +61,10 @@ func hostPort(host string, port, dflt uint16) string {
 		return host
 	}
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+// Voucher is the portal page with code filled in (GET /?voucher=CODE): the
+// link a voucher card's QR code carries.
+func (u URLs) Voucher(code string) string {
+	return u.User + "?voucher=" + url.QueryEscape(code)
 }

@@ -14,7 +14,10 @@ import (
 // The limit "devices at once" is `max_devices` in JSON, because SPEC §5 gives
 // `devices` to the list of MACs.
 type View struct {
-	Code    Code
+	Code Code
+	// Batch names the Create that made the code (not in JSON): the admin
+	// pages print a batch's cards by it.
+	Batch   uint64
 	Created time.Time
 	Note    string
 	Limits  Limits
@@ -34,7 +37,7 @@ type View struct {
 func (b *Book) viewLocked(c Code, v *voucher, now int64) View {
 	l := v.batch.limits
 	w := View{
-		Code: c, Created: time.Unix(v.batch.created, 0), Note: v.batch.note, Limits: l,
+		Code: c, Batch: v.batch.id, Created: time.Unix(v.batch.created, 0), Note: v.batch.note, Limits: l,
 		State: v.state(now), BytesUsed: v.used, TimeLeft: -1, BytesLeft: -1,
 	}
 	if vu := v.validUntil(); vu != 0 {
