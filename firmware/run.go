@@ -135,9 +135,9 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		}
 	})
 	// RADIUS (SPEC §7): accounting follows the table from its first
-	// change.
+	// change, each Start and Stop saved with the change it records.
 	rad := newAAA(g.RADIUS, cfg.Main.Interface, table, st, log)
-	table.Watch(rad.acct.Watch)
+	table.Record(rad.acct.Record)
 	fw, err := firewall.New(g.Firewall, table, log)
 	if err != nil {
 		return err

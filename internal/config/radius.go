@@ -30,6 +30,11 @@ type RADIUS struct {
 	pos     uci.Pos
 }
 
+// MaxRADIUSWait bounds how long a guest's sign-in may wait for RADIUS
+// servers that do not answer (SPEC §7: timeout × (retries + 1) each): the
+// page must answer before a phone's sign-in window gives up on it.
+const MaxRADIUSWait = 20 * time.Second
+
 // RADIUSUsed reports whether RADIUS is in use: a sign-in method or MAC
 // authentication asks the servers.
 func (c *Config) RADIUSUsed() bool {
@@ -125,6 +130,9 @@ var radiusSection = section[RADIUS]{typ: "radius", into: func(c *Config, s *uci.
 	}
 	if d.sec.Option("server") == nil {
 		d.errorf(d.sec.Pos, "config radius has no list server: give the RADIUS server's address, like 192.0.2.10")
+	}
+	if wait := r.Timeout * time.Duration(r.Retries+1) * time.Duration(len(r.Servers)); wait > MaxRADIUSWait {
+		d.errorf(d.sec.Pos, "config radius: a guest's sign-in would wait up to %s (timeout × (retries + 1) × %d servers) when no server answers; lower timeout or retries to keep it within %s", wait, len(r.Servers), MaxRADIUSWait)
 	}
 	if r.Secret == "" {
 		d.errorf(d.sec.Pos, "config radius has no option secret: give the shared secret of the server's clients.conf")

@@ -76,6 +76,7 @@ func TestSignInProblems(t *testing.T) {
 		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\toption require_message_authenticator 'yes'\n", "6: option require_message_authenticator is \"yes\""},
 		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\tlist das_client 'any'\n", "6: das_client \"any\""},
 		{"config radius\n\tlist server '192.0.2.10'\n\toption secret 's'\n\toption das_port '70000'\n", "6: option das_port"},
+		{"config radius\n\tlist server '192.0.2.10'\n\tlist server '192.0.2.11'\n\toption secret 's'\n\toption timeout '5s'\n", "3: config radius: a guest's sign-in would wait up to 30s"},
 		{"\tlist auth 'sms'\n", "3: auth \"sms\" is not a sign-in method"},
 		{"\tlist auth 'click'\n\tlist auth 'click'\n", "4: auth \"click\" is listed twice"},
 		{"\toption download_rate '5'\n", "3: option download_rate: bad rate"},

@@ -24,9 +24,9 @@ type Queue interface {
 	Run(ctx context.Context) error
 	On(ctx context.Context) error
 	Off(ctx context.Context) error
-	Start(ctx context.Context, s radius.Session) error
+	Begin(s radius.Session) error
 	Interim(ctx context.Context, s radius.Session, u radius.Usage) error
-	Stop(ctx context.Context, s radius.Session, u radius.Usage, r session.Reason) error
+	End(s radius.Session, u radius.Usage, r session.Reason) error
 	Drain(ctx context.Context) error
 }
 
@@ -56,9 +56,9 @@ const drainFor = 3 * time.Second
 // Accounting files the accounting records of the table's sessions (SPEC
 // §7): On when it starts, a Start at each sign-in of every method, an
 // Interim-Update every interval with the session's bytes, a Stop with the
-// sign-out's reason, and Off at a clean stop. Watch runs inside the
-// table's notification and only takes note; Run files the records, in the
-// order the table made the changes.
+// sign-out's reason, and Off at a clean stop. Record files the Starts and
+// Stops as the table makes its changes, in their order; Run files the
+// Accounting-On and the Interim-Updates.
 type Accounting struct {
 	q     Queue
 	table Table
@@ -68,21 +68,12 @@ type Accounting struct {
 	wake  chan struct{}
 
 	mu sync.Mutex
-	// events are the sign-ins and sign-outs watched and not yet filed.
-	events []event
 	// open are the sessions accounted, by session ID; due orders them by
 	// their next Interim-Update.
 	open map[string]*tracked
 	due  dueHeap
 	// on is whether Run has filed the Accounting-On for the config on.
 	on bool
-}
-
-type event struct {
-	stop   bool
-	s      radius.Session
-	u      radius.Usage
-	reason session.Reason
 }
 
 type tracked struct {
@@ -102,7 +93,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// NewAccounting follows o.Table's sessions from now on. Register Watch
+// NewAccounting follows o.Table's sessions from now on. Register Record
 // with the table before it changes, and call NewAccounting after the table
 // is loaded: sessions that survived a restart keep their Interim-Update
 // times, counted from their start (their Start was filed before).
@@ -186,15 +177,19 @@ func (a *Accounting) track(g session.Grant, c session.Client) *tracked {
 	return t
 }
 
-// Watch takes note of the table's sign-ins and sign-outs (register it with
-// Table.Watch). It never waits for the disk or a server.
-func (a *Accounting) Watch(ch session.Change) {
+// Record files the Start of each sign-in and the Stop of each sign-out
+// (register it with Table.Record, so that each reaches the disk with the
+// change it records: SPEC §4, every Start is followed by its Stop, a
+// crash or kill -9 between them included). It never waits for the disk
+// or a server.
+func (a *Accounting) Record(ch session.Change) {
 	if ch.Event != session.SignIn && ch.Event != session.SignOut && ch.Event != session.LimitChange {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	id := ch.Grant.SessionID
+	var err error
 	switch ch.Event {
 	case session.SignIn:
 		if !a.conf().On {
@@ -202,14 +197,14 @@ func (a *Accounting) Watch(ch session.Change) {
 		}
 		t := a.track(ch.Grant, ch.Client)
 		heap.Push(&a.due, t)
-		a.events = append(a.events, event{s: t.s})
+		err = a.q.Begin(t.s)
 	case session.SignOut:
 		t := a.open[id]
 		if t == nil {
 			return // began while accounting was off
 		}
 		a.forget(t)
-		a.events = append(a.events, event{stop: true, s: t.s, u: usage(ch.Grant, ch.Client), reason: ch.Reason})
+		err = a.q.End(t.s, usage(ch.Grant, ch.Client), ch.Reason)
 	case session.LimitChange:
 		// A CoA may give another Acct-Interim-Interval.
 		if t := a.open[id]; t != nil && ch.Grant.InterimInterval >= radius.MinInterimInterval && ch.Grant.InterimInterval != t.interval {
@@ -221,7 +216,9 @@ func (a *Accounting) Watch(ch session.Change) {
 				heap.Push(&a.due, t)
 			}
 		}
-		return
+	}
+	if err != nil {
+		a.log.Error("radius accounting: cannot file a record", "session", id, "event", ch.Event, "err", err)
 	}
 	a.kick()
 }
@@ -265,30 +262,17 @@ func (a *Accounting) Run(ctx context.Context, ready func()) error {
 }
 
 // round files what is waiting: an Accounting-On if accounting was just
-// turned on, the sign-ins and sign-outs watched, the Interim-Updates due.
+// turned on, and the Interim-Updates due.
 // It returns when the next Interim-Update is due (zero: none).
 func (a *Accounting) round(ctx context.Context) time.Time {
 	on := a.conf().On
 	a.mu.Lock()
 	first := on && !a.on
 	a.on = on
-	events := a.events
-	a.events = nil
 	a.mu.Unlock()
 	if first {
 		if err := a.q.On(ctx); err != nil {
 			a.log.Error("radius accounting: cannot queue the Accounting-On", "err", err)
-		}
-	}
-	for _, e := range events {
-		var err error
-		if e.stop {
-			err = a.q.Stop(ctx, e.s, e.u, e.reason)
-		} else {
-			err = a.q.Start(ctx, e.s)
-		}
-		if err != nil {
-			a.log.Error("radius accounting: cannot queue a record", "session", e.s.ID, "stop", e.stop, "err", err)
 		}
 	}
 	if !on {
@@ -311,7 +295,7 @@ func (a *Accounting) interims(ctx context.Context) time.Time {
 		t := a.due[0]
 		c, ok := a.table.Lookup(t.mac)
 		if !ok || c.Grant.SessionID != t.s.ID {
-			// Its sign-out is on its way to Watch.
+			// Its sign-out is on its way to Record.
 			heap.Pop(&a.due)
 			continue
 		}

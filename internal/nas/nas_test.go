@@ -34,13 +34,13 @@ func (q *fakeQueue) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 func (q *fakeQueue) On(context.Context) error      { return q.add("on") }
 func (q *fakeQueue) Off(context.Context) error     { return q.add("off") }
 func (q *fakeQueue) Drain(context.Context) error   { return q.add("drain") }
-func (q *fakeQueue) Start(_ context.Context, s radius.Session) error {
+func (q *fakeQueue) Begin(s radius.Session) error {
 	return q.add("start %s user=%q ip=%v class=%q", s.ID, s.User, s.IP, s.Class)
 }
 func (q *fakeQueue) Interim(_ context.Context, s radius.Session, u radius.Usage) error {
 	return q.add("interim %s up=%d down=%d", s.ID, u.Up, u.Down)
 }
-func (q *fakeQueue) Stop(_ context.Context, s radius.Session, u radius.Usage, r session.Reason) error {
+func (q *fakeQueue) End(s radius.Session, u radius.Usage, r session.Reason) error {
 	return q.add("stop %s up=%d down=%d reason=%s", s.ID, u.Up, u.Down, r)
 }
 
@@ -107,7 +107,7 @@ func TestAccountingOrder(t *testing.T) {
 	q := &fakeQueue{}
 	cfg := Config{On: true, Interim: 10 * time.Minute}
 	a := NewAccounting(cfg, Options{Queue: q, Table: table, Now: clk.now})
-	table.Watch(a.Watch)
+	table.Record(a.Record)
 	stop := run(t, a)
 	q.wait(t, 1)
 
@@ -188,7 +188,7 @@ func TestAccountingRestart(t *testing.T) {
 	table = newTable(st)
 	q := &fakeQueue{}
 	a := NewAccounting(Config{On: true, Interim: 10 * time.Minute}, Options{Queue: q, Table: table, Now: clk.now})
-	table.Watch(a.Watch)
+	table.Record(a.Record)
 	stop := run(t, a)
 	q.wait(t, 1) // On; no Start again, and no interim before 30 minutes
 	clk.add(5*time.Minute - time.Second)
@@ -259,5 +259,41 @@ func TestSessions(t *testing.T) {
 	}
 	if err := s.Change(ctx, found, l); err == nil {
 		t.Error("a CoA changed a session that ended")
+	}
+}
+
+// A sign-in's Start and a sign-out's Stop are in the store before the
+// Sync that the table waits for, so a crash right after either keeps both
+// the change and its record, or neither (SPEC §4).
+func TestRecordsSavedWithTheirChange(t *testing.T) {
+	ctx := context.Background()
+	st := &storetest.Mem{}
+	table := newTable(st)
+	client := radius.NewClient(radius.Config{Servers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}, AcctPort: 9, Secret: []byte("s")})
+	q := radius.NewAccounting(client, st, radius.AcctConfig{})
+	a := NewAccounting(Config{On: true, Interim: 10 * time.Minute}, Options{Queue: q, Table: table})
+	table.Record(a.Record)
+	var syncsAtRecord, recordsAtRecord int
+	table.Record(func(session.Change) {
+		// Registered after a.Record: sees what it filed.
+		syncsAtRecord, recordsAtRecord = st.Syncs(), len(st.Records("radius_acct"))
+	})
+	table.Seen(macA, ipA, "")
+	for i, step := range []func() error{
+		func() error {
+			_, err := table.AuthAt(ctx, macA, ipA, table.NewGrant(session.MethodClick, "", session.Limits{}))
+			return err
+		},
+		func() error { _, err := table.Deauth(ctx, macA, session.ReasonLogout); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		if recordsAtRecord != i+1 {
+			t.Errorf("step %d: %d records filed when the change was recorded, want %d", i, recordsAtRecord, i+1)
+		}
+		if st.Syncs() <= syncsAtRecord {
+			t.Errorf("step %d: no Sync after the record was filed (%d, %d)", i, st.Syncs(), syncsAtRecord)
+		}
 	}
 }

@@ -93,11 +93,14 @@ const (
 	maxFormBytes      = 4 << 10 // a POST body: the forms carry two short fields
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
-	writeTimeout      = 10 * time.Second
 	idleTimeout       = 60 * time.Second
 	shutdownTimeout   = 3 * time.Second
-	// authTimeout bounds a sign-in or sign-out, which waits for the disk.
-	authTimeout = 10 * time.Second
+	// authTimeout bounds a sign-in or sign-out, which waits for the disk
+	// and, for a RADIUS sign-in, for the servers: up to 20 s in all
+	// (config radius refuses more, config.MaxRADIUSWait). The answer must
+	// still be written after it, within writeTimeout of the request.
+	authTimeout  = 22 * time.Second
+	writeTimeout = authTimeout + 5*time.Second
 )
 
 // Server is the portal. Build it with New, run it with Run; Reload applies

@@ -206,13 +206,29 @@ func (a *Accounting) nas(ctx context.Context, st StatusType) error {
 	p.Add(AttrAcctSessionID, fmt.Appendf(nil, "%X", id))
 	a.c.addNAS(p)
 	p.Add(AttrEventTimestamp, Time(now))
-	return a.add(ctx, "", st, now, p, true)
+	return a.add(ctx, "", st, now, p, saveNow)
 }
 
 // Start queues a session's Start.
 func (a *Accounting) Start(ctx context.Context, s Session) error {
 	now := a.clock.Now()
-	return a.add(ctx, s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, 0), true)
+	return a.add(ctx, s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, 0), saveNow)
+}
+
+// Begin is Start for a caller that saves a change of its own in the same
+// store at once (the session table's Record): it files the record without
+// waiting for the disk, so that the sign-in and its Start reach the disk
+// together, and sends it only once it is there — a server never hears of
+// a session that a crash took back.
+func (a *Accounting) Begin(s Session) error {
+	now := a.clock.Now()
+	return a.add(context.Background(), s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, 0), saveWithCaller)
+}
+
+// End is Stop as Begin is Start.
+func (a *Accounting) End(s Session, u Usage, reason session.Reason) error {
+	now := a.clock.Now()
+	return a.add(context.Background(), s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), saveWithCaller)
 }
 
 // Interim queues an Interim-Update with the session's use so far. It is
@@ -222,14 +238,14 @@ func (a *Accounting) Start(ctx context.Context, s Session) error {
 // gets the latest counters, not every one it missed.
 func (a *Accounting) Interim(ctx context.Context, s Session, u Usage) error {
 	now := a.clock.Now()
-	return a.add(ctx, s.ID, StatusInterim, now, a.sessionPacket(StatusInterim, s, &u, now, 0), false)
+	return a.add(ctx, s.ID, StatusInterim, now, a.sessionPacket(StatusInterim, s, &u, now, 0), saveLazily)
 }
 
 // Stop queues a session's Stop, with its sign-out reason (TerminateCause).
 // It replaces an Interim still waiting, as Interim does.
 func (a *Accounting) Stop(ctx context.Context, s Session, u Usage, reason session.Reason) error {
 	now := a.clock.Now()
-	return a.add(ctx, s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), true)
+	return a.add(ctx, s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), saveNow)
 }
 
 // sessionPacket holds the attributes of a session's record: SPEC §7's
@@ -269,9 +285,18 @@ func (a *Accounting) sessionPacket(st StatusType, s Session, u *Usage, now time.
 	return p
 }
 
-// add files a record; durable ones are on disk before add returns (and so
-// before they can be sent).
-func (a *Accounting) add(ctx context.Context, session string, st StatusType, at time.Time, p *Packet, durable bool) error {
+// How add saves a record.
+type saving uint8
+
+const (
+	saveNow        saving = iota // on disk before add returns, and so before it is sent
+	saveWithCaller               // sent once on disk; the caller's Sync puts it there
+	saveLazily                   // sent at once; on disk with the store's next write
+)
+
+// add files a record, saved as how says.
+func (a *Accounting) add(ctx context.Context, session string, st StatusType, at time.Time, p *Packet, how saving) error {
+	durable := how != saveLazily
 	p.Code = CodeAccountingRequest
 	raw, err := p.encode()
 	if err != nil {
@@ -306,8 +331,17 @@ func (a *Accounting) add(ctx context.Context, session string, st StatusType, at 
 	if err != nil {
 		return fmt.Errorf("radius accounting %s: %w", st, err)
 	}
-	if !durable {
+	switch how {
+	case saveLazily:
 		a.kick()
+		return nil
+	case saveWithCaller:
+		go func() {
+			// The caller's Sync, or the store's next write, puts it
+			// on disk; a Sync waits for that, whoever asked first.
+			a.st.Sync(context.Background())
+			a.release(r)
+		}()
 		return nil
 	}
 	err = a.st.Sync(ctx)

@@ -338,6 +338,9 @@ type Table struct {
 	byIP     map[netip.Addr]*client
 	byIP6    map[netip.Addr]*client // learned IPv6 addresses (Seen6)
 	watchers []func(Change)
+	// recorders are told of each change before the table saves it
+	// (Record).
+	recorders []func(Change)
 	resolve  func(netip.Addr) (net.HardwareAddr, bool)
 	wake     chan struct{}
 
@@ -412,6 +415,21 @@ func (t *Table) Watch(fn func(Change)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.watchers = append(t.watchers, fn)
+}
+
+// Record registers fn to be told of every change before the table saves
+// it: fn runs while the table's writers wait, before the Sync of the
+// change, so a record that fn files in the table's own store (Put, never
+// Sync) reaches the disk with the change it records, and a crash or kill
+// -9 keeps both or neither. RADIUS accounting files its Start and Stop
+// records this way (SPEC §4: every Start is followed by its Stop). fn must
+// not call the table or wait for anything.
+func (t *Table) Record(fn func(Change)) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.recorders = append(t.recorders, fn)
 }
 
 // Reload applies a new config: timeouts, and the trusted and blocked lists.
@@ -656,8 +674,27 @@ func (t *Table) expire() time.Time {
 	return next
 }
 
-// notify tells the watchers; the caller holds writeMu but not mu.
+// notify tells the recorders and the watchers of changes that are saved
+// lazily; the caller holds writeMu but not mu.
 func (t *Table) notify(changes []Change) {
+	t.record(changes)
+	t.tell(changes)
+}
+
+// record tells the recorders (Record); the caller holds writeMu.
+func (t *Table) record(changes []Change) {
+	t.mu.RLock()
+	rs := t.recorders
+	t.mu.RUnlock()
+	for _, ch := range changes {
+		for _, r := range rs {
+			r(ch)
+		}
+	}
+}
+
+// tell logs changes and tells the watchers; the caller holds writeMu.
+func (t *Table) tell(changes []Change) {
 	t.mu.RLock()
 	ws := t.watchers
 	t.mu.RUnlock()
@@ -810,16 +847,20 @@ func (t *Table) update(ctx context.Context, mac net.HardwareAddr, create, durabl
 	t.persist(c)
 	snap := c.snapshot()
 	t.mu.Unlock()
+	var changes []Change
+	if snap.State != old || events != nil {
+		changes = completed(events, snap, old, by)
+		t.record(changes) // saved with the change, below
+	}
 	if durable {
 		// Sign-ins and sign-outs are acknowledged to a person; they must be
 		// on disk before that, so a kill -9 right after loses nothing.
 		if err := t.store.Sync(ctx); err != nil {
+			t.tell(changes)
 			return snap, fmt.Errorf("saving state: %w", err)
 		}
 	}
-	if snap.State != old || events != nil {
-		t.notify(completed(events, snap, old, by))
-	}
+	t.tell(changes)
 	t.kick()
 	return snap, nil
 }
