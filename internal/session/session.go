@@ -341,8 +341,8 @@ type Table struct {
 	// recorders are told of each change before the table saves it
 	// (Record).
 	recorders []func(Change)
-	resolve  func(netip.Addr) (net.HardwareAddr, bool)
-	wake     chan struct{}
+	resolve   func(netip.Addr) (net.HardwareAddr, bool)
+	wake      chan struct{}
 
 	// The clients that may be forgotten or make room — preauth, neither
 	// trusted nor blocked — in two queues: those known only from the
