@@ -26,14 +26,18 @@ const natTable = "lobby-nat"
 type wanOpening struct {
 	proto byte // unix.IPPROTO_TCP or unix.IPPROTO_UDP
 	port  uint16
-	from  []netip.Prefix
+	from  []netip.Prefix // none: from anywhere
+	to    netip.Addr     // zero: to any of the router's addresses
 }
 
 // wanOpenings is the one place where the config opens the router to the
-// WAN side: the RADIUS Dynamic Authorization port for the das_client
-// addresses (else the servers', SPEC §7) when RADIUS is in use. `config
-// admin`'s `listen` on a WAN address (SPEC §8) adds its own here when that
-// section has one.
+// WAN side (SPEC §6): the RADIUS Dynamic Authorization port for the
+// das_client addresses (else the servers', SPEC §7) when RADIUS is in use,
+// and the admin pages when `config admin`'s `listen` is an address of the
+// WAN side (SPEC §8) — to that address only, from anywhere there: the
+// operator chose to reach them from the venue's own network. A listen on
+// a management port (a static interface without a gateway, which the WAN
+// filter does not cover) needs no opening.
 func wanOpenings(c *config.Config) []wanOpening {
 	var open []wanOpening
 	if r := &c.RADIUS; c.RADIUSUsed() && r.DASPort != 0 {
@@ -45,7 +49,22 @@ func wanOpenings(c *config.Config) []wanOpening {
 			open = append(open, o)
 		}
 	}
+	if a := c.Admin; a.Enabled && a.Listen.IsValid() && !onOwnSide(c, a.Listen.Addr().Unmap()) {
+		open = append(open, wanOpening{proto: unix.IPPROTO_TCP, port: a.Listen.Port(), to: a.Listen.Addr().Unmap()})
+	}
 	return open
+}
+
+// onOwnSide reports whether addr is the address of a static interface
+// without a gateway: the LAN or a management port, which no WAN filter
+// covers.
+func onOwnSide(c *config.Config, addr netip.Addr) bool {
+	for _, in := range c.Interfaces {
+		if in.Proto == "static" && !in.Gateway.IsValid() && in.IPAddr == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // setupNAT masquerades IPv4 that leaves through the uplinks (the LAN's
@@ -133,6 +152,9 @@ func addWANFilter(c *nftables.Conn, t *nftables.Table, uplinks []string, open []
 	}
 	for _, o := range open {
 		match := [][]expr.Any{meta(expr.MetaKeyL4PROTO, o.proto), port(2, o.port)}
+		if o.to.IsValid() {
+			match = append(match, toAddr(o.to))
+		}
 		if len(o.from) == 0 {
 			rule(in, append(match, acc)...)
 		}
@@ -199,6 +221,18 @@ func fromPrefix(p netip.Prefix) []expr.Any {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: mask, Xor: make([]byte, n)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Addr().AsSlice()},
+	)
+}
+
+// toAddr is `ip daddr A` or `ip6 daddr A`.
+func toAddr(a netip.Addr) []expr.Any {
+	fam, off := byte(unix.NFPROTO_IPV4), uint32(16)
+	if a.Is6() {
+		fam, off = unix.NFPROTO_IPV6, 24
+	}
+	return append(meta(expr.MetaKeyNFPROTO, fam),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: uint32(a.BitLen() / 8)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a.AsSlice()},
 	)
 }
 

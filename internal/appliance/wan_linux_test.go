@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // The WAN side reaches neither the router's services nor the LAN, while a
@@ -113,13 +115,15 @@ func TestWANClosed(t *testing.T) {
 		// A router service on every address (the portal, DNS, the relay
 		// listen on the LAN address), a LAN host's service, a WAN server.
 		defer serve("0.0.0.0:2050").Close()
+		defer serve("0.0.0.0:8081").Close() // the admin pages, opened on the WAN address
 		var lanLn, wanLn net.Listener
 		in(lan, func() { lanLn = serve("10.77.0.10:8080") })
 		defer lanLn.Close()
 		in(wan, func() { wanLn = serve("192.0.2.2:9000") })
 		defer wanLn.Close()
 
-		if err := setupNAT([]string{"wan0"}, nil); err != nil {
+		admin := wanOpening{proto: unix.IPPROTO_TCP, port: 8081, to: netip.MustParseAddr("192.0.2.1")}
+		if err := setupNAT([]string{"wan0"}, []wanOpening{admin}); err != nil {
 			if strings.Contains(err.Error(), "not supported") || strings.Contains(err.Error(), "no such file") {
 				return "no nf_tables NAT in this kernel: " + err.Error()
 			}
@@ -139,6 +143,8 @@ func TestWANClosed(t *testing.T) {
 			{wan, "the WAN host", "10.77.0.1:2050", false},
 			{wan, "the WAN host", "192.0.2.1:2050", false},
 			{wan, "the WAN host", "10.77.0.10:8080", false},
+			{wan, "the WAN host", "192.0.2.1:8081", true},  // opened: to that address
+			{wan, "the WAN host", "10.77.0.1:8081", false}, // and no other
 		} {
 			if got := reach(tc.from, tc.addr); got != tc.want {
 				t.Errorf("%s reaches %s: %v, want %v", tc.who, tc.addr, got, tc.want)
