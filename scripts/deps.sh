@@ -8,7 +8,7 @@ dnsutils busybox isc-dhcp-client dhcpcd5 iputils-ping ipset file qemu-user-stati
 chromium fonts-dejavu-core nodejs poppler-utils zbar-tools
 kmod cpio e2fsprogs fdisk dosfstools mtools syslinux syslinux-common
 qemu-system-x86 qemu-system-arm qemu-system-mips
-freeradius freeradius-utils"
+freeradius freeradius-utils sqlite3"
 # npm drives the browser test's playwright-core. Debian packages it apart from
 # nodejs; other nodejs builds bundle it and conflict with Debian's package.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

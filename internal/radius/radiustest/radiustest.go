@@ -4,7 +4,10 @@
 // lab namespace — never the system's service. The config is minimal: PAP
 // and MAC authentication from a users file, accounting into a detail file,
 // and a Message-Authenticator in the replies to user "strict" (FreeRADIUS
-// 3.2.1 sends none unless told; := 0x00 makes it compute one).
+// 3.2.1 sends none unless told; := 0x00 makes it compute one). With
+// Options.Walk it also runs the files that ship in docs/radius/raddb, as an
+// operator installs them: SQLite accounting and the policy that lets a
+// guest walk from one router to another.
 package radiustest
 
 import (
@@ -70,6 +73,12 @@ type Options struct {
 	Authorize, Accounting string
 	// Modules are further module sections (for example an sql module).
 	Modules string
+	// Walk adds the shipped configuration (docs/radius/raddb, see
+	// docs/radius.md): the lobby_sql module on a database made from
+	// FreeRADIUS's SQLite schema and lobby.sql, in accounting; the
+	// lobby_walk policy in authorize before the files module and
+	// lobby_grant in post-auth.
+	Walk bool
 }
 
 // Server is a running FreeRADIUS.
@@ -115,6 +124,9 @@ security {
 	status_server = no
 }
 {{CLIENTS}}
+policy {
+{{POLICY}}
+}
 modules {
 	pap {
 	}
@@ -154,6 +166,7 @@ server default {
 		detail
 	}
 	post-auth {
+{{POSTAUTH}}
 		if (&User-Name == "strict") {
 			update reply {
 				&Message-Authenticator := 0x00
@@ -163,12 +176,29 @@ server default {
 }
 `
 
-// Dictionary adds what Debian's FreeRADIUS 3.2 lacks:
-// ChilliSpot-Max-Total-Gigawords, numbered as CoovaChilli does.
-const Dictionary = `BEGIN-VENDOR	ChilliSpot
-ATTRIBUTE	ChilliSpot-Max-Total-Gigawords	23	integer
-END-VENDOR	ChilliSpot
-`
+// schema is FreeRADIUS's own SQLite schema (radacct, nasreload, …), which
+// the walk's database starts from as an operator's does.
+const schema = "/etc/freeradius/3.0/mods-config/sql/main/sqlite/schema.sql"
+
+// Shipped is the directory of the FreeRADIUS files that ship for
+// operators, docs/radius/raddb, found from the working directory up (a
+// package's tests run in its directory).
+func Shipped() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "docs", "radius", "raddb"), nil
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return "", fmt.Errorf("radiustest: no go.mod above the working directory")
+		}
+		dir = up
+	}
+}
 
 // Start runs a server until the test ends, or skips the test where that
 // cannot be done (no freeradius, not root).
@@ -182,6 +212,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("FreeRADIUS's tests run as root")
+	}
+	if _, err := exec.LookPath("sqlite3"); err != nil && o.Walk {
+		t.Skip("sqlite3 is not installed (scripts/deps.sh installs it)")
 	}
 	if !o.Listen.IsValid() {
 		o.Listen = netip.MustParseAddr("127.0.0.1")
@@ -206,10 +239,48 @@ func Start(t testing.TB, o Options) *Server {
 	for i, p := range o.Clients {
 		fmt.Fprintf(&clients, "client c%d {\n\tipaddr = %s\n\tsecret = %s\n\trequire_message_authenticator = yes\n}\n", i, p, Secret)
 	}
+	shipped, err := Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The shipped files are copied, byte for byte, to where an operator
+	// puts them under raddb (the test's directory).
+	files := []string{"dictionary"}
+	var policy, postAuth string
+	if o.Walk {
+		files = append(files, "mods-enabled/lobby_sql", "policy.d/lobby")
+		o.Modules += "\n$INCLUDE ${confdir}/mods-enabled/lobby_sql\n"
+		policy = "$INCLUDE ${confdir}/policy.d/lobby"
+		o.Authorize += "\n\t\tlobby_walk\n"
+		o.Accounting += "\n\t\tlobby_sql\n"
+		postAuth = "\t\tlobby_grant"
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(shipped, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(s.Dir, filepath.Dir(f)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Walk {
+		// As docs/radius.md tells an operator: FreeRADIUS's schema,
+		// then lobby.sql.
+		for _, f := range []string{schema, filepath.Join(shipped, "mods-config/sql/main/sqlite/lobby.sql")} {
+			if out, err := s.sqlite3(f); err != nil {
+				t.Fatalf("sqlite3 < %s: %v\n%s", f, err, out)
+			}
+		}
+	}
 	text := strings.NewReplacer("{{DIR}}", s.Dir, "{{LISTEN}}", o.Listen.String(),
 		"{{AUTH}}", fmt.Sprint(o.Auth), "{{ACCT}}", fmt.Sprint(o.Acct), "{{CLIENTS}}", clients.String(),
-		"{{MODULES}}", o.Modules, "{{AUTHORIZE}}", o.Authorize, "{{ACCOUNTING}}", o.Accounting).Replace(conf)
-	for name, body := range map[string]string{"radiusd.conf": text, "dictionary": Dictionary, "users": o.Users} {
+		"{{POLICY}}", policy, "{{MODULES}}", o.Modules, "{{AUTHORIZE}}", o.Authorize,
+		"{{ACCOUNTING}}", o.Accounting, "{{POSTAUTH}}", postAuth).Replace(conf)
+	for name, body := range map[string]string{"radiusd.conf": text, "users": o.Users} {
 		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -269,15 +340,19 @@ func (s *Server) Start() {
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(out)
+		signaled := false // once: a debug run (-X) says it again
 		for sc.Scan() {
 			s.mu.Lock()
 			s.log.WriteString(sc.Text() + "\n")
 			s.mu.Unlock()
-			if strings.Contains(sc.Text(), "Ready to process requests") {
+			if !signaled && strings.Contains(sc.Text(), "Ready to process requests") {
 				ready <- true
+				signaled = true
 			}
 		}
-		ready <- false
+		if !signaled {
+			ready <- false
+		}
 		cmd.Wait()
 	}()
 	s.mu.Lock()
@@ -310,6 +385,26 @@ func (s *Server) Stop() {
 func (s *Server) Detail() string {
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "detail"))
 	return string(b)
+}
+
+// SQL runs a query on the walk's database (Options.Walk) with sqlite3
+// and returns its output: rows a line each, columns split by '|'.
+func (s *Server) SQL(query string) (string, error) {
+	cmd := exec.Command("sqlite3", filepath.Join(s.Dir, "lobby.sqlite"), query)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// sqlite3 feeds a file of SQL into the walk's database.
+func (s *Server) sqlite3(file string) ([]byte, error) {
+	in, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	cmd := exec.Command("sqlite3", filepath.Join(s.Dir, "lobby.sqlite"))
+	cmd.Stdin = in
+	return cmd.CombinedOutput()
 }
 
 // Log is the server's output so far.
