@@ -22,6 +22,20 @@
 #                 origins), 2001:db8:100::10
 #                 runs scripts/internet (HTTP :80, HTTPS :443, DNS on .53)
 #
+# With LAB_ROUTERS=2 a second router shares the internet segment (two Lobby
+# routers on one RADIUS server, SPEC §7):
+#   lobby-r2c1..N eth0 (MAC 02:00:00:00:02:KK), as lobby-cK
+#        |  veth
+#   lobby-router2 lan1..N in br-lan (MAC 02:00:00:00:00:02; 10.77.0.1/24,
+#                 fd77::1/64: the same LAN addresses as lobby-router)
+#                 wan 192.0.2.2/24, 2001:db8:2::2/64, default routes to
+#                 lobby-inet; nft table `ip lab` masquerades IPv4 leaving
+#                 wan; its LAN's IPv6 is not routed back (fd77::/64 goes to
+#                 lobby-router)
+#        |  veth
+#   lobby-inet    eth0 (to lobby-router) and eth1 (to lobby-router2) in
+#                 bridge br-wan, which has eth0's addresses instead
+#
 # Environment:
 #   LAB_PREFIX         namespace prefix (default lobby: lobby-router, …), so
 #                      that several labs can run side by side
@@ -32,7 +46,10 @@
 #                      and br-wan (the wan veth) and no address, route or
 #                      nft table, for the router's taps to join; the
 #                      internet gets no route to the LAN (the router NATs)
-#   LAB_CLIENTS        number of clients (default 3; the N argument wins)
+#   LAB_CLIENTS        number of clients (default 3; the N argument wins),
+#                      on each router
+#   LAB_ROUTERS        1 (default) or 2: with 2, `up` adds lobby-router2
+#                      and its clients; with 1 it removes them
 #   LAB_DIR            pid file, binary, logs, CA (default /run/lobby-lab)
 #   LAB_WAIT           seconds `up` waits for the internet to answer (20)
 #   LAB_INTERNET_ARGS  extra flags for the internet program, split on
@@ -56,6 +73,8 @@ case $LAB_PREFIX in *[!a-z0-9]* | "") echo "lab: LAB_PREFIX must be lowercase le
 readonly NS_ROUTER=$LAB_PREFIX-router
 readonly NS_INET=$LAB_PREFIX-inet
 readonly NS_CLIENT=$LAB_PREFIX-c # + index
+readonly NS_ROUTER2=$LAB_PREFIX-router2
+readonly NS_CLIENT2=$LAB_PREFIX-r2c # + index
 readonly MAX_CLIENTS=254
 
 SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")
@@ -65,6 +84,8 @@ LAB_WAIT=${LAB_WAIT:-20}
 LAB_INTERNET_ARGS=${LAB_INTERNET_ARGS:-}
 LAB_ROUTER=${LAB_ROUTER:-internal}
 case $LAB_ROUTER in internal | external) ;; *) echo "lab: LAB_ROUTER must be internal or external" >&2; exit 2 ;; esac
+LAB_ROUTERS=${LAB_ROUTERS:-1}
+case $LAB_ROUTER/$LAB_ROUTERS in internal/1 | internal/2 | external/1) ;; *) echo "lab: LAB_ROUTERS must be 1 or 2 (2 only with an internal router)" >&2; exit 2 ;; esac
 INTERNET_BIN=$LAB_DIR/internet
 INTERNET_PID=$LAB_DIR/internet.pid
 INTERNET_LOG=$LAB_DIR/internet.log
@@ -97,7 +118,7 @@ usage: $(basename "$SCRIPT") up [N] | reset | down | status
   status   print namespaces, addresses and the fake internet's state;
            exit 0 only if the lab is up and the fake internet runs
 
-environment: LAB_CLIENTS, LAB_DIR (now $LAB_DIR), LAB_WAIT, LAB_INTERNET_ARGS, GO
+environment: LAB_CLIENTS, LAB_ROUTERS, LAB_DIR (now $LAB_DIR), LAB_WAIT, LAB_INTERNET_ARGS, GO
 EOF
 }
 
@@ -206,7 +227,8 @@ veth_ensure() {
 	fi
 }
 
-client_mac() { printf '02:00:00:00:01:%02x' "$1"; }
+# client_mac K [R]: the MAC of client K of router R (default 1).
+client_mac() { printf '02:00:00:00:%02x:%02x' "${2:-1}" "$1"; }
 
 # --- processes --------------------------------------------------------------
 
@@ -323,8 +345,10 @@ build_internet() {
 	fi
 }
 
+# setup_router [NS BRMAC]: the router namespace (default lobby-router) and
+# its LAN bridge.
 setup_router() {
-	local r=$NS_ROUTER
+	local r=${1:-$NS_ROUTER} brmac=${2:-02:00:00:00:00:01}
 	ns_ensure "$r"
 	# Defaults first, so interfaces made later inherit them: no DAD delay.
 	nsysctl "$r" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
@@ -337,7 +361,7 @@ setup_router() {
 		ip -n "$r" link add br-lan type bridge || die "cannot create bridge br-lan"
 	fi
 	ip -n "$r" link set dev br-lan type bridge stp_state 0 forward_delay 0 mcast_snooping 0
-	ip -n "$r" link set dev br-lan address 02:00:00:00:00:01
+	ip -n "$r" link set dev br-lan address "$brmac"
 	nsysctl "$r" net.ipv6.conf.br-lan.accept_dad=0
 	ip -n "$r" link set dev br-lan up
 	if [ "$LAB_ROUTER" = external ]; then
@@ -372,8 +396,9 @@ setup_wan() {
 	nsysctl "$i" net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.accept_ra=0
 	ip -n "$r" link set dev wan up
 	ip -n "$i" link set dev eth0 up
-	ip -n "$i" addr replace 192.0.2.254/24 dev eth0
-	ip -n "$i" -6 addr replace 2001:db8:2::fe/64 dev eth0 nodad
+	inet_segment
+	local seg
+	seg=$(inet_wan_dev)
 	if [ "$LAB_ROUTER" = external ]; then
 		# The wan veth joins br-wan, where the external router's uplink
 		# tap goes; the router gets its address by DHCP (boot-test.sh
@@ -395,17 +420,56 @@ setup_wan() {
 	ip -n "$r" -6 addr replace 2001:db8:2::1/64 dev wan nodad
 	ip -n "$r" route replace default via 192.0.2.254 dev wan
 	ip -n "$r" -6 route replace default via 2001:db8:2::fe dev wan
-	ip -n "$i" -6 route replace fd77::/64 via 2001:db8:2::1 dev eth0
+	ip -n "$i" -6 route replace fd77::/64 via 2001:db8:2::1 dev "$seg"
 }
 
+# inet_wan_dev prints the internet's device on the routers' segment: eth0,
+# or br-wan when two routers share it.
+inet_wan_dev() { if [ "$LAB_ROUTERS" = 2 ]; then echo br-wan; else echo eth0; fi; }
+
+# inet_segment puts the internet's segment addresses on eth0 (one router)
+# or on bridge br-wan with eth0 and eth1 (two), undoing the other layout.
+inet_segment() {
+	local i=$NS_INET dev
+	dev=$(inet_wan_dev)
+	if [ "$dev" = br-wan ]; then
+		link_exists "$i" br-wan || ip -n "$i" link add br-wan type bridge || die "cannot create bridge br-wan in $i"
+		ip -n "$i" link set dev br-wan type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+		nsysctl "$i" net.ipv6.conf.br-wan.accept_dad=0 net.ipv6.conf.br-wan.accept_ra=0
+		ip -n "$i" addr flush dev eth0
+		ip -n "$i" link set dev eth0 master br-wan
+		ip -n "$i" link set dev br-wan up
+	elif link_exists "$i" br-wan; then
+		ip -n "$i" link del br-wan
+	fi
+	ip -n "$i" addr replace 192.0.2.254/24 dev "$dev"
+	ip -n "$i" -6 addr replace 2001:db8:2::fe/64 dev "$dev" nodad
+}
+
+# setup_wan2 links lobby-router2's wan to the internet's br-wan.
+setup_wan2() {
+	local r=$NS_ROUTER2 i=$NS_INET
+	veth_ensure "$r" wan "$i" eth1
+	nsysctl "$r" net.ipv6.conf.wan.accept_dad=0
+	nsysctl "$i" net.ipv6.conf.eth1.accept_dad=0 net.ipv6.conf.eth1.accept_ra=0
+	ip -n "$i" link set dev eth1 master br-wan up
+	ip -n "$r" link set dev wan up
+	ip -n "$r" addr replace 192.0.2.2/24 dev wan
+	ip -n "$r" -6 addr replace 2001:db8:2::2/64 dev wan nodad
+	ip -n "$r" route replace default via 192.0.2.254 dev wan
+	ip -n "$r" -6 route replace default via 2001:db8:2::fe dev wan
+}
+
+# setup_nft [NS]: the masquerade of router NS (default lobby-router).
 setup_nft() {
+	local r=${1:-$NS_ROUTER}
 	if [ "$LAB_ROUTER" = external ]; then
-		ip netns exec "$NS_ROUTER" nft delete table ip lab 2>/dev/null || true
+		ip netns exec "$r" nft delete table ip lab 2>/dev/null || true
 		return
 	fi
 	# One transaction: create-if-missing, delete, recreate. Only the lab's
 	# own table is touched; the product's tables (inet lobby) are not.
-	ip netns exec "$NS_ROUTER" nft -f - <<'EOF' || die "loading nft table ip lab failed"
+	ip netns exec "$r" nft -f - <<'EOF' || die "loading nft table ip lab in $r failed"
 table ip lab
 delete table ip lab
 table ip lab {
@@ -417,16 +481,18 @@ table ip lab {
 EOF
 }
 
+# setup_client K [R]: client K of router R (1, the default, or 2).
 setup_client() {
-	local k=$1 c=$NS_CLIENT$1 mac
-	mac=$(client_mac "$k")
+	local k=$1 c=$NS_CLIENT$1 r=$NS_ROUTER mac
+	if [ "${2:-1}" = 2 ]; then c=$NS_CLIENT2$1 r=$NS_ROUTER2; fi
+	mac=$(client_mac "$k" "${2:-1}")
 	ns_ensure "$c"
 	nsysctl "$c" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
 		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
 	ip -n "$c" link set lo up
-	veth_ensure "$NS_ROUTER" "lan$k" "$c" eth0 "$mac"
+	veth_ensure "$r" "lan$k" "$c" eth0 "$mac"
 	nsysctl "$c" net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.accept_ra=0
-	ip -n "$NS_ROUTER" link set dev "lan$k" master br-lan up
+	ip -n "$r" link set dev "lan$k" master br-lan up
 	ip -n "$c" link set dev eth0 up
 	# The resolver a DHCP client of the router would be given; `ip netns
 	# exec` shows this file as the namespace's /etc/resolv.conf, so programs
@@ -434,17 +500,19 @@ setup_client() {
 	# host's.
 	mkdir -p "/etc/netns/$c"
 	echo "nameserver 10.77.0.1" >"/etc/netns/$c/resolv.conf"
-	reset_client "$c"
+	reset_client "$c" "$mac"
 }
 
-# reset_client converges client namespace $1 to the documented state: no
-# global address or route left over from an earlier test (DHCP or static),
-# and no neighbour entry learnt with it. Two `ip -batch` runs, not one `ip`
-# per step: every end-to-end test ends with a reset, and on a loaded
-# machine each process costs tens of milliseconds.
+# reset_client converges client namespace $1 to the documented state: its
+# MAC $2 (a test of a device that moves to the other router gives a client
+# there the same MAC), no global address or route left over from an
+# earlier test (DHCP or static), and no neighbour entry learnt with it. Two
+# `ip -batch` runs, not one `ip` per step: every end-to-end test ends with
+# a reset, and on a loaded machine each process costs tens of milliseconds.
 reset_client() {
-	local c=$1 proto
+	local c=$1 mac=$2 proto
 	{
+		echo "link set dev eth0 address $mac"
 		echo "address flush dev eth0 scope global"
 		echo "route flush dev eth0"
 		echo "neigh flush dev eth0"
@@ -464,19 +532,39 @@ reset_client() {
 # DELAY that turns REACHABLE up to 5 s after the last traffic) tell the
 # next lobby that the client's MAC is at that old address.
 reset_router() {
+	local r
 	[ "$LAB_ROUTER" = internal ] || return 0
-	ip -n "$NS_ROUTER" neigh flush dev br-lan 2>/dev/null || true
-	if command -v conntrack >/dev/null 2>&1; then
-		ip netns exec "$NS_ROUTER" conntrack -F >/dev/null 2>&1 || true
-	fi
+	for r in "$NS_ROUTER" "$NS_ROUTER2"; do
+		ns_listed "$r" || continue
+		ip -n "$r" neigh flush dev br-lan 2>/dev/null || true
+		if command -v conntrack >/dev/null 2>&1; then
+			ip netns exec "$r" conntrack -F >/dev/null 2>&1 || true
+		fi
+	done
 }
 
+# client_of NS prints "K R" when NS is client K of router R (1 or 2), and
+# nothing for any other namespace.
+client_of() {
+	local k
+	k=${1#"$NS_CLIENT2"}
+	case $k in '' | *[!0-9]* | "$1") ;; *) echo "$((10#$k)) 2" && return 0 ;; esac
+	k=${1#"$NS_CLIENT"}
+	case $k in '' | *[!0-9]* | "$1") ;; *) echo "$((10#$k)) 1" ;; esac
+}
+
+# remove_extra_clients N removes clients beyond N, and the second router
+# with its clients unless LAB_ROUTERS=2.
 remove_extra_clients() {
-	local n=$1 ns k
+	local n=$1 ns k r
 	for ns in $(lab_namespaces); do
-		k=${ns#"$NS_CLIENT"}
-		case $k in '' | *[!0-9]* | "$ns") continue ;; esac
-		if [ "$((10#$k))" -gt "$n" ]; then
+		if [ "$ns" = "$NS_ROUTER2" ]; then
+			[ "$LAB_ROUTERS" = 2 ] || ns_delete "$ns"
+			continue
+		fi
+		read -r k r <<<"$(client_of "$ns")"
+		[ -n "$k" ] || continue
+		if [ "$k" -gt "$n" ] || { [ "$r" = 2 ] && [ "$LAB_ROUTERS" != 2 ]; }; then
 			ns_delete "$ns"
 		fi
 	done
@@ -528,6 +616,16 @@ probe() {
 	[ "$code" = 204 ] || return 1
 	[ "$(ip netns exec "$ns" dig +short +time=1 +tries=1 @198.51.100.53 lab-ready.test A 2>/dev/null)" = 198.51.100.10 ] || return 1
 	[ "$(ip netns exec "$ns" dig +tcp +short +time=1 +tries=1 @198.51.100.53 lab-ready.test A 2>/dev/null)" = 198.51.100.10 ] || return 1
+}
+
+# wait_probe NS waits up to LAB_WAIT seconds for the internet to answer
+# from NS (the second router, once the first one's probe passed).
+wait_probe() {
+	local deadline=$(($(date +%s) + LAB_WAIT))
+	until probe "$1"; do
+		[ "$(date +%s)" -lt "$deadline" ] || die "the internet does not answer from $1 after ${LAB_WAIT}s: check routes ('$(basename "$SCRIPT") status')"
+		sleep 0.2
+	done
 }
 
 # last_run_log prints the log of the latest start (at most 40 lines).
@@ -585,11 +683,24 @@ cmd_up() {
 	for k in $(seq 1 "$n"); do
 		setup_client "$k"
 	done
+	if [ "$LAB_ROUTERS" = 2 ]; then
+		setup_router "$NS_ROUTER2" 02:00:00:00:00:02
+		setup_wan2
+		setup_nft "$NS_ROUTER2"
+		for k in $(seq 1 "$n"); do
+			setup_client "$k" 2
+		done
+	fi
 
 	start_internet
 	wait_internet
 	local clients=${NS_CLIENT}1
 	[ "$n" -eq 1 ] || clients="$clients..${NS_CLIENT}$n"
+	if [ "$LAB_ROUTERS" = 2 ]; then
+		wait_probe "$NS_ROUTER2"
+		clients="$clients, $NS_ROUTER2, ${NS_CLIENT2}1"
+		[ "$n" -eq 1 ] || clients="$clients..${NS_CLIENT2}$n"
+	fi
 	say "lab is up: $NS_ROUTER, $NS_INET, $clients (LAB_DIR=$LAB_DIR)"
 }
 
@@ -600,16 +711,16 @@ cmd_up() {
 # connections) is undone; links, namespaces and the internet stay. Every
 # end-to-end test ends with it, so that the next one starts clean.
 cmd_reset() {
-	local ns k
+	local ns k r
 	need_root
 	need_cmds ip
 	take_lock
 	ns_listed "$NS_ROUTER" || die "no lab with prefix $LAB_PREFIX is up (run up)"
 	reset_router
 	for ns in $(lab_namespaces); do
-		k=${ns#"$NS_CLIENT"}
-		case $k in '' | *[!0-9]* | "$ns") continue ;; esac
-		reset_client "$ns"
+		read -r k r <<<"$(client_of "$ns")"
+		[ -n "$k" ] || continue
+		reset_client "$ns" "$(client_mac "$k" "$r")"
 	done
 }
 
@@ -651,7 +762,7 @@ cmd_status() {
 		ip -n "$ns" -br addr show 2>/dev/null | awk 'NF > 2' | sed 's/^/  addr  /' || true
 		ip -n "$ns" route show 2>/dev/null | sed 's/^/  route /' || true
 		ip -n "$ns" -6 route show 2>/dev/null | grep -v '^fe80::\|^multicast\|^ff00::' | sed 's/^/  route /' || true
-		if [ "$ns" = "$NS_ROUTER" ] && [ "$LAB_ROUTER" = internal ]; then
+		if { [ "$ns" = "$NS_ROUTER" ] || [ "$ns" = "$NS_ROUTER2" ]; } && [ "$LAB_ROUTER" = internal ]; then
 			if ip netns exec "$ns" nft list table ip lab >/dev/null 2>&1; then
 				echo "  nft   table ip lab: present"
 			else
