@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# RADIUS benchmark (issue 18): lobby's RADIUS client and accounting queue
+# against FreeRADIUS 3.2 on loopback with the configuration that ships in
+# docs/radius/raddb (SQLite accounting, the walk policy), driven at the
+# radius package level (go test -bench; the session table is a loop):
+#
+#   sign-in          BenchmarkFreeRADIUSSignIn: an Access-Request of a user
+#                    from the users file to its Access-Accept read into
+#                    limits (lobby's codec and socket, the server's
+#                    authorize, PAP and post-auth with its SQLite insert);
+#                    BenchmarkCodec: lobby's part alone (request laid out
+#                    and signed, reply checked and read). RUNS runs of
+#                    SIGNINS sign-ins; a run's mean is one value.
+#   accounting load  BenchmarkAccountingLoad: CLIENTS signed-in clients, each
+#                    Start fsynced in a real store and answered, then an
+#                    Interim-Update per client per INTERVAL spread evenly,
+#                    for INTERVALS intervals: records/s answered, lobby's
+#                    CPU (the test process: queue, store, codec, sockets),
+#                    the backlog (records queued and not yet answered) at
+#                    its highest; the benchmark fails if the backlog grows
+#                    from one interval's end to the next.
+#   backlog          the same run then stops the server, signs every client
+#                    out (CLIENTS Stops wait in the store, each tried and
+#                    failed), starts the server again: the seconds until
+#                    every Stop is answered, of which the queue's retry
+#                    wait, and the drain's records/s after it.
+#
+# Writes $BENCH_OUT/radius.tsv and radius.md. Environment: BENCH_OUT
+# (build/bench), RUNS (5; the load runs LOAD_RUNS, 1, times: it takes
+# about five minutes), QUICK (1: RUNS 2, 1,000 clients, 10 s interval, one
+# interval). Needs root (FreeRADIUS's tests do). Bounded: every step has a
+# timeout, the script stops after BOUND seconds (1800).
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "bench-radius: needs root (FreeRADIUS's tests do)" >&2; exit 1; }
+START=$(date +%s)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
+BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
+mkdir -p "$BENCH_OUT"
+BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
+cd "$ROOT"
+export PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0
+if [ "${QUICK:-}" = 1 ]; then
+	RUNS=${RUNS:-2} SIGNINS=200 CLIENTS=1000 INTERVAL=10s INTERVALS=1
+else
+	RUNS=${RUNS:-5} SIGNINS=2000 CLIENTS=10000 INTERVAL=60s INTERVALS=2
+fi
+LOAD_RUNS=${LOAD_RUNS:-1} BOUND=${BOUND:-1800}
+TSV=$BENCH_OUT/radius.tsv MD=$BENCH_OUT/radius.md
+say() { printf 'bench-radius: %s (%ds)\n' "$*" $(($(date +%s) - START)) >&2; }
+
+. scripts/bench/packages.bash
+bench_install freeradius freeradius-utils sqlite3
+GO=$(command -v go)
+WORK=$(mktemp -d /run/bench-radius.XXXXXX)
+WATCHDOG=""
+rm -f "$TSV" "$MD"
+cleanup() {
+	set +e
+	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
+(sleep "$BOUND"; echo "bench-radius: over the bound of $BOUND s; stopping" >&2; kill -TERM $$) &
+WATCHDOG=$!
+
+emit() { bench_row "$TSV" radius "$@" || echo "$1 run $6" >>"$WORK/missing"; }
+
+# metric FILE BENCH UNIT prints, one per run, the value that go test's
+# output gives BENCH's metric UNIT (ns/op or a b.ReportMetric unit).
+metric() {
+	awk -v b="$2" -v u="$3" 'index($1, b "-") == 1 || $1 == b { for (i = 3; i < NF; i++) if ($(i + 1) == u) print $i }' "$1"
+}
+
+say "sign-in: $RUNS runs of $SIGNINS (go test -bench 'Codec|FreeRADIUSSignIn')"
+timeout 600 "$GO" test -run '^$' -bench '^Benchmark(Codec|FreeRADIUSSignIn)$' -benchtime "${SIGNINS}x" -count "$RUNS" \
+	./internal/radius/ >"$WORK/signin.out" 2>&1 || { tail -20 "$WORK/signin.out" >&2; exit 1; }
+run=0
+for v in $(metric "$WORK/signin.out" BenchmarkFreeRADIUSSignIn ns/op); do
+	run=$((run + 1))
+	emit "sign-in through RADIUS, round trip" µs lower - - lobby "$run" "$(awk -v v="$v" 'BEGIN { printf "%.1f", v / 1000 }')"
+done
+run=0
+for v in $(metric "$WORK/signin.out" BenchmarkCodec ns/op); do
+	run=$((run + 1))
+	emit "sign-in through RADIUS, lobby's codec" µs lower - - lobby "$run" "$(awk -v v="$v" 'BEGIN { printf "%.2f", v / 1000 }')"
+done
+
+for run in $(seq 1 "$LOAD_RUNS"); do
+	say "accounting: $CLIENTS clients, interim $INTERVAL × $INTERVALS, then a backlog (run $run of $LOAD_RUNS)"
+	out=$WORK/load$run.out
+	timeout 1200 "$GO" test -run '^$' -bench '^BenchmarkAccountingLoad$' -benchtime 1x -timeout 20m ./internal/radius/ \
+		-args -radius.clients "$CLIENTS" -radius.interval "$INTERVAL" -radius.intervals "$INTERVALS" >"$out" 2>&1 ||
+		{ grep -v 'Info:' "$out" | tail -20 >&2; exit 1; }
+	m() { metric "$out" BenchmarkAccountingLoad "$1"; }
+	emit "accounting records answered, $CLIENTS clients at $INTERVAL interim" records/s higher - - lobby "$run" "$(m records/s)"
+	emit "lobby's CPU for that accounting" % lower - - lobby "$run" "$(m cpu%)"
+	emit "accounting backlog at its highest" records lower - - lobby "$run" "$(m backlog-max)"
+	emit "Starts answered, each fsynced first" records/s higher - - lobby "$run" "$(m starts/s)"
+	emit "$CLIENTS Stops answered after the server returns" s lower - - lobby "$run" "$(m s-backlog)"
+	emit "of which the queue's retry wait" s lower - - lobby "$run" "$(m s-resume)"
+	emit "backlog drain after the retry" records/s higher - - lobby "$run" "$(m backlog-records/s)"
+done
+
+{
+	echo "### How RADIUS was measured"
+	echo
+	echo "FreeRADIUS $(freeradius -v 2>/dev/null | sed -n 's/.*FreeRADIUS Version \([0-9.]*\).*/\1/p' | head -1) in the foreground on loopback"
+	echo "(\`internal/radius/radiustest\`), with the configuration that ships in"
+	echo "\`docs/radius/raddb\` — SQLite accounting in WAL mode and the walk policy — driven"
+	echo "by \`go test -bench\` in \`internal/radius\`; the session table is a loop. Sign-in:"
+	echo "$RUNS runs of $SIGNINS Access-Requests, one at a time (\`BenchmarkFreeRADIUSSignIn\`:"
+	echo "lobby's codec and socket and the server's authorize, PAP and post-auth with its"
+	echo "SQLite insert; \`BenchmarkCodec\`: lobby's part alone). Accounting"
+	echo "(\`BenchmarkAccountingLoad\`, $LOAD_RUNS run): $CLIENTS clients' Starts, each fsynced in"
+	echo "a real store, then one Interim-Update per client per $INTERVAL spread evenly, for"
+	echo "$INTERVALS interval(s); CPU is the test process's (queue, store, codec, sockets), not"
+	echo "the server's. Backlog: the server stopped, $CLIENTS Stops queued and tried, the server"
+	echo "started again; the time to the last answer includes the queue's retry wait"
+	echo "(30 s after a failure)."
+	if [ -s "$WORK/missing" ]; then
+		echo
+		echo "Left out (no value): $(paste -sd';' "$WORK/missing")."
+	fi
+} >"$MD"
+say "done: $TSV"
