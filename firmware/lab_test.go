@@ -82,9 +82,10 @@ func mustNS(t *testing.T, ns string, args ...string) string {
 	return out
 }
 
-// lobbyProc is one lobby run in the router namespace.
+// lobbyProc is one lobby run in a router namespace.
 type lobbyProc struct {
 	t        *testing.T
+	ns       string // routerNS, or the second router's (newDaemonIn)
 	dir      string
 	config   string
 	socket   string
@@ -126,15 +127,20 @@ func labReset(t *testing.T) {
 // the test ends, lobby is stopped and the lab reset, so that every test
 // starts from the lab as `lab.sh up` leaves it.
 func newDaemon(t *testing.T, extra ...string) *lobbyProc {
+	return newDaemonIn(t, routerNS, extra...)
+}
+
+// newDaemonIn is newDaemon in router namespace ns.
+func newDaemonIn(t *testing.T, ns string, extra ...string) *lobbyProc {
 	dir := t.TempDir()
-	d := &lobbyProc{t: t, dir: dir, config: filepath.Join(dir, "lobby.conf"),
+	d := &lobbyProc{t: t, ns: ns, dir: dir, config: filepath.Join(dir, "lobby.conf"),
 		socket: filepath.Join(dir, "lobby.sock"), stateDir: filepath.Join(dir, "state")}
 	d.writeConfig(baseConfig(dir, extra...))
 	// A fresh router: earlier tests gave the lab's MACs other addresses,
 	// which the router's neighbour table still holds, and a session is
 	// bound to one address (SPEC §3, Firewall): `ctl auth MAC` would
 	// bind a stale one.
-	inNS(t, routerNS, "ip", "neigh", "flush", "dev", lanIface)
+	inNS(t, ns, "ip", "neigh", "flush", "dev", lanIface)
 	t.Cleanup(func() { labReset(t) }) // after lobby is stopped and what the test set up later is undone
 	t.Cleanup(func() {
 		if d.running() {
@@ -171,7 +177,7 @@ func (d *lobbyProc) logText() string {
 // start runs lobby and waits until its control socket answers.
 func (d *lobbyProc) start() {
 	d.t.Helper()
-	d.cmd = exec.Command("ip", "netns", "exec", routerNS, lobbyBin, "run", "-c", d.config)
+	d.cmd = exec.Command("ip", "netns", "exec", d.ns, lobbyBin, "run", "-c", d.config)
 	d.cmd.Stdout = logWriter{d}
 	d.cmd.Stderr = logWriter{d}
 	d.exited = make(chan struct{})
