@@ -117,6 +117,17 @@ func TestFreeRADIUSWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A's last word on the session is over an hour old (a router that
+	// died): the session no longer counts.
+	if _, err := fr.SQL("UPDATE radacct SET acctupdatetime = acctupdatetime - 3660"); err != nil {
+		t.Fatal(err)
+	}
+	rejected("A silent for an hour", guest)
+	if _, err := fr.SQL("UPDATE radacct SET acctupdatetime = acctupdatetime + 3660"); err != nil {
+		t.Fatal(err)
+	}
+	check("A heard of again", 1<<32+5000)
+
 	deliver(func() error { return acctA.Stop(ctx, s, Usage{Up: 1 << 32, Down: 9000}, session.ReasonLogout) })
 	rejected("after A's Stop", guest)
 

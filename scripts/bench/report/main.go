@@ -38,6 +38,7 @@ var areas = []struct{ name, title string }{
 	{"responder", "HTTP 511 responder"},
 	{"daemon", "The daemon: size, start, memory, reload"},
 	{"voucher", "Vouchers: sign-in and memory with 100,000 codes"},
+	{"radius", "RADIUS: sign-in, accounting for 10,000 clients, a backlog"},
 }
 
 const lobby = "lobby"
