@@ -18,16 +18,15 @@ import (
 	"github.com/lobby-fw/lobby/internal/uci"
 )
 
-// sources are what /metrics reports on. A subsystem that reports (RADIUS,
-// with its requests by type and outcome, their latency and the accounting
-// records waiting) joins as one more field here and its emit lines in
-// collect.
+// sources are what /metrics reports on. A subsystem that reports joins
+// as one more field here and its emit lines in collect.
 type sources struct {
 	table    *session.Table
 	dhcp     *dhcp.Server
 	dns      *dns.Server
 	resp     *responder.Responder
 	activity *metrics.Activity
+	radius   *aaa
 }
 
 // signInMethods and signOutReasons are the label values of
@@ -70,6 +69,7 @@ func (src sources) collect(emit metrics.Emit) {
 	answers, redirects := s.Answers.Load(), s.Redirects.Load()
 	emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(answers-redirects), label("code", "511"))
 	emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(redirects), label("code", "302"))
+	src.radius.collect(emit)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	emit("process_resident_memory_bytes", "Resident memory of the lobby process.", metrics.Gauge, float64(residentBytes()))

@@ -74,6 +74,22 @@ type Status struct {
 	Leases      int    // running DHCP leases
 	Pool        int    // DHCP pool size; 0: DHCP off
 	DHCPEnabled bool
+	RADIUS      *RADIUS // nil: config radius not in use
+}
+
+// RADIUS is the servers' reachability as lobby's client has seen it, and
+// the accounting backlog.
+type RADIUS struct {
+	Servers []RADIUSServer
+	Waiting int       // accounting records waiting for an answer
+	Oldest  time.Time // the oldest one's event; zero: none
+}
+
+// RADIUSServer is one server of config radius, in its order.
+type RADIUSServer struct {
+	Addr                    string
+	LastAnswer, LastFailure time.Time // zero: none since lobby started
+	Up                      bool
 }
 
 // Settings are the texts the Settings page edits.
@@ -466,7 +482,38 @@ func (s *Server) overview(w http.ResponseWriter, v *view) {
 	if s.d.Activity != nil {
 		s.lastDay(v)
 	}
+	if st.RADIUS != nil {
+		s.radius(v, st.RADIUS)
+	}
 	s.render(w, http.StatusOK, "Overview", s.pages.overview, v)
+}
+
+// radius fills the Overview's RADIUS box: each server as lobby's client
+// saw it, the accounting records waiting and the oldest one's age.
+func (s *Server) radius(v *view, st *RADIUS) {
+	now := s.d.Now()
+	ago := func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return config.FormatDuration(max(now.Sub(t), 0).Truncate(time.Second)) + " ago"
+	}
+	var rows bytes.Buffer
+	for _, sv := range st.Servers {
+		reach := "down"
+		switch {
+		case sv.Up:
+			reach = "up"
+		case sv.LastAnswer.IsZero() && sv.LastFailure.IsZero():
+			reach = "not asked yet"
+		}
+		s.pages.server.Render(&rows, &view{Server: sv.Addr, Reach: reach, LastAnswer: ago(sv.LastAnswer), LastFailure: ago(sv.LastFailure)})
+	}
+	v.RADIUS = rows.String()
+	v.Waiting = fmt.Sprint(st.Waiting)
+	if !st.Oldest.IsZero() {
+		v.Oldest = config.FormatDuration(max(now.Sub(st.Oldest), 0).Truncate(time.Second))
+	}
 }
 
 func (s *Server) clients(w http.ResponseWriter, v *view) {

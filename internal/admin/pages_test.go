@@ -285,3 +285,43 @@ func TestVouchersBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestOverviewRADIUS: the RADIUS box, only while RADIUS is in use: each
+// server up, down or not asked yet with its last answer and failure, and
+// the accounting backlog with the oldest record's age.
+func TestOverviewRADIUS(t *testing.T) {
+	f, sc, _ := pagesFixture(t)
+	var rad *RADIUS
+	f.s.d.Status = func() Status { return Status{Started: f.now.Add(-time.Hour), RADIUS: rad} }
+	tests := []struct {
+		name string
+		rad  *RADIUS
+		want []string
+	}{
+		{"not in use", nil, nil},
+		{"servers", &RADIUS{Servers: []RADIUSServer{
+			{Addr: "198.51.100.11:1812", LastAnswer: f.now.Add(-5 * time.Second), LastFailure: f.now.Add(-time.Hour), Up: true},
+			{Addr: "198.51.100.12:1812", LastAnswer: f.now.Add(-2 * time.Hour), LastFailure: f.now.Add(-90 * time.Second)},
+			{Addr: "[2001:db8::1]:1812"},
+		}}, []string{
+			"<tr><td>198.51.100.11:1812</td><td>up</td><td>5s ago</td><td>1h ago</td></tr>",
+			"<tr><td>198.51.100.12:1812</td><td>down</td><td>2h ago</td><td>1m30s ago</td></tr>",
+			"<tr><td>[2001:db8::1]:1812</td><td>not asked yet</td><td>—</td><td>—</td></tr>",
+			"Accounting records waiting: 0.",
+		}},
+		{"backlog", &RADIUS{Servers: []RADIUSServer{{Addr: "198.51.100.11:1812", LastFailure: f.now}}, Waiting: 42, Oldest: f.now.Add(-10 * time.Minute)},
+			[]string{"<td>down</td>", "Accounting records waiting: 42, the oldest from 10m ago."}},
+	}
+	for _, tt := range tests {
+		rad = tt.rad
+		page := body(f.do("GET", "/", "192.0.2.9", nil, sc))
+		if got := strings.Contains(page, "<h2>RADIUS</h2>"); got != (tt.rad != nil) {
+			t.Errorf("%s: RADIUS box shown %v", tt.name, got)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s: no %q in\n%s", tt.name, w, page)
+			}
+		}
+	}
+}
