@@ -353,3 +353,43 @@ func FuzzSet(f *testing.F) {
 		}
 	})
 }
+
+// TestSetList: a list is written where it was, every other byte kept
+// (comments too); an option becomes a list; no values removes it; what
+// cannot be removed cleanly is refused.
+func TestSetList(t *testing.T) {
+	const main = "# Lobby\nconfig lobby 'main'\n\toption interface 'br-lan' # the LAN\n"
+	for _, tc := range []struct {
+		name, in string
+		values   []string
+		want     string // "": ErrLayout
+	}{
+		{"list replaced in place", main + "\tlist auth 'click'\n\t# then codes\n\tlist auth voucher\n\toption port '2050'\n",
+			[]string{"voucher", "radius", "click"},
+			main + "\tlist auth 'voucher'\n\tlist auth 'radius'\n\tlist auth 'click'\n\t# then codes\n\toption port '2050'\n"},
+		{"option becomes a list", main + "  option auth 'click voucher'\n", []string{"click"}, main + "  list auth 'click'\n"},
+		{"new list after the last option", main + "\nconfig dns 'dns'\n", []string{"click", "voucher"},
+			main + "\tlist auth 'click'\n\tlist auth 'voucher'\n\nconfig dns 'dns'\n"},
+		{"new section", "config dns 'dns'\n", []string{"click"}, "config dns 'dns'\n\nconfig lobby 'main'\n\tlist auth 'click'\n"},
+		{"removed, option and list", main + "\toption auth click\n\tlist auth radius;\n# end\n", nil, main + "# end\n"},
+		{"absent and none: nothing", main, nil, main},
+		{"CRLF kept", "config lobby 'main'\r\n\tlist auth 'click'\r\n", []string{"radius"}, "config lobby 'main'\r\n\tlist auth 'radius'\r\n"},
+		{"in a reopened section", main + "config dns 'dns'\nconfig lobby 'main'\n\tlist auth 'click'\n", []string{"voucher"},
+			main + "config dns 'dns'\nconfig lobby 'main'\n\tlist auth 'voucher'\n"},
+		{"a comment on the line refused", main + "\tlist auth 'click' # first\n", []string{"voucher"}, ""},
+		{"another statement on the line refused", main + "\tlist auth 'click'; option port 2050\n", []string{"voucher"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := SetList("lobby", []byte(tc.in), "lobby", "main", "auth", tc.values)
+			if tc.want == "" {
+				if !errors.Is(err, ErrLayout) {
+					t.Errorf("err %v, want ErrLayout; out %q", err, out)
+				}
+				return
+			}
+			if err != nil || string(out) != tc.want {
+				t.Errorf("got %q, %v\nwant %q", out, err, tc.want)
+			}
+		})
+	}
+}
