@@ -92,10 +92,39 @@ type RADIUSServer struct {
 	Up                      bool
 }
 
-// Settings are the texts the Settings page edits.
+// Settings are what the Settings page edits (SPEC §8).
 type Settings struct {
 	VenueName, Terms string
+	// Auth are the sign-in methods in the page's order (list auth); nil:
+	// not changed.
+	Auth []string
+	// RADIUS is set when the file has config radius: only then is the
+	// radius method offered.
+	RADIUS bool
+	// Limits are LimitOptions' values as the file writes them (2h,
+	// 8mbit), by LimitOption.Key; "": not set (the default, or for config
+	// click config lobby's). nil: not changed.
+	Limits map[string]string
 }
+
+// LimitOption is a limit the Settings page edits: an option of a section
+// type (the one section of it).
+type LimitOption struct{ Type, Option string }
+
+// Key names the option in Settings.Limits and in the form.
+func (l LimitOption) Key() string { return l.Type + "." + l.Option }
+
+// LimitOptions are the limits of config lobby, click and voucher (SPEC §2),
+// in the page's order. The config package reads them; the page only
+// passes their text on.
+var LimitOptions = []LimitOption{
+	{"lobby", "session_timeout"}, {"lobby", "idle_timeout"}, {"lobby", "download_rate"}, {"lobby", "upload_rate"}, {"lobby", "quota"},
+	{"click", "session_timeout"}, {"click", "idle_timeout"}, {"click", "download_rate"}, {"click", "upload_rate"}, {"click", "quota"},
+	{"voucher", "duration"}, {"voucher", "devices"}, {"voucher", "download_rate"}, {"voucher", "upload_rate"}, {"voucher", "quota"}, {"voucher", "valid"},
+}
+
+// authMethods are the sign-in methods the page offers (config.Auth*).
+var authMethods = []string{config.AuthClick, config.AuthVoucher, config.AuthRADIUS}
 
 // Deps are the admin server's ties to the rest of lobby.
 type Deps struct {
@@ -446,14 +475,24 @@ func (s *Server) limit(r *http.Request, mac net.HardwareAddr) error {
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, v *view) {
 	cur := s.d.Settings()
-	v.VenueName, v.Terms = cur.VenueName, cur.Terms
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
-		next := Settings{VenueName: strings.TrimSpace(r.PostForm.Get("venue_name")), Terms: strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("terms")), "\r\n", "\n")}
-		v.VenueName, v.Terms = next.VenueName, next.Terms
+		next := Settings{VenueName: strings.TrimSpace(r.PostForm.Get("venue_name")), Terms: strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("terms")), "\r\n", "\n"),
+			Auth: []string{}, RADIUS: cur.RADIUS, Limits: map[string]string{}}
+		for _, m := range r.PostForm["auth"] {
+			if m != "" {
+				next.Auth = append(next.Auth, m)
+			}
+		}
+		for _, l := range LimitOptions {
+			next.Limits[l.Key()] = strings.TrimSpace(r.PostForm.Get(l.Key()))
+		}
+		cur = next // the form shows what was sent, saved or not
 		switch {
 		case next.VenueName == "" || next.Terms == "":
 			v.Error, status = "The venue name and the terms cannot be empty.", http.StatusBadRequest
+		case len(next.Auth) == 0:
+			v.Error, status = "Choose at least one sign-in method.", http.StatusBadRequest
 		case s.d.Save == nil:
 			v.Error, status = "Saving is not possible here.", http.StatusInternalServerError
 		default:
@@ -465,7 +504,27 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, v *view) {
 			}
 		}
 	}
+	s.settingsForm(v, cur)
 	s.render(w, status, "Settings", s.pages.settings, v)
+}
+
+// settingsForm fills the Settings form with st: a choice of method for
+// each place in the page's order, and each limit's text.
+func (s *Server) settingsForm(v *view, st Settings) {
+	v.VenueName, v.Terms = st.VenueName, st.Terms
+	var methods, limits bytes.Buffer
+	for i := range authMethods {
+		m := ""
+		if i < len(st.Auth) {
+			m = st.Auth[i]
+		}
+		s.pages.method.Render(&methods, &view{Count: fmt.Sprint(i + 1),
+			Click: m == config.AuthClick, Voucher: m == config.AuthVoucher, RADIUSMethod: m == config.AuthRADIUS, RADIUSOffered: st.RADIUS || m == config.AuthRADIUS})
+	}
+	for _, l := range LimitOptions {
+		s.pages.limit.Render(&limits, &view{Field: l.Key(), Label: l.Type + " " + strings.ReplaceAll(l.Option, "_", " "), Value: st.Limits[l.Key()]})
+	}
+	v.Methods, v.Limits = methods.String(), limits.String()
 }
 
 func (s *Server) overview(w http.ResponseWriter, v *view) {

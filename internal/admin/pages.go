@@ -30,6 +30,10 @@ type view struct {
 	More, Paper, Next, QR, ValidUntil                                               string
 
 	VenueName, Terms string
+
+	// Settings: the methods' choices and the limits' fields; one of each.
+	Methods, Limits, Field, Label, Value        string
+	Click, Voucher, RADIUSMethod, RADIUSOffered bool
 }
 
 type tmpl = portal.Template[*view]
@@ -107,11 +111,20 @@ var fields = []portal.Field[*view]{
 	text("valid_until", func(v *view) string { return v.ValidUntil }),
 	text("venue_name", func(v *view) string { return v.VenueName }),
 	text("terms", func(v *view) string { return v.Terms }),
+	portal.MarkupField("methods", func(v *view) string { return v.Methods }),
+	portal.MarkupField("limits", func(v *view) string { return v.Limits }),
+	text("field", func(v *view) string { return v.Field }),
+	text("label", func(v *view) string { return v.Label }),
+	text("value", func(v *view) string { return v.Value }),
+	flag("click", func(v *view) bool { return v.Click }),
+	flag("voucher", func(v *view) bool { return v.Voucher }),
+	flag("radius_method", func(v *view) bool { return v.RADIUSMethod }),
+	flag("radius_offered", func(v *view) bool { return v.RADIUSOffered }),
 }
 
 // pages are the parsed templates.
 type pages struct {
-	layout, login, message, overview, bar, server, clients, row, vouchers, batch, code, sheet, card, settings *tmpl
+	layout, login, message, overview, bar, server, clients, row, vouchers, batch, code, sheet, card, settings, method, limit *tmpl
 }
 
 func loadPages() (*pages, error) {
@@ -134,6 +147,8 @@ func loadPages() (*pages, error) {
 		{&p.sheet, "sheet.html", sheetHTML},
 		{&p.card, "card.html", cardHTML},
 		{&p.settings, "settings.html", settingsHTML},
+		{&p.method, "method.html", methodHTML},
+		{&p.limit, "limit.html", limitHTML},
 	} {
 		var err error
 		if *t.dst, err = portal.ParseTemplate(t.name, t.src, fields); err != nil {
@@ -310,6 +325,21 @@ const settingsHTML = `<form method="post" action="/settings" class="box">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <p><label>Venue name<br><input name="venue_name" value="{{venue_name}}" maxlength="80" required></label></p>
 <p><label>Terms of use (blank lines separate paragraphs)<br><textarea name="terms" required>{{terms}}</textarea></label></p>
+<h2>Sign-in methods</h2>
+<p class="note">In the order the portal shows them.</p>
+<div class="grid">{{methods}}</div>
+<h2>Limits</h2>
+<p class="note">Durations like 2h or 1d, rates like 8mbit, sizes like 1GB, 0 for none. Empty: the default; for click, config lobby's.</p>
+<div class="grid">{{limits}}</div>
 <p><button>Save and apply</button></p>
 </form>
+`
+
+const methodHTML = `<label>{{count}}<br><select name="auth"><option value="">—</option>
+<option value="click"{{#click}} selected{{/click}}>click</option>
+<option value="voucher"{{#voucher}} selected{{/voucher}}>voucher</option>
+{{#radius_offered}}<option value="radius"{{#radius_method}} selected{{/radius_method}}>radius</option>{{/radius_offered}}</select></label>
+`
+
+const limitHTML = `<label>{{label}}<br><input name="{{field}}" value="{{value}}"></label>
 `
