@@ -150,9 +150,9 @@ func insertAt(data []byte, at int, nl string, stmts []string, indent string) []b
 // 'VALUE'" line per value takes the place of the first of them, indented
 // like it (without one, the lines follow the section's last statement).
 // No values removes the option. Every other byte stays as it was, as with
-// Set. A statement of the option that shares its line with another
-// statement or a comment is not removed but refused with ErrLayout: the
-// line would lose what else it says.
+// Set: a comment after a statement that goes keeps its line. A statement
+// of the option that shares its line with another statement is refused
+// with ErrLayout.
 func SetList(name string, data []byte, typ, section, option string, values []string) ([]byte, error) {
 	switch {
 	case !validType(typ):
@@ -200,10 +200,11 @@ func SetList(name string, data []byte, typ, section, option string, values []str
 			for le < len(data) && (data[le] == ' ' || data[le] == '\t' || data[le] == '\r' || data[le] == ';') {
 				le++
 			}
-			if len(bytes.Trim(lead, " \t")) > 0 || le < len(data) && data[le] != '\n' {
+			comment := le < len(data) && data[le] == '#'
+			if len(bytes.Trim(lead, " \t")) > 0 || le < len(data) && data[le] != '\n' && !comment {
 				return nil, fmt.Errorf("%s: %w", name, ErrLayout)
 			}
-			if le < len(data) {
+			if le < len(data) && !comment {
 				le++ // the line end
 			}
 			b.Write(data[last:ls])
@@ -211,6 +212,9 @@ func SetList(name string, data []byte, typ, section, option string, values []str
 				for _, line := range lines {
 					b.WriteString(string(lead) + line + nl)
 				}
+			}
+			if comment { // the comment stays, on a line of its own
+				b.Write(lead)
 			}
 			last = le
 		}

@@ -376,7 +376,8 @@ func TestSetList(t *testing.T) {
 		{"CRLF kept", "config lobby 'main'\r\n\tlist auth 'click'\r\n", []string{"radius"}, "config lobby 'main'\r\n\tlist auth 'radius'\r\n"},
 		{"in a reopened section", main + "config dns 'dns'\nconfig lobby 'main'\n\tlist auth 'click'\n", []string{"voucher"},
 			main + "config dns 'dns'\nconfig lobby 'main'\n\tlist auth 'voucher'\n"},
-		{"a comment on the line refused", main + "\tlist auth 'click' # first\n", []string{"voucher"}, ""},
+		{"a comment on the line kept", main + "\tlist auth 'click' # first\n  list auth 'voucher'\t# then\n", []string{"voucher"},
+			main + "\tlist auth 'voucher'\n\t# first\n  # then\n"},
 		{"another statement on the line refused", main + "\tlist auth 'click'; option port 2050\n", []string{"voucher"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
