@@ -222,6 +222,13 @@ func sectionKey(s *Section) string {
 // option with the value, and nothing else in the file changed.
 func checkSet(t *testing.T, in, out []byte, typ, sec, option, value string) {
 	t.Helper()
+	checkEdit(t, in, out, typ, sec, option, func(o *Option) bool { return o != nil && !o.List && o.String() == value })
+}
+
+// checkEdit checks what Set and SetList promise: out parses, ok holds for
+// the option of the section, and nothing else in the file changed.
+func checkEdit(t *testing.T, in, out []byte, typ, sec, option string, ok func(*Option) bool) {
+	t.Helper()
 	before, err := Parse("in", bytes.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
@@ -244,8 +251,11 @@ func checkSet(t *testing.T, in, out []byte, typ, sec, option, value string) {
 		return nil
 	}
 	ts := target(after)
-	if o := ts.Option(option); o == nil || o.List || o.String() != value {
-		t.Fatalf("after Set, %s.%s is %v, want %q\n%q", sec, option, o.Strings(), value, out)
+	if ts == nil && target(before) == nil && bytes.Equal(in, out) {
+		return // nothing to remove from a section that is not there
+	}
+	if o := ts.Option(option); !ok(o) {
+		t.Fatalf("after the edit, %s.%s is %v\n%q", sec, option, o.Strings(), out)
 	}
 	// Everything else is as it was: remove the option from both and
 	// compare.
@@ -254,6 +264,9 @@ func checkSet(t *testing.T, in, out []byte, typ, sec, option, value string) {
 	}
 	strip := func(f *File) {
 		s := target(f)
+		if s == nil {
+			return
+		}
 		for i, o := range s.Options {
 			if o.Name == option {
 				s.Options = append(s.Options[:i:i], s.Options[i+1:]...)
@@ -351,6 +364,52 @@ func FuzzSet(f *testing.F) {
 		if err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("setting the same value again changed %q to %q (%v)", out, again, err)
 		}
+	})
+}
+
+// FuzzSetList: SetList writes the list asked for (or removes the option)
+// and changes nothing else, or refuses with ErrLayout.
+func FuzzSetList(f *testing.F) {
+	for _, tc := range parseCases {
+		f.Add(tc.in, "b", "x", "v", true)
+	}
+	paths, _ := filepath.Glob("testdata/openwrt/*")
+	for _, p := range paths {
+		data, _ := os.ReadFile(p)
+		f.Add(string(data), "lan", "ipaddr", "10.0.0.1", true)
+		f.Add(string(data), "lan", "proto", "", false)
+	}
+	f.Fuzz(func(t *testing.T, in, sec, option, value string, some bool) {
+		file, err := Parse("fuzz", strings.NewReader(in))
+		if err != nil || !validName(sec) || !validName(option) || strings.IndexByte(value, 0) >= 0 {
+			return
+		}
+		typ := "t"
+		if len(file.Sections) > 0 {
+			typ = file.Sections[0].Type
+		}
+		for _, s := range file.Sections {
+			if s.Name == sec {
+				typ = s.Type
+			}
+		}
+		var values []string
+		if some {
+			values = []string{value, "x"}
+		}
+		out, err := SetList("fuzz", []byte(in), typ, sec, option, values)
+		if errors.Is(err, ErrLayout) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("SetList(%q, %s, %s, %q): %v", in, sec, option, values, err)
+		}
+		checkEdit(t, []byte(in), out, typ, sec, option, func(o *Option) bool {
+			if !some {
+				return o == nil
+			}
+			return o != nil && o.List && len(o.Values) == 2 && o.Values[0].Text == value && o.Values[1].Text == "x"
+		})
 	})
 }
 
