@@ -4,10 +4,11 @@
 // tokens on every form and a limit on wrong passwords per address.
 //
 // The pages: Overview (clients, sign-ins and data of the last 24 hours,
-// the router), Clients (sign out, block, trust, limits), Vouchers (batches,
-// their print sheet of cards with QR codes, revoke, each code's use) and
-// Settings (venue name and terms, saved into the config file and applied as
-// a reload). Limits and batches are read by ctl's own parsers and go the
+// the router, RADIUS reachability and the accounting backlog), Clients
+// (sign out, block, trust, limits), Vouchers (batches, their print sheet
+// of cards with QR codes, revoke, each code's use) and Settings (venue
+// name, terms, sign-in methods and the limits of config lobby, click and
+// voucher, saved into the config file and applied as a reload). Limits and batches are read by ctl's own parsers and go the
 // way `ctl limit` and `ctl voucher create` go.
 // They are written in the portal's template language (portal.ParseTemplate),
 // script-free, with nothing fetched from elsewhere.
