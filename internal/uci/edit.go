@@ -71,7 +71,9 @@ func (f *File) find(typ, name string) *Section {
 	return nil
 }
 
-func set(name string, data []byte, typ, section, option, value string) ([]byte, error) {
+// target checks the names and values of an edit and returns the section
+// it is for (nil: none yet).
+func target(name string, data []byte, typ, section, option string, values ...string) (*Section, error) {
 	switch {
 	case !validType(typ):
 		return nil, fmt.Errorf("uci: set: invalid section type %q", typ)
@@ -79,10 +81,11 @@ func set(name string, data []byte, typ, section, option, value string) ([]byte, 
 		return nil, fmt.Errorf("uci: set: invalid section name %q", section)
 	case !validName(option):
 		return nil, fmt.Errorf("uci: set: invalid option name %q", option)
-	case value == "":
-		return nil, fmt.Errorf("uci: set %s.%s: empty value (libuci ignores it)", section, option)
-	case strings.IndexByte(value, 0) >= 0:
-		return nil, fmt.Errorf("uci: set %s.%s: NUL byte in value", section, option)
+	}
+	for _, v := range values {
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, fmt.Errorf("uci: set %s.%s: NUL byte in value", section, option)
+		}
 	}
 	f, err := Parse(name, bytes.NewReader(data))
 	if err != nil {
@@ -91,6 +94,17 @@ func set(name string, data []byte, typ, section, option, value string) ([]byte, 
 	sec := f.find(typ, section)
 	if sec != nil && sec.Name == section && sec.Type != typ {
 		return nil, fmt.Errorf("%s: section %q has type %q, not %q", sec.Pos, section, sec.Type, typ)
+	}
+	return sec, nil
+}
+
+func set(name string, data []byte, typ, section, option, value string) ([]byte, error) {
+	if value == "" {
+		return nil, fmt.Errorf("uci: set %s.%s: empty value (libuci ignores it)", section, option)
+	}
+	sec, err := target(name, data, typ, section, option, value)
+	if err != nil {
+		return nil, err
 	}
 	nl := lineEnd(data)
 	if sec == nil {
@@ -154,28 +168,13 @@ func insertAt(data []byte, at int, nl string, stmts []string, indent string) []b
 // of the option that shares its line with another statement is refused
 // with ErrLayout.
 func SetList(name string, data []byte, typ, section, option string, values []string) ([]byte, error) {
-	switch {
-	case !validType(typ):
-		return nil, fmt.Errorf("uci: set: invalid section type %q", typ)
-	case !validName(section):
-		return nil, fmt.Errorf("uci: set: invalid section name %q", section)
-	case !validName(option):
-		return nil, fmt.Errorf("uci: set: invalid option name %q", option)
-	}
-	var lines []string
-	for _, v := range values {
-		if strings.IndexByte(v, 0) >= 0 {
-			return nil, fmt.Errorf("uci: set %s.%s: NUL byte in value", section, option)
-		}
-		lines = append(lines, "list "+option+" "+quote(v))
-	}
-	f, err := Parse(name, bytes.NewReader(data))
+	sec, err := target(name, data, typ, section, option, values...)
 	if err != nil {
 		return nil, err
 	}
-	sec := f.find(typ, section)
-	if sec != nil && sec.Name == section && sec.Type != typ {
-		return nil, fmt.Errorf("%s: section %q has type %q, not %q", sec.Pos, section, sec.Type, typ)
+	var lines []string
+	for _, v := range values {
+		lines = append(lines, "list "+option+" "+quote(v))
 	}
 	nl := lineEnd(data)
 	var out []byte
