@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,6 +101,32 @@ func TestAdminPages(t *testing.T) {
 		if !strings.HasPrefix(line, "# HELP ") && !strings.HasPrefix(line, "# TYPE ") && !sample.MatchString(line) {
 			t.Errorf("not the exposition format: %q", line)
 		}
+	}
+
+	// Settings: a rate of config click's own and a quota in config
+	// lobby's, applied without a restart: the next click sign-in gets
+	// them, and the file says them.
+	page, _ = curl("http://192.0.2.1:8080/settings")
+	m = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `<option value="click" selected>`) {
+		t.Fatalf("settings page:\n%s", page)
+	}
+	form := url.Values{"csrf": {m[1]}, "venue_name": {"Lab Café"}, "terms": {"Be kind."}, "auth": {"click", ""},
+		"lobby.session_timeout": {"2h"}, "lobby.quota": {"1GB"}, "click.download_rate": {"1mbit"}}
+	if page, code := curl("--data", form.Encode(), "http://192.0.2.1:8080/settings"); code != 200 || !strings.Contains(page, "Saved and applied.") {
+		t.Fatalf("settings saved: %d\n%s", code, page)
+	}
+	ptStatic(t, 2)
+	portal := ptCurl(t, 2, ptPortal+"/")
+	if r := ptCurl(t, 2, "--data", "token="+url.QueryEscape(ptToken(t, portal.body)), "-H", "Origin: "+ptPortal, ptPortal+"/login"); r.status != 303 {
+		t.Fatalf("click sign-in: %d\n%s", r.status, r.body)
+	}
+	if c := d.clients()[clientMAC(2)]; c.State != "authenticated" || c.Download != 1e6 || c.Quota != 1e9 {
+		t.Errorf("the sign-in after the settings: %+v", c)
+	}
+	if conf, _ := os.ReadFile(d.config); !strings.Contains(string(conf), "config click 'click'\n\toption download_rate '1mbit'\n") ||
+		!strings.Contains(string(conf), "\tlist auth 'click'\n") || !strings.Contains(string(conf), "\toption quota '1GB'\n") {
+		t.Errorf("config file:\n%s", conf)
 	}
 	os.Remove(jar)
 }

@@ -18,16 +18,15 @@ import (
 	"github.com/lobby-fw/lobby/internal/uci"
 )
 
-// sources are what /metrics reports on. A subsystem that reports (RADIUS,
-// with its requests by type and outcome, their latency and the accounting
-// records waiting) joins as one more field here and its emit lines in
-// collect.
+// sources are what /metrics reports on. A subsystem that reports joins
+// as one more field here and its emit lines in collect.
 type sources struct {
 	table    *session.Table
 	dhcp     *dhcp.Server
 	dns      *dns.Server
 	resp     *responder.Responder
 	activity *metrics.Activity
+	radius   *aaa
 }
 
 // signInMethods and signOutReasons are the label values of
@@ -70,6 +69,7 @@ func (src sources) collect(emit metrics.Emit) {
 	answers, redirects := s.Answers.Load(), s.Redirects.Load()
 	emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(answers-redirects), label("code", "511"))
 	emit("lobby_http_captive_answers_total", "Plain-HTTP requests of clients not signed in answered, by status code.", metrics.Counter, float64(redirects), label("code", "302"))
+	src.radius.collect(emit)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	emit("process_resident_memory_bytes", "Resident memory of the lobby process.", metrics.Gauge, float64(residentBytes()))
@@ -93,18 +93,31 @@ func residentBytes() uint64 {
 	return 0
 }
 
-// settings are the texts of the config file as they are now.
+// settings are what the Settings page edits, as the config file has it
+// now: the texts and methods as config reads them, the limits as the file
+// writes them.
 func (r *reloader) settings() admin.Settings {
 	c, _, err := config.Load(r.path)
 	if err != nil || c == nil {
 		return admin.Settings{}
 	}
-	return admin.Settings{VenueName: c.Main.VenueName, Terms: c.Main.Terms}
+	st := admin.Settings{VenueName: c.Main.VenueName, Terms: c.Main.Terms, Auth: c.Main.Auth, RADIUS: c.RADIUS.Present, Limits: map[string]string{}}
+	if f, err := uci.ParseFile(r.path); err == nil {
+		for _, l := range admin.LimitOptions {
+			for _, sec := range f.Sections {
+				if o := sec.Option(l.Option); sec.Type == l.Type && o != nil && !o.List {
+					st.Limits[l.Key()] = o.String()
+					break
+				}
+			}
+		}
+	}
+	return st
 }
 
-// saveSettings writes the admin pages' texts into config lobby of the file,
-// keeping the rest of it, and reloads as a SIGHUP would. A text the config
-// would refuse is not written.
+// saveSettings writes the admin pages' settings into config lobby, click
+// and voucher of the file, keeping the rest of it, and reloads as a SIGHUP
+// would. Config reads them: a file it would refuse is not written.
 func (r *reloader) saveSettings(st admin.Settings) error {
 	data, err := os.ReadFile(r.path)
 	if err != nil {
@@ -113,6 +126,19 @@ func (r *reloader) saveSettings(st admin.Settings) error {
 	out, err := uci.Set(r.path, data, "lobby", "main", "venue_name", st.VenueName)
 	if err == nil {
 		out, err = uci.Set(r.path, out, "lobby", "main", "terms", st.Terms)
+	}
+	if err == nil && st.Auth != nil {
+		out, err = uci.SetList(r.path, out, "lobby", "main", "auth", st.Auth)
+	}
+	for _, l := range admin.LimitOptions {
+		v, ok := st.Limits[l.Key()]
+		switch {
+		case err != nil || !ok:
+		case v == "": // not set: the default, or config lobby's
+			out, err = uci.SetList(r.path, out, l.Type, sectionName(l.Type), l.Option, nil)
+		default:
+			out, err = uci.Set(r.path, out, l.Type, sectionName(l.Type), l.Option, v)
+		}
 	}
 	if err != nil {
 		return err
@@ -123,11 +149,20 @@ func (r *reloader) saveSettings(st admin.Settings) error {
 	}
 	if _, ps := config.Parse(f); len(ps) > 0 {
 		if errs, _ := ps.Split(); len(errs) > 0 {
-			return errors.New(errs[0].Msg)
+			return errors.New(errs[0].Error())
 		}
 	}
 	if err := uci.WriteFile(r.path, out); err != nil {
 		return err
 	}
 	return r.reload()
+}
+
+// sectionName is the name a section of type typ gets when Settings adds
+// it (uci.Set finds an existing one by its type).
+func sectionName(typ string) string {
+	if typ == "lobby" {
+		return "main"
+	}
+	return typ
 }

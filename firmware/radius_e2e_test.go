@@ -20,8 +20,12 @@ import (
 // by a reload, and On and Off.
 func TestRADIUS(t *testing.T) {
 	srv := radServer(t, radUsers)
-	d := newRADIUSDaemon(t, srv, []string{"list auth 'radius'", "list auth 'click'"},
-		[]string{"option mac_auth '1'", "option interim_interval '1m'", "list das_client '" + radInetWAN + "'"})
+	lobbyOpts := []string{"list auth 'radius'", "list auth 'click'"}
+	radOpts := []string{"option mac_auth '1'", "option interim_interval '1m'", "list das_client '" + radInetWAN + "'"}
+	d := newRADIUSDaemon(t, srv, lobbyOpts, radOpts)
+	// /metrics without a password, on the operator's side.
+	d.writeConfig(baseConfig(d.dir, lobbyOpts...) + radSection(srv, radOpts...) +
+		"\nconfig admin 'admin'\n\toption enabled '1'\n\toption listen '192.0.2.1:8080'\n\toption metrics_open '1'\n")
 	d.start()
 	radWaitRecord(t, srv, "Accounting-On", "", 10*time.Second)
 
@@ -56,6 +60,16 @@ func TestRADIUS(t *testing.T) {
 			t.Errorf("nemo's Start lacks %q:\n%s", want, start)
 		}
 	}
+
+	// The scrape counts the reject and the accept, with their latency,
+	// and the accounting answered (On, nemo's Start).
+	radScrape(t, map[string]float64{
+		`lobby_radius_requests_total{type="access",outcome="reject"}`:        1,
+		`lobby_radius_requests_total{type="access",outcome="accept"}`:        1,
+		`lobby_radius_requests_total{type="accounting",outcome="ack"}`:       2,
+		`lobby_radius_request_duration_seconds_count{type="access"}`:         2,
+		`lobby_radius_request_duration_seconds_bucket{type="access",le="3"}`: 2,
+	})
 
 	// Client 2 is known by its MAC: signed in as soon as it is seen,
 	// without the portal.

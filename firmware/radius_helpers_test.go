@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,37 @@ func radWaitClass(t *testing.T, text string) {
 			t.Fatalf("no class with %q on %s:\n%s", text, lanIface, out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// radScrape reads /metrics from the operator's side (config admin
+// listening on 192.0.2.1:8080 with metrics_open) and checks that each
+// sample named in atLeast is there with at least that value, and that the
+// accounting backlog is reported.
+func radScrape(t *testing.T, atLeast map[string]float64) {
+	t.Helper()
+	out, err := inNS(t, inetNS, "curl", "--noproxy", "*", "-s", "--max-time", "5", "http://192.0.2.1:8080/metrics")
+	if err != nil {
+		t.Fatalf("scrape: %v\n%s", err, out)
+	}
+	got := map[string]float64{}
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.LastIndexByte(line, ' '); i > 0 && !strings.HasPrefix(line, "#") {
+			v, err := strconv.ParseFloat(line[i+1:], 64)
+			if err == nil {
+				got[line[:i]] = v
+			}
+		}
+	}
+	for name, min := range atLeast {
+		if v, ok := got[name]; !ok || v < min {
+			t.Errorf("scrape: %s = %v, want at least %v", name, v, min)
+		}
+	}
+	if _, ok := got["lobby_radius_accounting_waiting"]; !ok {
+		t.Errorf("scrape: no lobby_radius_accounting_waiting")
+	}
+	if t.Failed() {
+		t.Logf("scrape:\n%s", out)
 	}
 }

@@ -186,9 +186,9 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 		Table: table, Vouchers: signIn.Voucher(), Activity: activity,
 		Status: func() admin.Status {
 			leases, pool := dhcpServer.Leases()
-			return admin.Status{Started: ctlServer.Started, Backend: fw.Backend(), Leases: leases, Pool: pool, DHCPEnabled: pool > 0}
+			return admin.Status{Started: ctlServer.Started, Backend: fw.Backend(), Leases: leases, Pool: pool, DHCPEnabled: pool > 0, RADIUS: rad.status()}
 		},
-		Collect:  sources{table, dhcpServer, resolver, httpResponder, activity}.collect,
+		Collect:  sources{table, dhcpServer, resolver, httpResponder, activity, rad}.collect,
 		Settings: func() admin.Settings { return rl.settings() },
 		Save:     func(st admin.Settings) error { return rl.saveSettings(st) },
 		Log:      log,

@@ -52,3 +52,63 @@ func TestSaveSettings(t *testing.T) {
 		t.Error("a refused text changed the file or reloaded")
 	}
 }
+
+// The Settings' methods and limits: list auth rewritten in place, limits
+// set, added and removed in their sections, config reading each (a value
+// or a method it refuses changes nothing), applied as a reload.
+func TestSaveSettingsMethodsAndLimits(t *testing.T) {
+	const orig = "config lobby 'main'\n\toption interface 'lo'\n\tlist auth 'click' # first\n\tlist auth 'voucher'\n\toption session_timeout '2h'\n\nconfig click\n\toption quota '100MB'\n"
+	all := func(set map[string]string) map[string]string {
+		m := map[string]string{}
+		for _, l := range admin.LimitOptions {
+			m[l.Key()] = set[l.Key()]
+		}
+		return m
+	}
+	for _, tt := range []struct {
+		name   string
+		st     admin.Settings
+		want   string // the file; "": refused, unchanged
+		errHas string
+	}{
+		{"methods and limits", admin.Settings{Auth: []string{"voucher", "click"}, Limits: all(map[string]string{"lobby.idle_timeout": "10m", "click.quota": "300MB", "voucher.devices": "3"})},
+			"config lobby 'main'\n\toption interface 'lo'\n\tlist auth 'voucher'\n\tlist auth 'click'\n\t# first\n\toption venue_name 'Lab'\n\toption terms 'Be kind.'\n\toption idle_timeout '10m'\n\nconfig click\n\toption quota '300MB'\n\nconfig voucher 'voucher'\n\toption devices '3'\n", ""},
+		{"texts only keep the rest", admin.Settings{}, strings.Replace(orig, "'2h'\n", "'2h'\n\toption venue_name 'Lab'\n\toption terms 'Be kind.'\n", 1), ""},
+		{"a limit config refuses", admin.Settings{Limits: map[string]string{"lobby.quota": "lots"}}, "", "quota"},
+		{"radius without config radius", admin.Settings{Auth: []string{"radius"}}, "", "config radius"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "lobby")
+			os.WriteFile(path, []byte(orig), 0o600)
+			var applied []given
+			rl := &reloader{path: path, log: slog.New(slog.NewTextHandler(io.Discard, nil)), apply: func(g given) error {
+				applied = append(applied, g)
+				return nil
+			}, stop: func() { t.Error("stopped") }}
+			if rl.running, _ = load(path, rl.log); rl.running == nil {
+				t.Fatal("the base config does not load")
+			}
+			tt.st.VenueName, tt.st.Terms = "Lab", "Be kind."
+			err := rl.saveSettings(tt.st)
+			got, _ := os.ReadFile(path)
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) || string(got) != orig || len(applied) != 0 {
+					t.Errorf("err %v, applied %d; file:\n%s", err, len(applied), got)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want || len(applied) != 1 {
+				t.Fatalf("err %v, applied %d; file:\n%s\nwant:\n%s", err, len(applied), got, tt.want)
+			}
+			read := rl.settings()
+			if tt.st.Auth != nil && strings.Join(read.Auth, " ") != strings.Join(tt.st.Auth, " ") {
+				t.Errorf("methods read back %v", read.Auth)
+			}
+			for k, v := range tt.st.Limits {
+				if read.Limits[k] != v {
+					t.Errorf("%s read back %q, want %q", k, read.Limits[k], v)
+				}
+			}
+		})
+	}
+}

@@ -4,10 +4,11 @@
 // tokens on every form and a limit on wrong passwords per address.
 //
 // The pages: Overview (clients, sign-ins and data of the last 24 hours,
-// the router), Clients (sign out, block, trust, limits), Vouchers (batches,
-// their print sheet of cards with QR codes, revoke, each code's use) and
-// Settings (venue name and terms, saved into the config file and applied as
-// a reload). Limits and batches are read by ctl's own parsers and go the
+// the router, RADIUS reachability and the accounting backlog), Clients
+// (sign out, block, trust, limits), Vouchers (batches, their print sheet
+// of cards with QR codes, revoke, each code's use) and Settings (venue
+// name, terms, sign-in methods and the limits of config lobby, click and
+// voucher, saved into the config file and applied as a reload). Limits and batches are read by ctl's own parsers and go the
 // way `ctl limit` and `ctl voucher create` go.
 // They are written in the portal's template language (portal.ParseTemplate),
 // script-free, with nothing fetched from elsewhere.
@@ -74,12 +75,57 @@ type Status struct {
 	Leases      int    // running DHCP leases
 	Pool        int    // DHCP pool size; 0: DHCP off
 	DHCPEnabled bool
+	RADIUS      *RADIUS // nil: config radius not in use
 }
 
-// Settings are the texts the Settings page edits.
+// RADIUS is the servers' reachability as lobby's client has seen it, and
+// the accounting backlog.
+type RADIUS struct {
+	Servers []RADIUSServer
+	Waiting int       // accounting records waiting for an answer
+	Oldest  time.Time // the oldest one's event; zero: none
+}
+
+// RADIUSServer is one server of config radius, in its order.
+type RADIUSServer struct {
+	Addr                    string
+	LastAnswer, LastFailure time.Time // zero: none since lobby started
+	Up                      bool
+}
+
+// Settings are what the Settings page edits (SPEC §8).
 type Settings struct {
 	VenueName, Terms string
+	// Auth are the sign-in methods in the page's order (list auth); nil:
+	// not changed.
+	Auth []string
+	// RADIUS is set when the file has config radius: only then is the
+	// radius method offered.
+	RADIUS bool
+	// Limits are LimitOptions' values as the file writes them (2h,
+	// 8mbit), by LimitOption.Key; "": not set (the default, or for config
+	// click config lobby's). nil: not changed.
+	Limits map[string]string
 }
+
+// LimitOption is a limit the Settings page edits: an option of a section
+// type (the one section of it).
+type LimitOption struct{ Type, Option string }
+
+// Key names the option in Settings.Limits and in the form.
+func (l LimitOption) Key() string { return l.Type + "." + l.Option }
+
+// LimitOptions are the limits of config lobby, click and voucher (SPEC §2),
+// in the page's order. The config package reads them; the page only
+// passes their text on.
+var LimitOptions = []LimitOption{
+	{"lobby", "session_timeout"}, {"lobby", "idle_timeout"}, {"lobby", "download_rate"}, {"lobby", "upload_rate"}, {"lobby", "quota"},
+	{"click", "session_timeout"}, {"click", "idle_timeout"}, {"click", "download_rate"}, {"click", "upload_rate"}, {"click", "quota"},
+	{"voucher", "duration"}, {"voucher", "devices"}, {"voucher", "download_rate"}, {"voucher", "upload_rate"}, {"voucher", "quota"}, {"voucher", "valid"},
+}
+
+// authMethods are the sign-in methods the page offers (config.Auth*).
+var authMethods = []string{config.AuthClick, config.AuthVoucher, config.AuthRADIUS}
 
 // Deps are the admin server's ties to the rest of lobby.
 type Deps struct {
@@ -430,14 +476,24 @@ func (s *Server) limit(r *http.Request, mac net.HardwareAddr) error {
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, v *view) {
 	cur := s.d.Settings()
-	v.VenueName, v.Terms = cur.VenueName, cur.Terms
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
-		next := Settings{VenueName: strings.TrimSpace(r.PostForm.Get("venue_name")), Terms: strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("terms")), "\r\n", "\n")}
-		v.VenueName, v.Terms = next.VenueName, next.Terms
+		next := Settings{VenueName: strings.TrimSpace(r.PostForm.Get("venue_name")), Terms: strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("terms")), "\r\n", "\n"),
+			Auth: []string{}, RADIUS: cur.RADIUS, Limits: map[string]string{}}
+		for _, m := range r.PostForm["auth"] {
+			if m != "" {
+				next.Auth = append(next.Auth, m)
+			}
+		}
+		for _, l := range LimitOptions {
+			next.Limits[l.Key()] = strings.TrimSpace(r.PostForm.Get(l.Key()))
+		}
+		cur = next // the form shows what was sent, saved or not
 		switch {
 		case next.VenueName == "" || next.Terms == "":
 			v.Error, status = "The venue name and the terms cannot be empty.", http.StatusBadRequest
+		case len(next.Auth) == 0:
+			v.Error, status = "Choose at least one sign-in method.", http.StatusBadRequest
 		case s.d.Save == nil:
 			v.Error, status = "Saving is not possible here.", http.StatusInternalServerError
 		default:
@@ -449,7 +505,27 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, v *view) {
 			}
 		}
 	}
+	s.settingsForm(v, cur)
 	s.render(w, status, "Settings", s.pages.settings, v)
+}
+
+// settingsForm fills the Settings form with st: a choice of method for
+// each place in the page's order, and each limit's text.
+func (s *Server) settingsForm(v *view, st Settings) {
+	v.VenueName, v.Terms = st.VenueName, st.Terms
+	var methods, limits bytes.Buffer
+	for i := range authMethods {
+		m := ""
+		if i < len(st.Auth) {
+			m = st.Auth[i]
+		}
+		s.pages.method.Render(&methods, &view{Count: fmt.Sprint(i + 1),
+			Click: m == config.AuthClick, Voucher: m == config.AuthVoucher, RADIUSMethod: m == config.AuthRADIUS, RADIUSOffered: st.RADIUS || m == config.AuthRADIUS})
+	}
+	for _, l := range LimitOptions {
+		s.pages.limit.Render(&limits, &view{Field: l.Key(), Label: l.Type + " " + strings.ReplaceAll(l.Option, "_", " "), Value: st.Limits[l.Key()]})
+	}
+	v.Methods, v.Limits = methods.String(), limits.String()
 }
 
 func (s *Server) overview(w http.ResponseWriter, v *view) {
@@ -466,7 +542,38 @@ func (s *Server) overview(w http.ResponseWriter, v *view) {
 	if s.d.Activity != nil {
 		s.lastDay(v)
 	}
+	if st.RADIUS != nil {
+		s.radius(v, st.RADIUS)
+	}
 	s.render(w, http.StatusOK, "Overview", s.pages.overview, v)
+}
+
+// radius fills the Overview's RADIUS box: each server as lobby's client
+// saw it, the accounting records waiting and the oldest one's age.
+func (s *Server) radius(v *view, st *RADIUS) {
+	now := s.d.Now()
+	ago := func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return config.FormatDuration(max(now.Sub(t), 0).Truncate(time.Second)) + " ago"
+	}
+	var rows bytes.Buffer
+	for _, sv := range st.Servers {
+		reach := "down"
+		switch {
+		case sv.Up:
+			reach = "up"
+		case sv.LastAnswer.IsZero() && sv.LastFailure.IsZero():
+			reach = "not asked yet"
+		}
+		s.pages.server.Render(&rows, &view{Server: sv.Addr, Reach: reach, LastAnswer: ago(sv.LastAnswer), LastFailure: ago(sv.LastFailure)})
+	}
+	v.RADIUS = rows.String()
+	v.Waiting = fmt.Sprint(st.Waiting)
+	if !st.Oldest.IsZero() {
+		v.Oldest = config.FormatDuration(max(now.Sub(st.Oldest), 0).Truncate(time.Second))
+	}
 }
 
 func (s *Server) clients(w http.ResponseWriter, v *view) {

@@ -251,8 +251,8 @@ func TestCSRF(t *testing.T) {
 		t.Errorf("calls: %s", got)
 	}
 	// Settings: saved through Save.
-	resp := f.do("POST", "/settings", "192.0.2.9", url.Values{"csrf": {m[1]}, "venue_name": {"Bar"}, "terms": {"a\r\n\r\nb"}}, sc)
-	if resp.StatusCode != 200 || len(f.saved) != 1 || f.saved[0] != (Settings{"Bar", "a\n\nb"}) {
+	resp := f.do("POST", "/settings", "192.0.2.9", url.Values{"csrf": {m[1]}, "venue_name": {"Bar"}, "terms": {"a\r\n\r\nb"}, "auth": {"click"}}, sc)
+	if resp.StatusCode != 200 || len(f.saved) != 1 || f.saved[0].VenueName != "Bar" || f.saved[0].Terms != "a\n\nb" {
 		t.Errorf("settings: %d %v", resp.StatusCode, f.saved)
 	}
 	// A new password (a reload) ends every session.

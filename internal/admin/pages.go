@@ -16,6 +16,10 @@ type view struct {
 	SignInBars, DataBars, SignIns24, Data24, From, To, CountedSince string
 	Percent                                                         string // one bar's height
 
+	// The Overview's RADIUS: its server rows, the accounting backlog;
+	// one server's row.
+	RADIUS, Waiting, Oldest, Server, Reach, LastAnswer, LastFailure string
+
 	MAC, IP, Hostname, State, Since, Expires, Up, Down string
 	Method, User, Download, Upload, Quota              string
 	SignedIn, IsBlocked, IsTrusted                     bool
@@ -26,6 +30,10 @@ type view struct {
 	More, Paper, Next, QR, ValidUntil                                               string
 
 	VenueName, Terms string
+
+	// Settings: the methods' choices and the limits' fields; one of each.
+	Methods, Limits, Field, Label, Value        string
+	Click, Voucher, RADIUSMethod, RADIUSOffered bool
 }
 
 type tmpl = portal.Template[*view]
@@ -73,6 +81,13 @@ var fields = []portal.Field[*view]{
 	text("to", func(v *view) string { return v.To }),
 	text("counted_since", func(v *view) string { return v.CountedSince }),
 	text("percent", func(v *view) string { return v.Percent }),
+	portal.MarkupField("radius", func(v *view) string { return v.RADIUS }),
+	text("waiting", func(v *view) string { return v.Waiting }),
+	text("oldest", func(v *view) string { return v.Oldest }),
+	text("server", func(v *view) string { return v.Server }),
+	text("reach", func(v *view) string { return v.Reach }),
+	text("last_answer", func(v *view) string { return v.LastAnswer }),
+	text("last_failure", func(v *view) string { return v.LastFailure }),
 	text("method", func(v *view) string { return v.Method }),
 	text("user", func(v *view) string { return v.User }),
 	text("download", func(v *view) string { return v.Download }),
@@ -96,11 +111,20 @@ var fields = []portal.Field[*view]{
 	text("valid_until", func(v *view) string { return v.ValidUntil }),
 	text("venue_name", func(v *view) string { return v.VenueName }),
 	text("terms", func(v *view) string { return v.Terms }),
+	portal.MarkupField("methods", func(v *view) string { return v.Methods }),
+	portal.MarkupField("limits", func(v *view) string { return v.Limits }),
+	text("field", func(v *view) string { return v.Field }),
+	text("label", func(v *view) string { return v.Label }),
+	text("value", func(v *view) string { return v.Value }),
+	flag("click", func(v *view) bool { return v.Click }),
+	flag("voucher", func(v *view) bool { return v.Voucher }),
+	flag("radius_method", func(v *view) bool { return v.RADIUSMethod }),
+	flag("radius_offered", func(v *view) bool { return v.RADIUSOffered }),
 }
 
 // pages are the parsed templates.
 type pages struct {
-	layout, login, message, overview, bar, clients, row, vouchers, batch, code, sheet, card, settings *tmpl
+	layout, login, message, overview, bar, server, clients, row, vouchers, batch, code, sheet, card, settings, method, limit *tmpl
 }
 
 func loadPages() (*pages, error) {
@@ -114,6 +138,7 @@ func loadPages() (*pages, error) {
 		{&p.message, "message.html", messageHTML},
 		{&p.overview, "overview.html", overviewHTML},
 		{&p.bar, "bar.html", barHTML},
+		{&p.server, "server.html", serverHTML},
 		{&p.clients, "clients.html", clientsHTML},
 		{&p.row, "row.html", rowHTML},
 		{&p.vouchers, "vouchers.html", vouchersHTML},
@@ -122,6 +147,8 @@ func loadPages() (*pages, error) {
 		{&p.sheet, "sheet.html", sheetHTML},
 		{&p.card, "card.html", cardHTML},
 		{&p.settings, "settings.html", settingsHTML},
+		{&p.method, "method.html", methodHTML},
+		{&p.limit, "limit.html", limitHTML},
 	} {
 		var err error
 		if *t.dst, err = portal.ParseTemplate(t.name, t.src, fields); err != nil {
@@ -178,8 +205,7 @@ const loginHTML = `<form method="post" action="/login" class="box">
 const messageHTML = `<p><a href="/">Back to the overview</a></p>
 `
 
-// The marked part is filled by later work: RADIUS reachability and the
-// accounting backlog (RADIUS).
+// The RADIUS box shows only while config radius is in use.
 const overviewHTML = `<div class="box"><h2>Clients</h2>
 <table><tr><th>signed in</th><td>{{authenticated}}</td></tr>
 <tr><th>not signed in</th><td>{{preauth}}</td></tr>
@@ -195,7 +221,13 @@ const overviewHTML = `<div class="box"><h2>Clients</h2>
 <h3>Sign-ins per hour</h3><div class="chart">{{sign_in_bars}}</div><div class="axis"><span>{{from}}</span><span>{{to}}</span></div>
 <h3>Data per hour</h3><div class="chart">{{data_bars}}</div><div class="axis"><span>{{from}}</span><span>{{to}}</span></div>
 {{#counted_since}}<p class="note">Counted since lobby started, {{counted_since}}: the hours are kept in memory only.</p>{{/counted_since}}</div>{{/sign_ins_24h}}
-<!-- LATER: RADIUS reachability and accounting backlog -->
+{{#radius}}<div class="box"><h2>RADIUS</h2><div class="scroll">
+<table><tr><th>server</th><th>as lobby saw it</th><th>last answer</th><th>last failure</th></tr>
+{{radius}}</table></div>
+<p>Accounting records waiting: {{waiting}}{{#oldest}}, the oldest from {{oldest}} ago{{/oldest}}.</p></div>{{/radius}}
+`
+
+const serverHTML = `<tr><td>{{server}}</td><td>{{reach}}</td><td>{{last_answer}}</td><td>{{last_failure}}</td></tr>
 `
 
 const barHTML = `<span style="height:{{percent}}%" title="{{title}}"></span>`
@@ -293,6 +325,21 @@ const settingsHTML = `<form method="post" action="/settings" class="box">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <p><label>Venue name<br><input name="venue_name" value="{{venue_name}}" maxlength="80" required></label></p>
 <p><label>Terms of use (blank lines separate paragraphs)<br><textarea name="terms" required>{{terms}}</textarea></label></p>
+<h2>Sign-in methods</h2>
+<p class="note">In the order the portal shows them.</p>
+<div class="grid">{{methods}}</div>
+<h2>Limits</h2>
+<p class="note">Durations like 2h or 1d, rates like 8mbit, sizes like 1GB, 0 for none. Empty: the default; for click, config lobby's.</p>
+<div class="grid">{{limits}}</div>
 <p><button>Save and apply</button></p>
 </form>
+`
+
+const methodHTML = `<label>{{count}}<br><select name="auth"><option value="">—</option>
+<option value="click"{{#click}} selected{{/click}}>click</option>
+<option value="voucher"{{#voucher}} selected{{/voucher}}>voucher</option>
+{{#radius_offered}}<option value="radius"{{#radius_method}} selected{{/radius_method}}>radius</option>{{/radius_offered}}</select></label>
+`
+
+const limitHTML = `<label>{{label}}<br><input name="{{field}}" value="{{value}}"></label>
 `

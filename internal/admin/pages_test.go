@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -283,5 +284,89 @@ func TestVouchersBounded(t *testing.T) {
 			hasNext != (tc.next != "") || (tc.next != "" && !strings.Contains(sheet, tc.next)) {
 			t.Errorf("%s: %d cards, next %v:\n%.600s", tc.query, n, hasNext, sheet)
 		}
+	}
+}
+
+// TestOverviewRADIUS: the RADIUS box, only while RADIUS is in use: each
+// server up, down or not asked yet with its last answer and failure, and
+// the accounting backlog with the oldest record's age.
+func TestOverviewRADIUS(t *testing.T) {
+	f, sc, _ := pagesFixture(t)
+	var rad *RADIUS
+	f.s.d.Status = func() Status { return Status{Started: f.now.Add(-time.Hour), RADIUS: rad} }
+	tests := []struct {
+		name string
+		rad  *RADIUS
+		want []string
+	}{
+		{"not in use", nil, nil},
+		{"servers", &RADIUS{Servers: []RADIUSServer{
+			{Addr: "198.51.100.11:1812", LastAnswer: f.now.Add(-5 * time.Second), LastFailure: f.now.Add(-time.Hour), Up: true},
+			{Addr: "198.51.100.12:1812", LastAnswer: f.now.Add(-2 * time.Hour), LastFailure: f.now.Add(-90 * time.Second)},
+			{Addr: "[2001:db8::1]:1812"},
+		}}, []string{
+			"<tr><td>198.51.100.11:1812</td><td>up</td><td>5s ago</td><td>1h ago</td></tr>",
+			"<tr><td>198.51.100.12:1812</td><td>down</td><td>2h ago</td><td>1m30s ago</td></tr>",
+			"<tr><td>[2001:db8::1]:1812</td><td>not asked yet</td><td>—</td><td>—</td></tr>",
+			"Accounting records waiting: 0.",
+		}},
+		{"backlog", &RADIUS{Servers: []RADIUSServer{{Addr: "198.51.100.11:1812", LastFailure: f.now}}, Waiting: 42, Oldest: f.now.Add(-10 * time.Minute)},
+			[]string{"<td>down</td>", "Accounting records waiting: 42, the oldest from 10m ago."}},
+	}
+	for _, tt := range tests {
+		rad = tt.rad
+		page := body(f.do("GET", "/", "192.0.2.9", nil, sc))
+		if got := strings.Contains(page, "<h2>RADIUS</h2>"); got != (tt.rad != nil) {
+			t.Errorf("%s: RADIUS box shown %v", tt.name, got)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s: no %q in\n%s", tt.name, w, page)
+			}
+		}
+	}
+}
+
+// TestSettingsMethodsAndLimits: the form shows the methods in order (radius
+// only with config radius) and each limit's text; a post gives Save the
+// methods in the order chosen and every limit, empty ones as ""; no
+// method at all is refused; Save's refusal is shown.
+func TestSettingsMethodsAndLimits(t *testing.T) {
+	f, sc, csrf := pagesFixture(t)
+	cur := Settings{VenueName: "Café", Terms: "Be nice.", Auth: []string{"voucher", "click"}, Limits: map[string]string{"lobby.session_timeout": "2h", "voucher.quota": "1GB"}}
+	f.s.d.Settings = func() Settings { return cur }
+	page := body(f.do("GET", "/settings", "192.0.2.9", nil, sc))
+	for _, w := range []string{`<option value="voucher" selected>`, `<option value="click" selected>`, `name="lobby.session_timeout" value="2h"`,
+		`name="voucher.quota" value="1GB"`, `name="click.download_rate" value=""`} {
+		if !strings.Contains(page, w) {
+			t.Errorf("no %q in\n%s", w, page)
+		}
+	}
+	if strings.Index(page, `"voucher" selected`) > strings.Index(page, `"click" selected`) || strings.Contains(page, `value="radius"`) {
+		t.Errorf("methods out of order, or radius without config radius:\n%s", page)
+	}
+	cur.RADIUS = true
+	if page := body(f.do("GET", "/settings", "192.0.2.9", nil, sc)); strings.Count(page, `<option value="radius">`) != 3 {
+		t.Errorf("radius not offered in each place with config radius:\n%s", page)
+	}
+
+	form := url.Values{"csrf": {csrf}, "venue_name": {"Café"}, "terms": {"Be nice."}, "auth": {"radius", "", "click"}, "click.quota": {" 300MB "}}
+	if resp := f.do("POST", "/settings", "192.0.2.9", form, sc); resp.StatusCode != 200 || len(f.saved) != 1 {
+		t.Fatalf("%d, saved %v", resp.StatusCode, f.saved)
+	}
+	got := f.saved[0]
+	if strings.Join(got.Auth, " ") != "radius click" || got.Limits["click.quota"] != "300MB" || len(got.Limits) != len(LimitOptions) || got.Limits["lobby.session_timeout"] != "" {
+		t.Errorf("saved %+v", got)
+	}
+	form["auth"] = []string{"", ""}
+	if resp := f.do("POST", "/settings", "192.0.2.9", form, sc); resp.StatusCode != 400 || len(f.saved) != 1 {
+		t.Errorf("no method: %d, saved %d times", resp.StatusCode, len(f.saved))
+	}
+	f.s.d.Save = func(Settings) error { return errors.New("lobby:3: option quota \"lots\": want a size") }
+	form["auth"] = []string{"click"}
+	form.Set("lobby.quota", "lots")
+	resp := f.do("POST", "/settings", "192.0.2.9", form, sc)
+	if page := body(resp); resp.StatusCode != 400 || !strings.Contains(page, "Not saved: lobby:3: option quota") || !strings.Contains(page, `name="lobby.quota" value="lots"`) {
+		t.Errorf("refused: %d\n%s", resp.StatusCode, page)
 	}
 }

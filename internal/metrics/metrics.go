@@ -22,11 +22,17 @@ const (
 	// Counter only grows while the process lives (its name ends in
 	// _total, by the format's convention); a scraper computes rates of it.
 	Counter
+	// Histogram is a family of samples named NAME_bucket (one per upper
+	// bound, label le), NAME_sum and NAME_count; Latency emits them.
+	Histogram
 )
 
 func (k Kind) String() string {
-	if k == Counter {
+	switch k {
+	case Counter:
 		return "counter"
+	case Histogram:
+		return "histogram"
 	}
 	return "gauge"
 }
@@ -42,6 +48,7 @@ type Emit func(name, help string, kind Kind, value float64, labels ...Label)
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 type sample struct {
+	name   string
 	labels []Label
 	value  float64
 }
@@ -59,20 +66,26 @@ func Write(w io.Writer, collect func(Emit)) error {
 	var order []*family
 	byName := map[string]*family{}
 	collect(func(name, help string, kind Kind, value float64, labels ...Label) {
-		f := byName[name]
+		fname := name
+		if kind == Histogram {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				fname = strings.TrimSuffix(fname, suffix)
+			}
+		}
+		f := byName[fname]
 		if f == nil {
-			f = &family{name: name, help: help, kind: kind}
-			byName[name] = f
+			f = &family{name: fname, help: help, kind: kind}
+			byName[fname] = f
 			order = append(order, f)
 		}
-		f.samples = append(f.samples, sample{labels, value})
+		f.samples = append(f.samples, sample{name, labels, value})
 	})
 	b := bufio.NewWriter(w)
 	for _, f := range order {
 		b.WriteString("# HELP " + f.name + " " + escapeHelp(f.help) + "\n")
 		b.WriteString("# TYPE " + f.name + " " + f.kind.String() + "\n")
 		for _, s := range f.samples {
-			b.WriteString(f.name)
+			b.WriteString(s.name)
 			if len(s.labels) > 0 {
 				b.WriteByte('{')
 				for i, l := range s.labels {

@@ -3,10 +3,12 @@ package metrics
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Parsed is one sample read back by parse.
@@ -20,7 +22,9 @@ type parsed struct {
 // documentation states it: every family's HELP then TYPE before its
 // samples, its samples together, names and label names of the allowed
 // characters, only \\, \" and \n escaped in label values, no label set
-// twice, counters named *_total, a final line feed.
+// twice, counters named *_total, a final line feed; a histogram's samples
+// named NAME_bucket (with le, cumulative, ending at +Inf), NAME_sum and
+// NAME_count (equal to the +Inf bucket).
 func parse(text string) ([]parsed, error) {
 	if !strings.HasSuffix(text, "\n") {
 		return nil, fmt.Errorf("no line feed at the end")
@@ -31,6 +35,13 @@ func parse(text string) ([]parsed, error) {
 	done := map[string]bool{} // families whose samples have ended
 	current := ""
 	seenSets := map[string]bool{}
+	// per histogram series (family and labels but le): the last bucket
+	// seen and its bound, +Inf once it came.
+	type series struct {
+		le, n  float64
+		closed bool
+	}
+	hist := map[string]*series{}
 	for n, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		errf := func(f string, a ...any) error { return fmt.Errorf("line %d %q: %s", n+1, line, fmt.Sprintf(f, a...)) }
 		if strings.HasPrefix(line, "# ") {
@@ -59,7 +70,7 @@ func parse(text string) ([]parsed, error) {
 				}
 				help[name] = h
 			case "TYPE":
-				if seenType[name] != "" || (f[3] != "counter" && f[3] != "gauge") {
+				if seenType[name] != "" || (f[3] != "counter" && f[3] != "gauge" && f[3] != "histogram") {
 					return nil, errf("TYPE twice or unknown")
 				}
 				if f[3] == "counter" && !strings.HasSuffix(name, "_total") {
@@ -74,7 +85,18 @@ func parse(text string) ([]parsed, error) {
 			return nil, errf("no value")
 		}
 		name := line[:end]
-		if name != current || seenType[name] == "" {
+		family := name
+		if seenType[current] == "histogram" {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if f, ok := strings.CutSuffix(name, suffix); ok && f == current {
+					family = f
+				}
+			}
+			if family == name {
+				return nil, errf("histogram sample not named _bucket, _sum or _count")
+			}
+		}
+		if family != current || seenType[family] == "" {
 			return nil, errf("sample outside its family or before its TYPE")
 		}
 		rest := line[end:]
@@ -132,7 +154,28 @@ func parse(text string) ([]parsed, error) {
 			return nil, errf("label set twice")
 		}
 		seenSets[set] = true
-		out = append(out, parsed{name: name, kind: seenType[name], help: help[name], labels: labels, value: v})
+		if family != name {
+			rest := maps.Clone(labels)
+			delete(rest, "le")
+			h := hist[family+fmt.Sprint(rest)]
+			if h == nil {
+				h = &series{le: math.Inf(-1)}
+				hist[family+fmt.Sprint(rest)] = h
+			}
+			switch strings.TrimPrefix(name, family) {
+			case "_bucket":
+				le, err := strconv.ParseFloat(labels["le"], 64)
+				if err != nil || h.closed || le <= h.le || v < h.n {
+					return nil, errf("bucket not after the last or without le")
+				}
+				h.le, h.n, h.closed = le, v, math.IsInf(le, 1)
+			case "_count":
+				if !h.closed || v != h.n {
+					return nil, errf("count not the +Inf bucket")
+				}
+			}
+		}
+		out = append(out, parsed{name: name, kind: seenType[family], help: help[family], labels: labels, value: v})
 	}
 	return out, nil
 }
@@ -199,6 +242,51 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+// A Latency is a histogram the strict parser reads, in seconds, with each
+// duration in the first bucket whose bound is not below it.
+func TestLatency(t *testing.T) {
+	var l Latency
+	for _, d := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 30 * time.Millisecond, 2 * time.Second, time.Minute} {
+		l.Observe(d)
+	}
+	var b bytes.Buffer
+	if err := Write(&b, func(emit Emit) {
+		l.Emit(emit, "lobby_x_duration_seconds", "Durations.", Label{"type", "access"})
+		var empty Latency
+		empty.Emit(emit, "lobby_x_duration_seconds", "Durations.", Label{"type", "coa"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := parse(b.String())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	want := map[string]float64{
+		`lobby_x_duration_seconds_bucket access 0.005`: 2, `lobby_x_duration_seconds_bucket access 0.025`: 2,
+		`lobby_x_duration_seconds_bucket access 0.1`: 3, `lobby_x_duration_seconds_bucket access 0.5`: 3,
+		`lobby_x_duration_seconds_bucket access 1`: 3, `lobby_x_duration_seconds_bucket access 3`: 4,
+		`lobby_x_duration_seconds_bucket access +Inf`: 5, `lobby_x_duration_seconds_sum access `: 62.036,
+		`lobby_x_duration_seconds_count access `: 5, `lobby_x_duration_seconds_count coa `: 0,
+		`lobby_x_duration_seconds_bucket coa +Inf`: 0,
+	}
+	for _, p := range got {
+		if p.kind != "histogram" {
+			t.Errorf("%s: kind %s", p.name, p.kind)
+		}
+		k := p.name + " " + p.labels["type"] + " " + p.labels["le"]
+		if w, ok := want[k]; ok && math.Abs(p.value-w) > 1e-9 {
+			t.Errorf("%s = %v, want %v", k, p.value, w)
+		}
+		delete(want, k)
+	}
+	if len(want) > 0 {
+		t.Errorf("missing %v\n%s", want, b.String())
+	}
+	if n := strings.Count(b.String(), "# TYPE"); n != 1 {
+		t.Errorf("%d TYPE lines, want 1:\n%s", n, b.String())
+	}
+}
+
 // The parser of the test refuses what it should, or it proves nothing.
 func TestParseRefuses(t *testing.T) {
 	for _, bad := range []string{
@@ -211,6 +299,11 @@ func TestParseRefuses(t *testing.T) {
 		"# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n", // family split
 		"# TYPE a gauge\na one\n",
 		"# TYPE 1a gauge\n1a 1\n",
+		"# TYPE h histogram\nh 1\n",                                           // bare sample
+		"# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n", // not cumulative
+		"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_bucket{le=\"1\"} 1\n", // bounds out of order
+		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\n",               // no +Inf
+		"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",   // count differs
 	} {
 		if _, err := parse(bad); err == nil {
 			t.Errorf("accepted %q", bad)

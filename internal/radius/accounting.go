@@ -189,6 +189,20 @@ func (a *Accounting) Pending() int {
 	return a.n
 }
 
+// Oldest is when the event of the oldest record waiting happened; zero
+// when none waits.
+func (a *Accounting) Oldest() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var oldest time.Time
+	for _, q := range a.streams { // a stream's head is its oldest
+		if at := q[0].At; oldest.IsZero() || at.Before(oldest) {
+			oldest = at
+		}
+	}
+	return oldest
+}
+
 // On queues an Accounting-On (RFC 2866 §5.1): lobby has started.
 func (a *Accounting) On(ctx context.Context) error { return a.nas(ctx, StatusOn) }
 

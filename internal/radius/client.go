@@ -52,8 +52,9 @@ type Config struct {
 // Client sends Access-Requests and the accounting queue's records. It is
 // safe for concurrent use.
 type Client struct {
-	cfg atomic.Pointer[Config]
-	log *slog.Logger
+	cfg   atomic.Pointer[Config]
+	log   *slog.Logger
+	stats Stats
 
 	mu sync.Mutex
 	// signs holds the servers whose replies have carried a valid
@@ -61,6 +62,9 @@ type Client struct {
 	// process: a restart trusts a server's first reply again, as
 	// FreeRADIUS does.
 	signs map[netip.AddrPort]bool
+	// seen is how each server answered lately, by its authentication
+	// address (accounting goes to the same host).
+	seen map[netip.AddrPort]Server
 }
 
 // NewClient returns a client for cfg.
@@ -68,7 +72,7 @@ func NewClient(cfg Config) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{log: cfg.Logger, signs: map[netip.AddrPort]bool{}}
+	c := &Client{log: cfg.Logger, signs: map[netip.AddrPort]bool{}, seen: map[netip.AddrPort]Server{}}
 	c.Reload(cfg)
 	return c
 }
@@ -83,6 +87,36 @@ func (c *Client) Reload(cfg Config) {
 		cfg.Logger = c.log
 	}
 	c.cfg.Store(&cfg)
+}
+
+// Stats are the client's requests by type and outcome.
+func (c *Client) Stats() *Stats { return &c.stats }
+
+// Servers are the servers of the config in force, in order, as the client
+// has seen them answer.
+func (c *Client) Servers() []Server {
+	servers := c.conf().Servers
+	out := make([]Server, len(servers))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, a := range servers {
+		out[i] = c.seen[a]
+		out[i].Addr = a
+	}
+	return out
+}
+
+// saw records how server answered a try at now.
+func (c *Client) saw(server netip.AddrPort, answered bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.seen[server]
+	if answered {
+		s.LastAnswer = now
+	} else {
+		s.LastFailure = now
+	}
+	c.seen[server] = s
 }
 
 // conf is the config in force.
@@ -191,6 +225,24 @@ func replyMessage(p *Packet) string {
 // each server: a new server gets a new Identifier and authenticator.
 // Replies that fail their checks are discarded, and the wait goes on.
 func (c *Client) exchange(ctx context.Context, p *Packet, port func(netip.AddrPort) netip.AddrPort, prepare func(*Packet) error) (*Packet, error) {
+	typ := requestType(p.Code)
+	start := time.Now()
+	reply, err := c.ask(ctx, p, port, prepare)
+	switch {
+	case err != nil:
+		c.stats.add(typ, OutcomeNoAnswer)
+	case reply.Code == CodeAccessAccept:
+		c.stats.answered(typ, OutcomeAccept, time.Since(start))
+	case typ == TypeAccess:
+		c.stats.answered(typ, OutcomeReject, time.Since(start))
+	default:
+		c.stats.answered(typ, OutcomeAck, time.Since(start))
+	}
+	return reply, err
+}
+
+// ask is exchange without the counting.
+func (c *Client) ask(ctx context.Context, p *Packet, port func(netip.AddrPort) netip.AddrPort, prepare func(*Packet) error) (*Packet, error) {
 	var last error
 	for _, s := range c.conf().Servers {
 		addr := port(s)
@@ -211,11 +263,13 @@ func (c *Client) exchange(ctx context.Context, p *Packet, port func(netip.AddrPo
 		}
 		reply, err := c.try(ctx, addr, raw, p)
 		if err == nil {
+			c.saw(s, true, time.Now())
 			return reply, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		c.saw(s, false, time.Now())
 		// Accounting logs an outage once (Accounting.down); a sign-in
 		// is rare enough to log each time.
 		level := slog.LevelWarn
@@ -270,6 +324,7 @@ func (c *Client) try(ctx context.Context, addr netip.AddrPort, raw []byte, req *
 			}
 			reply, err := c.check(addr, buf[:n], req)
 			if err != nil {
+				c.stats.add(requestType(req.Code), OutcomeDiscarded)
 				c.log.Warn("radius reply discarded", "server", addr, "err", err)
 				continue
 			}

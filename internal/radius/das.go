@@ -72,6 +72,7 @@ type DAS struct {
 	sessions Sessions
 	clock    Clock
 	log      *slog.Logger
+	stats    Stats
 
 	mu sync.Mutex
 	// answered holds the recent answers, so that a server that
@@ -117,6 +118,9 @@ func NewDAS(cfg DASConfig, sessions Sessions) *DAS {
 // requests that come from now on.
 func (d *DAS) Reload(cfg DASConfig) { d.cfg.Store(&cfg) }
 
+// Stats are the requests the DAS has answered or discarded.
+func (d *DAS) Stats() *Stats { return &d.stats }
+
 // MaxClockSkew is how far an Event-Timestamp may be from now (SPEC §7;
 // RFC 5176 §3.5 suggests 300 s): a request outside it is a replay, or
 // from a clock too far off to trust.
@@ -154,6 +158,24 @@ func (d *DAS) Serve(ctx context.Context, conn *net.UDPConn) error {
 // packet that is no request); anything else is answered with an ACK or a
 // NAK with its Error-Cause.
 func (d *DAS) Handle(ctx context.Context, from netip.Addr, raw []byte) ([]byte, error) {
+	start := time.Now()
+	reply, err := d.handle(ctx, from, raw)
+	if len(raw) == 0 || (Code(raw[0]) != CodeCoARequest && Code(raw[0]) != CodeDisconnectRequest) {
+		return reply, err // not what the DAS is for: not counted
+	}
+	typ := requestType(Code(raw[0]))
+	switch {
+	case err != nil:
+		d.stats.add(typ, OutcomeDiscarded)
+	case Code(reply[0]) == CodeCoAACK || Code(reply[0]) == CodeDisconnectACK:
+		d.stats.answered(typ, OutcomeAck, time.Since(start))
+	default:
+		d.stats.answered(typ, OutcomeNak, time.Since(start))
+	}
+	return reply, err
+}
+
+func (d *DAS) handle(ctx context.Context, from netip.Addr, raw []byte) ([]byte, error) {
 	if !slices.Contains(d.cfg.Load().Clients, from.Unmap()) {
 		return nil, fmt.Errorf("from %s, not a das_client", from)
 	}

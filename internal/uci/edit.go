@@ -71,7 +71,9 @@ func (f *File) find(typ, name string) *Section {
 	return nil
 }
 
-func set(name string, data []byte, typ, section, option, value string) ([]byte, error) {
+// target checks the names and values of an edit and returns the section
+// it is for (nil: none yet).
+func target(name string, data []byte, typ, section, option string, values ...string) (*Section, error) {
 	switch {
 	case !validType(typ):
 		return nil, fmt.Errorf("uci: set: invalid section type %q", typ)
@@ -79,10 +81,11 @@ func set(name string, data []byte, typ, section, option, value string) ([]byte, 
 		return nil, fmt.Errorf("uci: set: invalid section name %q", section)
 	case !validName(option):
 		return nil, fmt.Errorf("uci: set: invalid option name %q", option)
-	case value == "":
-		return nil, fmt.Errorf("uci: set %s.%s: empty value (libuci ignores it)", section, option)
-	case strings.IndexByte(value, 0) >= 0:
-		return nil, fmt.Errorf("uci: set %s.%s: NUL byte in value", section, option)
+	}
+	for _, v := range values {
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, fmt.Errorf("uci: set %s.%s: NUL byte in value", section, option)
+		}
 	}
 	f, err := Parse(name, bytes.NewReader(data))
 	if err != nil {
@@ -92,9 +95,20 @@ func set(name string, data []byte, typ, section, option, value string) ([]byte, 
 	if sec != nil && sec.Name == section && sec.Type != typ {
 		return nil, fmt.Errorf("%s: section %q has type %q, not %q", sec.Pos, section, sec.Type, typ)
 	}
+	return sec, nil
+}
+
+func set(name string, data []byte, typ, section, option, value string) ([]byte, error) {
+	if value == "" {
+		return nil, fmt.Errorf("uci: set %s.%s: empty value (libuci ignores it)", section, option)
+	}
+	sec, err := target(name, data, typ, section, option, value)
+	if err != nil {
+		return nil, err
+	}
 	nl := lineEnd(data)
 	if sec == nil {
-		return appendSection(data, nl, "config "+quoteType(typ)+" "+quote(section), option, value), nil
+		return appendSection(data, nl, "config "+quoteType(typ)+" "+quote(section), "\toption "+option+" "+quote(value)+nl), nil
 	}
 	if o := sec.Option(option); o != nil && !o.List {
 		if o.Values[0].Text == value {
@@ -107,15 +121,26 @@ func set(name string, data []byte, typ, section, option, value string) ([]byte, 
 		// Reopening a named section is plain UCI; an anonymous one cannot
 		// be reopened, but then its last statement is on a line of its own
 		// or the file would not have parsed as one section.
-		return appendSection(data, nl, "config "+quoteType(sec.Type)+" "+quote(sec.Name), option, value), nil
+		return appendSection(data, nl, "config "+quoteType(sec.Type)+" "+quote(sec.Name), "\toption "+option+" "+quote(value)+nl), nil
 	}
-	indent := "\t"
+	return insertAt(data, at, nl, []string{"option " + option + " " + quote(value)}, optionIndent(data, sec)), nil
+}
+
+// optionIndent is the indentation of sec's last option ("\t" without
+// one): what a line added to sec is indented with.
+func optionIndent(data []byte, sec *Section) string {
 	if sec.lastOption >= 0 {
 		ls := bytes.LastIndexByte(data[:sec.lastOption], '\n') + 1
 		if lead := data[ls:sec.lastOption]; len(bytes.Trim(lead, " \t")) == 0 {
-			indent = string(lead)
+			return string(lead)
 		}
 	}
+	return "\t"
+}
+
+// insertAt adds the statements stmts, a line each, indented, at the line
+// beginning at offset at.
+func insertAt(data []byte, at int, nl string, stmts []string, indent string) []byte {
 	var b bytes.Buffer
 	b.Write(data[:at])
 	if at > 0 && data[at-1] != '\n' {
@@ -126,9 +151,97 @@ func set(name string, data []byte, typ, section, option, value string) ([]byte, 
 		// line to it; an empty line is what it joins instead.
 		b.WriteString(nl)
 	}
-	b.WriteString(indent + "option " + option + " " + quote(value) + nl)
+	for _, line := range stmts {
+		b.WriteString(indent + line + nl)
+	}
 	b.Write(data[at:])
-	return b.Bytes(), nil
+	return b.Bytes()
+}
+
+// SetList returns data with option of a section (found as Set finds it)
+// set to the list values, as UCI's "list" statements: every "option" or
+// "list" statement of that name in the section goes, and one "list NAME
+// 'VALUE'" line per value takes the place of the first of them, indented
+// like it (without one, the lines follow the section's last statement).
+// No values removes the option. Every other byte stays as it was, as with
+// Set: a comment after a statement that goes keeps its line. A statement
+// of the option that shares its line with another statement is refused
+// with ErrLayout.
+func SetList(name string, data []byte, typ, section, option string, values []string) ([]byte, error) {
+	sec, err := target(name, data, typ, section, option, values...)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, v := range values {
+		lines = append(lines, "list "+option+" "+quote(v))
+	}
+	nl := lineEnd(data)
+	var out []byte
+	switch o := sec.Option(option); {
+	case len(lines) == 0 && o == nil:
+		return data, nil
+	case sec == nil:
+		out = appendSection(data, nl, "config "+quoteType(typ)+" "+quote(section), "\t"+strings.Join(lines, nl+"\t")+nl)
+	case o == nil:
+		at, ok := lineAfter(data, sec.end)
+		if !ok {
+			return nil, fmt.Errorf("%s: %w", name, ErrLayout)
+		}
+		out = insertAt(data, at, nl, lines, optionIndent(data, sec))
+	default:
+		var b bytes.Buffer
+		last := 0
+		for i, st := range o.stmts {
+			ls := bytes.LastIndexByte(data[:st.start], '\n') + 1
+			lead := data[ls:st.start]
+			le := st.end
+			for le < len(data) && (data[le] == ' ' || data[le] == '\t' || data[le] == '\r' || data[le] == ';') {
+				le++
+			}
+			comment := le < len(data) && data[le] == '#'
+			if len(bytes.Trim(lead, " \t")) > 0 || le < len(data) && data[le] != '\n' && !comment {
+				return nil, fmt.Errorf("%s: %w", name, ErrLayout)
+			}
+			if le < len(data) && !comment {
+				le++ // the line end
+			}
+			b.Write(data[last:ls])
+			if i == 0 {
+				for _, line := range lines {
+					b.WriteString(string(lead) + line + nl)
+				}
+			}
+			if comment { // the comment stays, on a line of its own
+				b.Write(lead)
+			}
+			last = le
+		}
+		b.Write(data[last:])
+		out = b.Bytes()
+	}
+	// As with Set: what would not read back as asked is never returned.
+	g, err := Parse(name, bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrLayout)
+	}
+	got := g.find(typ, section).Option(option)
+	if len(values) == 0 && got != nil || len(values) > 0 && (got == nil || !got.List || !equalValues(got.Values, values)) {
+		return nil, fmt.Errorf("%s: %w", name, ErrLayout)
+	}
+	return out, nil
+}
+
+func equalValues(vs []Value, want []string) bool {
+	if len(vs) != len(want) {
+		return false
+	}
+	for i, v := range vs {
+		if v.Text != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // lineEnd is the file's line end: CRLF if its first line has one.
@@ -167,9 +280,9 @@ func lineAfter(data []byte, end int) (int, bool) {
 	return 0, false
 }
 
-// appendSection adds a section header and one option at the end of data,
-// after a blank line as "uci commit" separates sections.
-func appendSection(data []byte, nl, header, option, value string) []byte {
+// appendSection adds a section header and its body (statement lines) at
+// the end of data, after a blank line as "uci commit" separates sections.
+func appendSection(data []byte, nl, header, body string) []byte {
 	var b bytes.Buffer
 	b.Write(data)
 	if len(data) > 0 {
@@ -180,7 +293,7 @@ func appendSection(data []byte, nl, header, option, value string) []byte {
 			b.WriteString(nl)
 		}
 	}
-	b.WriteString(header + nl + "\toption " + option + " " + quote(value) + nl)
+	b.WriteString(header + nl + body)
 	return b.Bytes()
 }
 

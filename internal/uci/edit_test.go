@@ -222,6 +222,13 @@ func sectionKey(s *Section) string {
 // option with the value, and nothing else in the file changed.
 func checkSet(t *testing.T, in, out []byte, typ, sec, option, value string) {
 	t.Helper()
+	checkEdit(t, in, out, typ, sec, option, func(o *Option) bool { return o != nil && !o.List && o.String() == value })
+}
+
+// checkEdit checks what Set and SetList promise: out parses, ok holds for
+// the option of the section, and nothing else in the file changed.
+func checkEdit(t *testing.T, in, out []byte, typ, sec, option string, ok func(*Option) bool) {
+	t.Helper()
 	before, err := Parse("in", bytes.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
@@ -244,8 +251,11 @@ func checkSet(t *testing.T, in, out []byte, typ, sec, option, value string) {
 		return nil
 	}
 	ts := target(after)
-	if o := ts.Option(option); o == nil || o.List || o.String() != value {
-		t.Fatalf("after Set, %s.%s is %v, want %q\n%q", sec, option, o.Strings(), value, out)
+	if ts == nil && target(before) == nil && bytes.Equal(in, out) {
+		return // nothing to remove from a section that is not there
+	}
+	if o := ts.Option(option); !ok(o) {
+		t.Fatalf("after the edit, %s.%s is %v\n%q", sec, option, o.Strings(), out)
 	}
 	// Everything else is as it was: remove the option from both and
 	// compare.
@@ -254,6 +264,9 @@ func checkSet(t *testing.T, in, out []byte, typ, sec, option, value string) {
 	}
 	strip := func(f *File) {
 		s := target(f)
+		if s == nil {
+			return
+		}
 		for i, o := range s.Options {
 			if o.Name == option {
 				s.Options = append(s.Options[:i:i], s.Options[i+1:]...)
@@ -352,4 +365,91 @@ func FuzzSet(f *testing.F) {
 			t.Fatalf("setting the same value again changed %q to %q (%v)", out, again, err)
 		}
 	})
+}
+
+// FuzzSetList: SetList writes the list asked for (or removes the option)
+// and changes nothing else, or refuses with ErrLayout.
+func FuzzSetList(f *testing.F) {
+	for _, tc := range parseCases {
+		f.Add(tc.in, "b", "x", "v", true)
+	}
+	paths, _ := filepath.Glob("testdata/openwrt/*")
+	for _, p := range paths {
+		data, _ := os.ReadFile(p)
+		f.Add(string(data), "lan", "ipaddr", "10.0.0.1", true)
+		f.Add(string(data), "lan", "proto", "", false)
+	}
+	f.Fuzz(func(t *testing.T, in, sec, option, value string, some bool) {
+		file, err := Parse("fuzz", strings.NewReader(in))
+		if err != nil || !validName(sec) || !validName(option) || strings.IndexByte(value, 0) >= 0 {
+			return
+		}
+		typ := "t"
+		if len(file.Sections) > 0 {
+			typ = file.Sections[0].Type
+		}
+		for _, s := range file.Sections {
+			if s.Name == sec {
+				typ = s.Type
+			}
+		}
+		var values []string
+		if some {
+			values = []string{value, "x"}
+		}
+		out, err := SetList("fuzz", []byte(in), typ, sec, option, values)
+		if errors.Is(err, ErrLayout) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("SetList(%q, %s, %s, %q): %v", in, sec, option, values, err)
+		}
+		checkEdit(t, []byte(in), out, typ, sec, option, func(o *Option) bool {
+			if !some {
+				return o == nil
+			}
+			return o != nil && o.List && len(o.Values) == 2 && o.Values[0].Text == value && o.Values[1].Text == "x"
+		})
+	})
+}
+
+// TestSetList: a list is written where it was, every other byte kept
+// (comments too); an option becomes a list; no values removes it; what
+// cannot be removed cleanly is refused.
+func TestSetList(t *testing.T) {
+	const main = "# Lobby\nconfig lobby 'main'\n\toption interface 'br-lan' # the LAN\n"
+	for _, tc := range []struct {
+		name, in string
+		values   []string
+		want     string // "": ErrLayout
+	}{
+		{"list replaced in place", main + "\tlist auth 'click'\n\t# then codes\n\tlist auth voucher\n\toption port '2050'\n",
+			[]string{"voucher", "radius", "click"},
+			main + "\tlist auth 'voucher'\n\tlist auth 'radius'\n\tlist auth 'click'\n\t# then codes\n\toption port '2050'\n"},
+		{"option becomes a list", main + "  option auth 'click voucher'\n", []string{"click"}, main + "  list auth 'click'\n"},
+		{"new list after the last option", main + "\nconfig dns 'dns'\n", []string{"click", "voucher"},
+			main + "\tlist auth 'click'\n\tlist auth 'voucher'\n\nconfig dns 'dns'\n"},
+		{"new section", "config dns 'dns'\n", []string{"click"}, "config dns 'dns'\n\nconfig lobby 'main'\n\tlist auth 'click'\n"},
+		{"removed, option and list", main + "\toption auth click\n\tlist auth radius;\n# end\n", nil, main + "# end\n"},
+		{"absent and none: nothing", main, nil, main},
+		{"CRLF kept", "config lobby 'main'\r\n\tlist auth 'click'\r\n", []string{"radius"}, "config lobby 'main'\r\n\tlist auth 'radius'\r\n"},
+		{"in a reopened section", main + "config dns 'dns'\nconfig lobby 'main'\n\tlist auth 'click'\n", []string{"voucher"},
+			main + "config dns 'dns'\nconfig lobby 'main'\n\tlist auth 'voucher'\n"},
+		{"a comment on the line kept", main + "\tlist auth 'click' # first\n  list auth 'voucher'\t# then\n", []string{"voucher"},
+			main + "\tlist auth 'voucher'\n\t# first\n  # then\n"},
+		{"another statement on the line refused", main + "\tlist auth 'click'; option port 2050\n", []string{"voucher"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := SetList("lobby", []byte(tc.in), "lobby", "main", "auth", tc.values)
+			if tc.want == "" {
+				if !errors.Is(err, ErrLayout) {
+					t.Errorf("err %v, want ErrLayout; out %q", err, out)
+				}
+				return
+			}
+			if err != nil || string(out) != tc.want {
+				t.Errorf("got %q, %v\nwant %q", out, err, tc.want)
+			}
+		})
+	}
 }

@@ -475,5 +475,8 @@ func (p *parser) stmtOption(start int, hasArgs, list bool) error {
 		o.Pos = p.posAt(start)
 		o.value = span{val.start, val.end}
 	}
+	if o != nil {
+		o.stmts = append(o.stmts, span{start, val.end})
+	}
 	return nil
 }

@@ -134,8 +134,10 @@ type Option struct {
 	Pos Pos
 
 	// value is where the value token of a plain option's last "option"
-	// statement lies in the input, for Set.
+	// statement lies in the input, for Set; stmts are where each of its
+	// statements ("option" or "list", in file order) lies, for SetList.
 	value span
+	stmts []span
 }
 
 // span is a range of input offsets, [start, end).
