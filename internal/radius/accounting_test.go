@@ -153,6 +153,18 @@ func TestAccountingOrderAndRetry(t *testing.T) {
 	// The Stop replaced the Interim that was waiting; the Starts were
 	// tried and not answered.
 	eventually(t, "both Starts tried", func() bool { srv.mu.Lock(); defer srv.mu.Unlock(); return len(got) >= 2 })
+	// Both tries failed and their next try is filed (by the real clock
+	// the client's timeout takes): the fake clock moves only after that.
+	eventually(t, "both failed tries filed", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, id := range []string{"A1", "B2"} {
+			if q := a.streams[id]; len(q) == 0 || q[0].inFlight || !q[0].next.After(clock.Now()) {
+				return false
+			}
+		}
+		return true
+	})
 	time.Sleep(100 * time.Millisecond) // a Stop sent too early would show now
 	srv.mu.Lock()
 	if fmt.Sprint(got) != fmt.Sprint([]sent{{"A1", StatusStart, 0}, {"B2", StatusStart, 0}}) &&
