@@ -31,7 +31,7 @@ type aaa struct {
 	inUse atomic.Bool
 }
 
-// newAAA wires RADIUS to the table; register acct.Watch with it.
+// newAAA wires RADIUS to the table; register acct.Record with it.
 func newAAA(r radiusConfig, iface string, table *session.Table, st *store.Store, log *slog.Logger) *aaa {
 	a := &aaa{}
 	if ifi, err := net.InterfaceByName(iface); err == nil {
