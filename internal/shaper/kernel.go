@@ -36,6 +36,22 @@ const (
 // (34 Gbit/s), so that a group never holds its clients back.
 const groupRate = (1<<32 - 1) * 8
 
+// A client's rate is what a speed test shows it (docs/shaper.md, What a
+// rate means): the TCP payload of full-size packets. HTB counts whole
+// Ethernet frames, 1,514 bytes for 1,448 of payload (a 1,500-byte IPv4
+// packet, TCP with timestamps), so a class's rate is the client's scaled
+// by frameBytes/payloadBytes.
+const (
+	frameBytes   = 1514
+	payloadBytes = 1448
+)
+
+// wireRate is the HTB rate, in bit/s of frames, of a client's rate in bit/s
+// of TCP payload.
+func wireRate(bps uint64) uint64 {
+	return bps/payloadBytes*frameBytes + bps%payloadBytes*frameBytes/payloadBytes
+}
+
 // ifbName is the IFB device of a LAN interface: "lby-" and the interface's
 // name, or a hash of it when that would not fit IFNAMSIZ.
 func ifbName(lan string) string {
@@ -192,12 +208,12 @@ func (k *kernel) do(o op) error {
 		// The group's HTB, classes, leaves and classifier go with it.
 		return k.tc.delClass(k.dev(o.dir), groupClassid(o.minor))
 	case opClassAdd:
-		if err := k.tc.htbClass(k.dev(o.dir), classid(o.minor), groupHandle(groupOf(o.minor)), o.rate, create); err != nil {
+		if err := k.tc.htbClass(k.dev(o.dir), classid(o.minor), groupHandle(groupOf(o.minor)), wireRate(o.rate), create); err != nil {
 			return err
 		}
 		return k.addLeaf(o.dir, o.minor)
 	case opClassChange:
-		return k.tc.htbClass(k.dev(o.dir), classid(o.minor), groupHandle(groupOf(o.minor)), o.rate, 0)
+		return k.tc.htbClass(k.dev(o.dir), classid(o.minor), groupHandle(groupOf(o.minor)), wireRate(o.rate), 0)
 	case opClassDel:
 		// The class's leaf qdisc goes with it.
 		return k.tc.delClass(k.dev(o.dir), classid(o.minor))

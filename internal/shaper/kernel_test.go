@@ -117,7 +117,8 @@ func TestKernel(t *testing.T) {
 			dev + " qdisc htb 1100: parent 10bb:1",
 		}, filter(dev, "1100:", "lobby_"+way)...)
 	}
-	// class is a client's class with minor n.
+	// class is a client's class with minor n; rate as tc shows it: the
+	// client's rate of payload in frames (wireRate), 8 Mbit/s is 8364Kbit.
 	class := func(dev, way string, n int, rate string) []string {
 		grp := "1100:"
 		c := []string{fmt.Sprintf("%s class htb %s%x root rate %s ceil %s", dev, grp, n, rate, rate)}
@@ -152,22 +153,22 @@ func TestKernel(t *testing.T) {
 	}
 
 	set(macA, 8_000_000, 0)
-	want("A shaped down", cat(root("lan0", "down"), group("lan0", "down"), class("lan0", "down", 1, "8Mbit"))...)
+	want("A shaped down", cat(root("lan0", "down"), group("lan0", "down"), class("lan0", "down", 1, "8364Kbit"))...)
 
 	set(macA, 8_000_000, 2_000_000)
 	both := cat(root("lan0", "down"), group("lan0", "down"), root(ifb, "up"), group(ifb, "up"), gate)
-	want("A shaped both ways", cat(both, class("lan0", "down", 1, "8Mbit"), class(ifb, "up", 1, "2Mbit"))...)
+	want("A shaped both ways", cat(both, class("lan0", "down", 1, "8364Kbit"), class(ifb, "up", 1, "2091Kbit"))...)
 
 	set(macA, 4_000_000, 2_000_000)
-	want("A's download rate changed", cat(both, class("lan0", "down", 1, "4Mbit"), class(ifb, "up", 1, "2Mbit"))...)
+	want("A's download rate changed", cat(both, class("lan0", "down", 1, "4182Kbit"), class(ifb, "up", 1, "2091Kbit"))...)
 
 	set(macB, 0, 1_000_000)
-	want("B shaped up", cat(both, class("lan0", "down", 1, "4Mbit"), class(ifb, "up", 1, "2Mbit"), class(ifb, "up", 2, "1Mbit"))...)
+	want("B shaped up", cat(both, class("lan0", "down", 1, "4182Kbit"), class(ifb, "up", 1, "2091Kbit"), class(ifb, "up", 2, "1045Kbit"))...)
 
 	if err := s.Remove(macA); err != nil {
 		t.Fatal(err)
 	}
-	want("A removed", cat(root(ifb, "up"), group(ifb, "up"), gate, class(ifb, "up", 2, "1Mbit"))...)
+	want("A removed", cat(root(ifb, "up"), group(ifb, "up"), gate, class(ifb, "up", 2, "1045Kbit"))...)
 
 	set(macB, 0, 0)
 	want("B without rates: nothing")
@@ -222,7 +223,7 @@ func TestKernelAfterCrash(t *testing.T) {
 	if n := strings.Count(strings.Join(got, "\n"), "qdisc htb 10bb: root"); n != 1 {
 		t.Errorf("%d root qdiscs, want 1:\n%s", n, strings.Join(got, "\n"))
 	}
-	if !strings.Contains(strings.Join(got, "\n"), "lan0 class htb 1100:1 root rate 5Mbit ceil 5Mbit") {
+	if !strings.Contains(strings.Join(got, "\n"), "lan0 class htb 1100:1 root rate 5227Kbit ceil 5227Kbit") {
 		t.Errorf("A's class is missing:\n%s", strings.Join(got, "\n"))
 	}
 	if err := stop(); err != nil {
@@ -250,8 +251,8 @@ func TestKernelRepair(t *testing.T) {
 	}
 	must(t, s.Set(macA, 3_000_000, 0)) // a class change: the kernel has no such class
 	got := strings.Join(objects(t), "\n")
-	if !strings.Contains(got, "lan0 class htb 1100:1 root rate 3Mbit ceil 3Mbit") ||
-		!strings.Contains(got, "lan0 class htb 1100:2 root rate 2Mbit ceil 2Mbit") || len(objects(t)) != len(before) {
+	if !strings.Contains(got, "lan0 class htb 1100:1 root rate 3136Kbit ceil 3136Kbit") ||
+		!strings.Contains(got, "lan0 class htb 1100:2 root rate 2091Kbit ceil 2091Kbit") || len(objects(t)) != len(before) {
 		t.Errorf("after the repair:\n%s\nbefore:\n%s", got, strings.Join(before, "\n"))
 	}
 }
@@ -299,5 +300,22 @@ func BenchmarkSet(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestWireRate: a client's rate is TCP payload of full-size packets; its
+// class counts 1514-byte frames that carry 1448 bytes of it.
+func TestWireRate(t *testing.T) {
+	for _, c := range []struct{ in, want uint64 }{
+		{0, 0},
+		{1448, 1514},
+		{1_000_000, 1_045_580},
+		{8_000_000, 8_364_640},
+		{50_000_000, 52_279_005},
+		{1 << 40, 1149627489263}, // no overflow on the way
+	} {
+		if got := wireRate(c.in); got != c.want {
+			t.Errorf("wireRate(%d) = %d, want %d", c.in, got, c.want)
+		}
 	}
 }
