@@ -16,7 +16,8 @@
 #     console's commands (`ctl …`, `reboot`, `poweroff`) drive it
 #   - steps: boot (lobby as PID 1), LAN and WAN up, NAT, `ctl status`, then
 #     the client flow — DHCP (udhcpc), DNS hijack (dig), 511 (curl), sign-in
-#     (GET / and POST /login), the origin reached, DNS forwarded —, reboot,
+#     (GET / and POST /login), the origin reached, DNS forwarded, a rate
+#     (`ctl limit`: a class with fq_codel, traffic through it) —, reboot,
 #     still signed in (ctl clients, the origin, DNS), poweroff
 #   - a step needs the subsystem that provides it wired into firmware/ (go
 #     list -deps ./firmware); until it is, the step reports N/A and the test
@@ -319,6 +320,22 @@ check_wan_closed() {
 	echo "no answer from $wan:$PORT or $PORTAL:$PORT on the WAN side"
 }
 
+# check_rate: a rate given with `ctl limit` shapes the signed-in client
+# through a class whose queue is fq_codel (Debian's kernel has it and the
+# board's MODULES load sch_fq_codel; lobby logs which queue its first class
+# got, and the kernel took the fq_codel options or refused the class), and
+# the client's traffic still passes both ways through its classes.
+check_rate() {
+	ctl_until "^$CLIENT_MAC .*download=2mbit upload=1mbit" 20 limit "$CLIENT_MAC" download=2mbit upload=1mbit || return 1
+	wait_for "msg=\"shaper: each client's class has an fq_codel queue\"" 1 10 || {
+		grep -m1 -E 'msg="shaper: ' "$LOG" || true
+		return 1
+	}
+	if grep -m1 -E 'msg="shaper: (the kernel has no fq_codel|rates not applied|a change failed)' "$LOG"; then return 1; fi
+	check_origin >/dev/null || { echo "the origin was not reached with the rate on"; return 1; }
+	echo "class with fq_codel for $CLIENT_MAC (2 Mbit/s down, 1 up); the origin reached through it"
+}
+
 check_still_signed_in() {
 	ctl_until "^$CLIENT_MAC .*authenticated" 30 clients
 }
@@ -466,6 +483,9 @@ test_board() {
 	step "$b" "origin after sign-in" -- check_origin || true
 	step "$b" "DNS after sign-in" dns -- check_dns_forward || true
 	step "$b" "WAN side closed" portal -- check_wan_closed || true
+	if [ "$signed" = 1 ]; then
+		step "$b" "rate: class with fq_codel" shaper ctl -- check_rate || true
+	fi
 	if [ -n "$MEM_OUT" ]; then
 		step "$b" "sign in $MEM_CLIENTS MACs (console)" ctl -- mem_clients "$MEM_CLIENTS" &&
 			step "$b" "memory, $MEM_CLIENTS signed in" -- mem_record "$b" "signed-in-$MEM_CLIENTS" || true

@@ -261,6 +261,9 @@ func (k *kernel) addLeaf(d dir, minor uint16) error {
 			k.log.Info("shaper: the kernel has no fq_codel; each client's class keeps a plain FIFO (pfifo)")
 			return nil
 		}
+		if err == nil {
+			k.log.Info("shaper: each client's class has an fq_codel queue")
+		}
 	}
 	return err
 }

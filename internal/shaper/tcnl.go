@@ -132,11 +132,18 @@ func (c *tcConn) addIngress(ifindex int) error {
 }
 
 func (c *tcConn) addFQCodel(ifindex int, parent uint32) error {
+	return c.do(unix.RTM_NEWQDISC, create, tcmsg(ifindex, 0, parent, 0), kind("fq_codel"), fqCodelOptions())
+}
+
+// fqCodelOptions is the TCA_OPTIONS of a client's fq_codel: its flows,
+// packet limit and memory limit; target and interval keep the kernel's
+// defaults (5 ms, 100 ms).
+func fqCodelOptions() *nl.RtAttr {
 	opt := nl.NewRtAttr(tcaOptions, nil)
 	opt.AddRtAttr(tcaFQCodelFlows, nl.Uint32Attr(leafFlows))
 	opt.AddRtAttr(tcaFQCodelLimit, nl.Uint32Attr(leafLimit))
 	opt.AddRtAttr(tcaFQCodelMemoryLimit, nl.Uint32Attr(leafMemoryLimit))
-	return c.do(unix.RTM_NEWQDISC, create, tcmsg(ifindex, 0, parent, 0), kind("fq_codel"), opt)
+	return opt
 }
 
 // delQdisc deletes the qdisc at parent if its handle is handle (the
