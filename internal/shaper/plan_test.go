@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -222,5 +223,27 @@ func TestPlanFull(t *testing.T) {
 	slices.Sort(ms)
 	if ms[0] != 1 || ms[len(ms)-1] != maxClients || len(slices.Compact(ms)) != maxClients {
 		t.Errorf("minors not 1..%d, each once", maxClients)
+	}
+}
+
+// BenchmarkPlanMemory reports what a shaped client costs lobby's heap: its
+// entry in the plan, 10,000 clients shaped both ways (the kernel's part is
+// in the kernel: scripts/bench/shaper.sh).
+func BenchmarkPlanMemory(b *testing.B) {
+	const n = 10_000
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p := newPlan()
+		for i := range n {
+			if _, err := p.set(uint64(i), Rates{Down: 8_000_000, Up: 2_000_000}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(p)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/client")
 	}
 }

@@ -25,7 +25,7 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 export PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0
 export BENCH_OUT=${BENCH_OUT:-build/bench} RUNS=${RUNS:-5}
-AREAS=${AREAS:-dhcp dns firewall responder daemon voucher radius}
+AREAS=${AREAS:-dhcp dns firewall responder daemon voucher radius shaper}
 
 . scripts/bench/packages.bash
 bench_install gnuplot-nox xz-utils

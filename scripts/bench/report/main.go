@@ -39,6 +39,7 @@ var areas = []struct{ name, title string }{
 	{"daemon", "The daemon: size, start, memory, reload"},
 	{"voucher", "Vouchers: sign-in and memory with 100,000 codes"},
 	{"radius", "RADIUS: sign-in, accounting for 10,000 clients, a backlog"},
+	{"shaper", "Shaper: rates, forwarding beside shaped clients, sign-in cost"},
 }
 
 const lobby = "lobby"
