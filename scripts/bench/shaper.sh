@@ -4,10 +4,11 @@
 # a rate lose while others are shaped, what a sign-in with a rate costs, and
 # what a shaped client costs in memory; all in one lab and run.
 #
-#   achieved rate    iperf3 TCP, IPERF_SECS seconds (the first one left
+#   rate off         iperf3 TCP, IPERF_SECS seconds (the first one left
 #                    out), the lab client with a rate of 1, 8 and 50 Mbit/s
 #                    both ways; download (iperf3 -R) and upload; the value is
-#                    what iperf3 received, in % of the rate. Lobby: the rate
+#                    how far what iperf3 received is off the rate, over or
+#                    under, in % of the rate (the log has each). Lobby: the rate
 #                    given with `ctl limit`. openNDS: the same rates given in
 #                    its sign-in (`ndsctl auth MAC 0 UP DOWN 0 0`, kbit/s),
 #                    its other knobs at their defaults.
@@ -125,6 +126,7 @@ sleep 0.5
 # --- measuring -----------------------------------------------------------------
 : >"$WORK/tsv"
 : >"$WORK/missing"
+: >"$WORK/achieved"
 emit() { bench_row "$WORK/tsv" shaper "$@" || echo "$1 $5 $6 run $7: $8" >>"$WORK/missing"; }
 
 # mbps DIR SECS prints what the lab client received from (down) or sent to
@@ -138,8 +140,15 @@ mbps() {
 		awk '/ receiver$/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Kbits/sec") v = $i } END { if (v != "") printf "%.3f\n", v / 1000 }' || true
 }
 
-# pct VALUE RATE prints VALUE (Mbit/s) in % of RATE (Mbit/s).
-pct() { [ -n "$1" ] && awk -v v="$1" -v r="$2" 'BEGIN { printf "%.2f\n", 100 * v / r }' || true; }
+# off VALUE RATE prints how far VALUE (Mbit/s) is off RATE (Mbit/s), over
+# or under, in % of RATE; the achieved rate goes to the run's log.
+off() {
+	[ -n "$1" ] || return 0
+	local p
+	p=$(awk -v v="$1" -v r="$2" 'BEGIN { printf "%.2f\n", 100 * v / r }')
+	echo "$p" >>"$WORK/achieved"
+	awk -v p="$p" 'BEGIN { d = p - 100; printf "%.2f\n", d < 0 ? -d : d }'
+}
 
 passing() {
 	local _
@@ -173,7 +182,7 @@ ctl() { timeout 30 "$LOBBY" ctl -s "$WORK/lobby.sock" "$@"; }
 for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
 ctl status >/dev/null || { tail -20 "$WORK/lobby.log" >&2; die "lobby did not start"; }
 stop_lobby() {
-	kill "$LOBBY_PID" 2>/dev/null
+	kill "$LOBBY_PID" 2>/dev/null || true
 	for _ in $(seq 150); do kill -0 "$LOBBY_PID" 2>/dev/null || break; sleep 0.2; done
 	kill -KILL "$LOBBY_PID" 2>/dev/null || true
 	wait "$LOBBY_PID" 2>/dev/null || true
@@ -187,12 +196,13 @@ passing || die "the signed-in client does not reach the internet"
 for run in $(seq "$RUNS"); do
 	for rate in $RATES; do
 		ctl limit "$MAC1" "download=${rate}mbit" "upload=${rate}mbit" >/dev/null
-		emit "achieved download rate" "% of the rate" higher "rate (Mbit/s)" "$rate" lobby "$run" "$(pct "$(mbps down "$IPERF_SECS")" "$rate")"
-		emit "achieved upload rate" "% of the rate" higher "rate (Mbit/s)" "$rate" lobby "$run" "$(pct "$(mbps up "$IPERF_SECS")" "$rate")"
+		emit "download rate off the rate given" "% of the rate" lower "rate (Mbit/s)" "$rate" lobby "$run" "$(off "$(mbps down "$IPERF_SECS")" "$rate")"
+		emit "upload rate off the rate given" "% of the rate" lower "rate (Mbit/s)" "$rate" lobby "$run" "$(off "$(mbps up "$IPERF_SECS")" "$rate")"
 	done
 done
 ctl limit "$MAC1" download=0 upload=0 >/dev/null
-say "lobby: rates measured: $(awk -F'\t' '$2 ~ /^achieved/ { printf "%s@%s %s%%; ", substr($2, 10, 2), $6, $9 }' "$WORK/tsv")"
+say "lobby: achieved, % of the rate: $(paste -sd' ' "$WORK/achieved")"
+: >"$WORK/achieved"
 
 # limit_all FROM TO ARGS… runs `ctl limit MAC ARGS…` for the other clients
 # FROM..TO-1, four at a time.
@@ -305,37 +315,78 @@ cd $WORK/nds
 exec ip netns exec $R opennds -f -d 1 -c $WORK/nds/opennds.conf
 EOF
 chmod +x "$WORK/nds/start.sh"
-unshare -m --propagation private "$WORK/nds/start.sh" >"$WORK/nds.log" 2>&1 &
-NDS_PID=$!
 stop_nds() {
-	kill "$NDS_PID" 2>/dev/null
+	kill "$NDS_PID" 2>/dev/null || true
 	for _ in $(seq 150); do kill -0 "$NDS_PID" 2>/dev/null || break; sleep 0.2; done
 	kill -KILL "$NDS_PID" 2>/dev/null || true
 	wait "$NDS_PID" 2>/dev/null || true
 	NDS_PID=""
+	nds_flush
 }
-for _ in $(seq 150); do
-	grep -aq "now running" "$WORK/nds.log" && break
-	kill -0 "$NDS_PID" 2>/dev/null || break
-	sleep 0.2
-done
-grep -aq "now running" "$WORK/nds.log" || { tail -20 "$WORK/nds.log" >&2; die "openNDS did not start"; }
-ip netns exec "$C" ping -c 1 -W 1 10.77.0.1 >/dev/null 2>&1 || true
+# nds_flush removes every legacy iptables rule and chain of the router
+# namespace: what openNDS left behind, which a new openNDS would refuse.
+nds_flush() {
+	local t
+	for t in raw mangle nat filter; do
+		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -F 2>/dev/null || true
+		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -X 2>/dev/null || true
+	done
+}
 # ndsctl talks to openNDS's socket at its default path, /tmp/ndsctl.sock,
 # which is in openNDS's private /tmp: it runs in openNDS's mount namespace.
 ndsctl() { timeout 30 nsenter -t "$NDS_PID" -m ndsctl "$@"; }
-for _ in $(seq 50); do ndsctl status >/dev/null 2>&1 && break; sleep 0.2; done
+: >"$WORK/nds.log"
+: >"$WORK/nds-crashes"
+start_nds() {
+	local runs _
+	runs=$(grep -ac "now running" "$WORK/nds.log" || true)
+	unshare -m --propagation private "$WORK/nds/start.sh" >>"$WORK/nds.log" 2>&1 &
+	NDS_PID=$!
+	for _ in $(seq 150); do
+		[ "$(grep -ac "now running" "$WORK/nds.log" || true)" -gt "$runs" ] && break
+		kill -0 "$NDS_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	[ "$(grep -ac "now running" "$WORK/nds.log" || true)" -gt "$runs" ] || { tail -20 "$WORK/nds.log" >&2; die "openNDS did not start"; }
+	ip netns exec "$C" ping -c 1 -W 1 10.77.0.1 >/dev/null 2>&1 || true
+	for _ in $(seq 50); do ndsctl status >/dev/null 2>&1 && break; sleep 0.2; done
+}
+# ensure_nds starts openNDS again if it died (its rules flushed first), and
+# counts that.
+ensure_nds() {
+	kill -0 "$NDS_PID" 2>/dev/null && return 0
+	local rc=0
+	wait "$NDS_PID" 2>/dev/null || rc=$?
+	echo "exit status $rc at $1" >>"$WORK/nds-crashes"
+	say "openNDS died (exit status $rc); starting it again"
+	nds_flush
+	start_nds
+}
+start_nds
+# nds_rate DIR RATE RUN measures one direction; a value measured while
+# openNDS died is left out (its left-over rules are not its rate limit).
+nds_rate() {
+	local v
+	v=$(off "$(mbps "$1" "$IPERF_SECS")" "$2")
+	if kill -0 "$NDS_PID" 2>/dev/null; then
+		emit "${1}load rate off the rate given" "% of the rate" lower "rate (Mbit/s)" "$2" opennds "$3" "$v"
+	else
+		echo "openNDS ${1}load at $2 Mbit/s, run $3: openNDS died during it" >>"$WORK/missing"
+	fi
+}
 for run in $(seq "$RUNS"); do
 	for rate in $RATES; do
+		ensure_nds "$rate Mbit/s, run $run"
 		ndsctl deauth "$MAC1" >/dev/null 2>&1 || true
 		sleep 1
 		ndsctl auth "$MAC1" 0 $((rate * 1000)) $((rate * 1000)) 0 0 bench 2>&1 | grep -v pgrep >>"$WORK/nds-ctl.log" || true
 		passing || say "openNDS: the client does not pass at $rate Mbit/s"
-		emit "achieved download rate" "% of the rate" higher "rate (Mbit/s)" "$rate" opennds "$run" "$(pct "$(mbps down "$IPERF_SECS")" "$rate")"
-		emit "achieved upload rate" "% of the rate" higher "rate (Mbit/s)" "$rate" opennds "$run" "$(pct "$(mbps up "$IPERF_SECS")" "$rate")"
+		nds_rate down "$rate" "$run"
+		nds_rate up "$rate" "$run"
 	done
 done
-say "openNDS: rates measured: $(awk -F'\t' '$2 ~ /^achieved/ && $7 == "opennds" { printf "%s@%s %s%%; ", substr($2, 10, 2), $6, $9 }' "$WORK/tsv")"
+NDS_CRASHES=$(wc -l <"$WORK/nds-crashes")
+say "openNDS: achieved, % of the rate: $(paste -sd' ' "$WORK/achieved")"
 stop_nds
 
 # --- the fragment -------------------------------------------------------------------------
@@ -350,9 +401,10 @@ This kernel has no fq_codel: lobby's classes have pfifo queues here.
 
 ### How
 
-- **Achieved rate**: iperf3 TCP for $IPERF_SECS s (\`-O 1\`: the first second left out) from the lab
-  client (its own namespace, behind br-lan) to the lab's internet, download with \`-R\`; the value
-  is the rate iperf3's receiver reports, in % of the rate given. Lobby: \`ctl limit MAC
+- **Rate off the rate given**: iperf3 TCP for $IPERF_SECS s (\`-O 1\`: the first second left out) from the
+  lab client (its own namespace, behind br-lan) to the lab's internet, download with \`-R\`; the
+  value is how far the rate iperf3's receiver reports is off the rate given, over or under, in %
+  of it (0: exact). Lobby: \`ctl limit MAC
   download=Nmbit upload=Nmbit\` (a rate is TCP payload of full-size packets: docs/shaper.md).
   openNDS: \`ndsctl auth MAC 0 UP DOWN 0 0\` with the rates in kbit/s, its other knobs (rate check
   interval, bucket ratios, bursting) at their defaults. $RUNS runs, the rates one after the other.
@@ -371,6 +423,7 @@ This kernel has no fq_codel: lobby's classes have pfifo queues here.
   shaper alone): a new client with rates both ways (two HTB classes, their queues, one map entry),
   $KERN_OPS times a run, with 10 and with 10,000 clients shaped both ways.
 EOF
+	[ "$NDS_CRASHES" = 0 ] || echo "- openNDS died $NDS_CRASHES times ($(paste -sd';' "$WORK/nds-crashes")) and was started again; the values measured while it was dead are left out."
 	[ ! -s "$WORK/missing" ] || echo "- Measurements with no value: $(paste -sd';' "$WORK/missing")."
 } >"$MD"
 say "wrote $TSV ($(wc -l <"$TSV") lines) and $MD"
