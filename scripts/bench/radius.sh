@@ -19,6 +19,17 @@
 #                    the backlog (records queued and not yet answered) at
 #                    its highest; the benchmark fails if the backlog grows
 #                    from one interval's end to the next.
+#   daemon sign-in   TestSignInLatency (firmware, e2e tag; a measurement that
+#                    runs only when given -signin.cycles): lobby as the
+#                    lab's router (its own lab, LAB_PREFIX benchrd),
+#                    FreeRADIUS in the lab's internet, POST /api/login from
+#                    a client, CYCLES turns per run of click, radius as a
+#                    user without limits and radius as one with rates and
+#                    quota (as the LAN's only shaped client, and beside
+#                    another), each signed out again; median and p90 of each,
+#                    and of a radius sign-in the server's part (the kernel's
+#                    times of the Access-Request leaving the router's WAN
+#                    and its Accept arriving) and lobby's own (the rest).
 #   backlog          the same run then stops the server, signs every client
 #                    out (CLIENTS Stops wait in the store, each tried and
 #                    failed), starts the server again: the seconds until
@@ -40,9 +51,9 @@ BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
 cd "$ROOT"
 export PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0
 if [ "${QUICK:-}" = 1 ]; then
-	RUNS=${RUNS:-2} SIGNINS=200 CLIENTS=1000 INTERVAL=10s INTERVALS=1
+	RUNS=${RUNS:-2} SIGNINS=200 CYCLES=20 CLIENTS=1000 INTERVAL=10s INTERVALS=1
 else
-	RUNS=${RUNS:-5} SIGNINS=2000 CLIENTS=10000 INTERVAL=60s INTERVALS=2
+	RUNS=${RUNS:-5} SIGNINS=2000 CYCLES=200 CLIENTS=10000 INTERVAL=60s INTERVALS=2
 fi
 LOAD_RUNS=${LOAD_RUNS:-1} BOUND=${BOUND:-1800}
 TSV=$BENCH_OUT/radius.tsv MD=$BENCH_OUT/radius.md
@@ -65,7 +76,7 @@ trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 (sleep "$BOUND"; echo "bench-radius: over the bound of $BOUND s; stopping" >&2; kill -TERM $$) &
 WATCHDOG=$!
 
-emit() { bench_row "$TSV" radius "$@" || echo "$1 run $6" >>"$WORK/missing"; }
+emit() { bench_row "$TSV" radius "$@" || echo "$1 run $7" >>"$WORK/missing"; }
 
 # metric FILE BENCH UNIT prints, one per run, the value that go test's
 # output gives BENCH's metric UNIT (ns/op or a b.ReportMetric unit).
@@ -86,6 +97,15 @@ for v in $(metric "$WORK/signin.out" BenchmarkCodec ns/op); do
 	run=$((run + 1))
 	emit "sign-in through RADIUS, lobby's codec" µs lower - - lobby "$run" "$(awk -v v="$v" 'BEGIN { printf "%.2f", v / 1000 }')"
 done
+
+say "daemon sign-in: $RUNS runs of $CYCLES turns of click and radius (TestSignInLatency, lab benchrd)"
+LAB_PREFIX=benchrd timeout 900 "$GO" test -tags e2e -count=1 -timeout 14m -run '^TestSignInLatency$' ./firmware/ \
+	-args -signin.cycles "$CYCLES" -signin.runs "$RUNS" -signin.tsv "$WORK/daemon.tsv" >"$WORK/daemon.out" 2>&1 ||
+	{ tail -30 "$WORK/daemon.out" >&2; exit 1; }
+# The test writes run.sh's lines itself; bench_row checks each value.
+while IFS=$'\t' read -r _ metric unit better xname x subject run value; do
+	emit "$metric" "$unit" "$better" "$xname" "$x" "$subject" "$run" "$value"
+done <"$WORK/daemon.tsv"
 
 for run in $(seq 1 "$LOAD_RUNS"); do
 	say "accounting: $CLIENTS clients, interim $INTERVAL × $INTERVALS, then a backlog (run $run of $LOAD_RUNS)"
@@ -109,7 +129,18 @@ done
 	echo "by \`go test -bench\` in \`internal/radius\`; the session table is a loop. Sign-in:"
 	echo "$RUNS runs of $SIGNINS Access-Requests, one at a time (\`BenchmarkFreeRADIUSSignIn\`:"
 	echo "lobby's codec and socket and the server's authorize, PAP and post-auth with its"
-	echo "SQLite insert; \`BenchmarkCodec\`: lobby's part alone). Accounting"
+	echo "SQLite insert; \`BenchmarkCodec\`: lobby's part alone). Daemon sign-in"
+	echo "(\`TestSignInLatency\` in \`firmware\`, e2e tag): lobby (the e2e harness's build) as the"
+	echo "router of a lab, FreeRADIUS in its internet, POST /api/login from a client on a"
+	echo "connection opened beforehand, until the answer's last byte; $RUNS runs of $CYCLES turns"
+	echo "of click, radius as a user whose Accept has no limits and radius as nemo (rates,"
+	echo "quota, timeouts), each signed out with \`ctl deauth\`; nemo both as the LAN's only"
+	echo "shaped client (the shaper's tree is put in with its class, and taken away after)"
+	echo "and while another client is signed in as nemo (its class alone)."
+	echo "The server's part is the time between the Access-Request leaving the router's"
+	echo "WAN and the Access-Accept arriving there (kernel timestamps, a packet socket in"
+	echo "the router's namespace): FreeRADIUS and the lab link; lobby's own part is the rest."
+	echo "Accounting"
 	echo "(\`BenchmarkAccountingLoad\`, $LOAD_RUNS run): $CLIENTS clients' Starts, each fsynced in"
 	echo "a real store, then one Interim-Update per client per $INTERVAL spread evenly, for"
 	echo "$INTERVALS interval(s); CPU is the test process's (queue, store, codec, sockets), not"
