@@ -219,9 +219,9 @@ func TestSignInLatency(t *testing.T) {
 		shaped     bool // client 2 signed in with rates meanwhile
 	}{
 		{"by click", `{"method":"click"}`, false},
-		{"through RADIUS, no limits", `{"method":"radius","username":"plain","password":"pw"}`, false},
-		{"through RADIUS with rates and quota, the first shaped client", nemo, false},
-		{"through RADIUS with rates and quota, another shaped", nemo, true},
+		{"by radius, no limits", `{"method":"radius","username":"plain","password":"pw"}`, false},
+		{"by radius with rates, the LAN's first shaped client", nemo, false},
+		{"by radius with rates, beside a shaped client", nemo, true},
 	}
 	signOut := func(k int) {
 		if _, errOut, code := d.ctl("deauth", clientMAC(k)); code != 0 {
@@ -290,8 +290,8 @@ func TestSignInLatency(t *testing.T) {
 			}{{"median", 0.5}, {"p90", 0.9}} {
 				row(kind.name+", "+q.name, run, sinQuantile(totals[k], q.q))
 				if k > 0 {
-					row(kind.name+": the server's part (and the link), "+q.name, run, sinQuantile(servers[k], q.q))
-					row(kind.name+": lobby's own part, "+q.name, run, sinQuantile(owns[k], q.q))
+					row(kind.name+": the server's part, "+q.name, run, sinQuantile(servers[k], q.q))
+					row(kind.name+": lobby's part, "+q.name, run, sinQuantile(owns[k], q.q))
 				}
 			}
 			t.Logf("run %d, %s: median %v (server %v), p90 %v", run, kind.name,
