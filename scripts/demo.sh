@@ -32,19 +32,23 @@ download() {
 	$C1 curl -s -o /dev/null --max-time 20 -w '%{size_download} %{time_total} %{speed_download}\n' \
 		"http://198.51.100.10/bytes/$1" | awk '{ printf "  %d bytes in %.1f s: %.1f Mbit/s\n", $1, $2, $3 * 8 / 1e6 }'
 }
-# detail TYPE: the main lines of the records of that Acct-Status-Type in
-# FreeRADIUS's detail file.
+# records TYPE: the guest's records of that Acct-Status-Type in
+# FreeRADIUS's detail file; detail TYPE shows their main lines.
+has_record() { records "$1" | grep -q .; }
+records() { awk -v RS= "/Acct-Status-Type = $1\\n/ && /User-Name = \"guest\"/" $DIR/raddb/detail; }
 detail() {
-	show sh -c "awk -v RS= '/Acct-Status-Type = $1\n/' $DIR/raddb/detail | grep -E '^[A-Z]|Status|User-Name|Framed-IP|Session-Time|Output-Octets|Cause'"
+	printf '$ %s\n' "awk -v RS= '/Acct-Status-Type = $1\\n/ && /User-Name = \"guest\"/' $DIR/raddb/detail"
+	records "$1" | grep -E '^[A-Z]|Status|User-Name|Framed-IP|Session-Time|Output-Octets|Cause' | sed 's/^/  /'
 }
 # das KIND ATTRS: radclient sends a KIND (coa, disconnect) request with
 # ATTRS from the internet (a RADIUS server's side) to lobby's DAS port.
 das() { show sh -c "printf '$2' | $I radclient -r 1 -t 2 -d $DIR/raddb 192.0.2.1:3799 $1 $secret"; }
-# wait_for WHAT FILE PATTERN: until PATTERN is in FILE (at most 10 s).
+# wait_for WHAT CMD...: until CMD succeeds (at most 10 s).
 wait_for() {
+	what=$1; shift
 	i=0
-	until grep -q "$3" "$2" 2>/dev/null; do
-		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: no $1 after 10 s:"; tail "$2"; exit 1; }
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: no $what after 10 s"; exit 1; }
 		sleep 0.1
 	done
 }
@@ -52,11 +56,7 @@ wait_for() {
 start_lobby() {
 	$R "$LOBBY" run -c $DIR/lobby.conf >>$DIR/lobby.log 2>&1 &
 	echo $! >$DIR/lobby.pid
-	i=0
-	until "$LOBBY" ctl -s $DIR/lobby.sock status >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt 100 ] || { echo "lobby did not start:"; cat $DIR/lobby.log; exit 1; }
-		sleep 0.1
-	done
+	wait_for "lobby's start (log: $DIR/lobby.log)" "$LOBBY" ctl -s $DIR/lobby.sock status
 }
 
 cleanup() {
@@ -169,7 +169,7 @@ ctl limit $MAC1 download=16mbit
 download 8000000
 say "past the voucher's 20 MB the guest is signed out (reason quota) and the portal tells why"
 download 12000000
-wait_for "sign-out for the quota" $DIR/lobby.log "reason=quota"
+wait_for "sign-out for the quota" grep -q reason=quota $DIR/lobby.log
 show grep -o 'msg="client signed out".*reason=quota.*' $DIR/lobby.log
 $C1 curl -s --max-time 5 "$PORTAL/" | grep -o 'Your data allowance[^<]*' | sed 's/^/  /'
 show $C1 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://198.51.100.10/
@@ -187,7 +187,7 @@ secret=$("$GO" run ./scripts/radiusconf -listen 198.51.100.11 -clients 192.0.2.0
 printf '$ %s\n' "$I freeradius -f -l stdout -d $DIR/raddb"
 $I freeradius -f -l stdout -d $DIR/raddb >$DIR/freeradius.log 2>&1 &
 echo $! >$DIR/freeradius.pid
-wait_for "FreeRADIUS" $DIR/freeradius.log "Ready to process requests"
+wait_for "FreeRADIUS (log: $DIR/freeradius.log)" grep -q "Ready to process requests" $DIR/freeradius.log
 echo "  ready on 198.51.100.11, ports 1812 and 1813; secret $secret"
 
 say "lobby asks it: auth radius first, config radius (its servers may send CoA and Disconnect)"
@@ -201,7 +201,7 @@ config radius 'radius'
 CONF
 show grep -E "auth|radius|server|secret|das" $DIR/lobby.conf
 kill -HUP "$(cat $DIR/lobby.pid)"
-wait_for "Accounting-On" $DIR/raddb/detail "Accounting-On"
+wait_for "Accounting-On from lobby" grep -q Accounting-On $DIR/raddb/detail
 
 say "the guest signs in on the page with the account's user name and password"
 page=$($C1 curl -s --max-time 5 "$PORTAL/")
@@ -210,7 +210,7 @@ show $C1 curl -s -o /dev/null -w '%{http_code} -> %{redirect_url}\n' --max-time 
 	--data-urlencode "token=$token" --data method=radius --data username=guest --data-urlencode password=letmein "$PORTAL/login"
 ctl clients
 say "FreeRADIUS's detail file has the session's Start"
-wait_for "Start" $DIR/raddb/detail "Acct-Status-Type = Start"
+wait_for "Start" has_record Start
 detail Start
 
 say "the server changes the guest's rate (CoA) to 2 Mbit/s down"
@@ -219,7 +219,7 @@ ctl clients
 download 1000000
 say "the server signs the guest out (Disconnect); the Stop says why"
 das disconnect 'User-Name = guest\n'
-wait_for "Stop" $DIR/raddb/detail "Acct-Status-Type = Stop"
+wait_for "Stop" has_record Stop
 detail Stop
 show $C1 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://198.51.100.10/
 
@@ -233,11 +233,7 @@ CONF
 show sh -c "echo 'demo password' | $LOBBY passwd -c $DIR/lobby.conf"
 show grep -A3 "^config admin" $DIR/lobby.conf
 kill -HUP "$(cat $DIR/lobby.pid)"
-i=0
-until grep -q "admin: serving" $DIR/lobby.log; do
-	i=$((i + 1)); [ $i -lt 50 ] || { echo "the admin pages did not start:"; tail $DIR/lobby.log; exit 1; }
-	sleep 0.1
-done
+wait_for "admin pages (log: $DIR/lobby.log)" grep -q "admin: serving" $DIR/lobby.log
 
 say "the owner signs in from their side (curl here; a browser at $ADMIN/)"
 jar=$DIR/admin.jar
@@ -253,7 +249,7 @@ $I curl -s --max-time 5 -u 'admin:demo password' "$ADMIN/metrics" | grep -E '^lo
 
 say "a clean stop removes every rule"
 kill -TERM "$(cat $DIR/lobby.pid)"
-wait_for "clean stop" $DIR/lobby.log 'msg="lobby stopped"'
+wait_for "clean stop (log: $DIR/lobby.log)" grep -q 'msg="lobby stopped"' $DIR/lobby.log
 show sh -c "$R nft list tables"
 show tail -n 2 $DIR/lobby.log
 
