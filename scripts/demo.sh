@@ -1,8 +1,9 @@
 #!/bin/sh
 # make demo: bring up the lab, run lobby as the router, and walk a guest
 # through the hotspot — lease, DNS hijack, 511, sign-in, the internet, a
-# voucher code — then sign in to the admin pages as the venue's owner,
-# printing a transcript. Needs root.
+# voucher code, its rate and its quota; a sign-in against a real FreeRADIUS,
+# its CoA and Disconnect — then sign in to the admin pages as the venue's
+# owner, printing a transcript. Needs root.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces); try: sudo make demo" >&2; exit 1; }
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 P=${LAB_PREFIX:-lobby}
 DIR=/run/$P-demo
 LOBBY=$PWD/bin/lobby
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 R="ip netns exec $P-router"
 C1="ip netns exec $P-c1"
 # The lab's internet stands for the owner's side: the admin pages listen on
@@ -23,19 +25,43 @@ PORTAL=http://10.77.0.1:2050
 say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
 ctl()  { show "$LOBBY" ctl -s $DIR/lobby.sock "$@"; }
-
-start_lobby() {
-	$R "$LOBBY" run -c $DIR/lobby.conf >>$DIR/lobby.log 2>&1 &
-	echo $! >$DIR/lobby.pid
+# download BYTES: guest 1 fetches BYTES from the lab's origin (at most
+# 20 s) and the transcript shows the rate it got.
+download() {
+	printf '$ %s\n' "$C1 curl -s -o /dev/null --max-time 20 -w '%{size_download} %{time_total} %{speed_download}' http://198.51.100.10/bytes/$1"
+	$C1 curl -s -o /dev/null --max-time 20 -w '%{size_download} %{time_total} %{speed_download}\n' \
+		"http://198.51.100.10/bytes/$1" | awk '{ printf "  %d bytes in %.1f s: %.1f Mbit/s\n", $1, $2, $3 * 8 / 1e6 }'
+}
+# records TYPE: the guest's records of that Acct-Status-Type in
+# FreeRADIUS's detail file; detail TYPE shows their main lines.
+has_record() { records "$1" | grep -q .; }
+records() { awk -v RS= "/Acct-Status-Type = $1\\n/ && /User-Name = \"guest\"/" $DIR/raddb/detail; }
+detail() {
+	printf '$ %s\n' "awk -v RS= '/Acct-Status-Type = $1\\n/ && /User-Name = \"guest\"/' $DIR/raddb/detail"
+	records "$1" | grep -E '^[A-Z]|Status|User-Name|Framed-IP|Session-Time|Output-Octets|Cause' | sed 's/^/  /'
+}
+# das KIND ATTRS: radclient sends a KIND (coa, disconnect) request with
+# ATTRS from the internet (a RADIUS server's side) to lobby's DAS port.
+das() { show sh -c "printf '$2' | $I radclient -r 1 -t 2 -d $DIR/raddb 192.0.2.1:3799 $1 $secret"; }
+# wait_for WHAT CMD...: until CMD succeeds (at most 10 s).
+wait_for() {
+	what=$1; shift
 	i=0
-	until "$LOBBY" ctl -s $DIR/lobby.sock status >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt 100 ] || { echo "lobby did not start:"; cat $DIR/lobby.log; exit 1; }
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: no $what after 10 s"; exit 1; }
 		sleep 0.1
 	done
 }
 
+start_lobby() {
+	$R "$LOBBY" run -c $DIR/lobby.conf >>$DIR/lobby.log 2>&1 &
+	echo $! >$DIR/lobby.pid
+	wait_for "lobby's start (log: $DIR/lobby.log)" "$LOBBY" ctl -s $DIR/lobby.sock status
+}
+
 cleanup() {
 	[ -f $DIR/lobby.pid ] && kill "$(cat $DIR/lobby.pid)" 2>/dev/null || true
+	[ -f $DIR/freeradius.pid ] && kill "$(cat $DIR/freeradius.pid)" 2>/dev/null || true
 	sleep 0.5
 	scripts/lab.sh down >/dev/null 2>&1 || true
 }
@@ -122,8 +148,8 @@ show $C1 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://198.51.100
 say "a program asking for JSON gets the 511 in JSON: where to sign in, and the captive API"
 show $C1 curl -s -i --max-time 5 -H 'Accept: application/json' http://api.example.com/v1/items
 
-say "the operator makes a voucher code for two devices, for a day"
-ctl voucher create 1 devices=2 duration=1d quota=2GB note=demo
+say "the operator makes a voucher code for two devices, for a day, 4 Mbit/s down and 20 MB"
+ctl voucher create 1 devices=2 duration=1d download=4mbit quota=20MB note=demo
 code=$("$LOBBY" ctl -s $DIR/lobby.sock --json voucher list | sed -n 's/^ *"code": "\(.*\)",$/\1/p' | head -n 1)
 
 say "the guest follows the card's link, which fills the code in, and signs in with it"
@@ -136,6 +162,67 @@ show $C1 sh -c "curl -s --max-time 5 http://198.51.100.10/ | grep -m1 LOBBY-ORIG
 show $C1 curl -s --max-time 5 $PORTAL/api/captive
 ctl voucher show "$code"
 
+say "the voucher holds the guest to 4 Mbit/s: a download from the internet"
+download 3000000
+say "the operator raises the guest's rate to 16 Mbit/s: the next download goes at it"
+ctl limit $MAC1 download=16mbit
+download 8000000
+say "past the voucher's 20 MB the guest is signed out (reason quota) and the portal tells why"
+download 12000000
+wait_for "sign-out for the quota" grep -q reason=quota $DIR/lobby.log
+show grep -o 'msg="client signed out".*reason=quota.*' $DIR/lobby.log
+$C1 curl -s --max-time 5 "$PORTAL/" | grep -o 'Your data allowance[^<]*' | sed 's/^/  /'
+show $C1 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://198.51.100.10/
+
+say "the venue's RADIUS server: a real FreeRADIUS in the lab's internet, with a users file"
+cat >$DIR/users <<'USERS'
+guest	Cleartext-Password := "letmein"
+	Session-Timeout = 3600,
+	WISPr-Bandwidth-Max-Down = 8000000,
+	WISPr-Bandwidth-Max-Up = 2000000
+USERS
+show cat $DIR/users
+# scripts/radiusconf writes the config directory the RADIUS tests run.
+secret=$("$GO" run ./scripts/radiusconf -listen 198.51.100.11 -clients 192.0.2.0/24 -users $DIR/users $DIR/raddb)
+printf '$ %s\n' "$I freeradius -f -l stdout -d $DIR/raddb"
+$I freeradius -f -l stdout -d $DIR/raddb >$DIR/freeradius.log 2>&1 &
+echo $! >$DIR/freeradius.pid
+wait_for "FreeRADIUS (log: $DIR/freeradius.log)" grep -q "Ready to process requests" $DIR/freeradius.log
+echo "  ready on 198.51.100.11, ports 1812 and 1813; secret $secret"
+
+say "lobby asks it: auth radius first, config radius (its servers may send CoA and Disconnect)"
+sed -i "s/^\tlist auth 'click'/\tlist auth 'radius'\n&/" $DIR/lobby.conf
+cat >>$DIR/lobby.conf <<CONF
+
+config radius 'radius'
+	list server '198.51.100.11'
+	option secret '$secret'
+	list das_client '192.0.2.254'
+CONF
+show grep -E "auth|radius|server|secret|das" $DIR/lobby.conf
+kill -HUP "$(cat $DIR/lobby.pid)"
+wait_for "Accounting-On from lobby" grep -q Accounting-On $DIR/raddb/detail
+
+say "the guest signs in on the page with the account's user name and password"
+page=$($C1 curl -s --max-time 5 "$PORTAL/")
+token=$(printf '%s' "$page" | sed -n 's/.*name="token" value="\([^"]*\)".*/\1/p' | head -n 1)
+show $C1 curl -s -o /dev/null -w '%{http_code} -> %{redirect_url}\n' --max-time 10 -H "Origin: $PORTAL" \
+	--data-urlencode "token=$token" --data method=radius --data username=guest --data-urlencode password=letmein "$PORTAL/login"
+ctl clients
+say "FreeRADIUS's detail file has the session's Start"
+wait_for "Start" has_record Start
+detail Start
+
+say "the server changes the guest's rate (CoA) to 2 Mbit/s down"
+das coa 'User-Name = guest\nWISPr-Bandwidth-Max-Down = 2000000\n'
+ctl clients
+download 1000000
+say "the server signs the guest out (Disconnect); the Stop says why"
+das disconnect 'User-Name = guest\n'
+wait_for "Stop" has_record Stop
+detail Stop
+show $C1 curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://198.51.100.10/
+
 say "the owner sets an admin password and turns the admin pages on, on the router's WAN address"
 cat >>$DIR/lobby.conf <<CONF
 
@@ -146,11 +233,7 @@ CONF
 show sh -c "echo 'demo password' | $LOBBY passwd -c $DIR/lobby.conf"
 show grep -A3 "^config admin" $DIR/lobby.conf
 kill -HUP "$(cat $DIR/lobby.pid)"
-i=0
-until grep -q "admin: serving" $DIR/lobby.log; do
-	i=$((i + 1)); [ $i -lt 50 ] || { echo "the admin pages did not start:"; tail $DIR/lobby.log; exit 1; }
-	sleep 0.1
-done
+wait_for "admin pages (log: $DIR/lobby.log)" grep -q "admin: serving" $DIR/lobby.log
 
 say "the owner signs in from their side (curl here; a browser at $ADMIN/)"
 jar=$DIR/admin.jar
@@ -165,7 +248,8 @@ say "a Prometheus scrape of /metrics, with the same password (Basic auth)"
 $I curl -s --max-time 5 -u 'admin:demo password' "$ADMIN/metrics" | grep -E '^lobby_(clients|sign_ins_total|sign_outs_total)' | sed 's/^/  /'
 
 say "a clean stop removes every rule"
-kill -TERM "$(cat $DIR/lobby.pid)"; sleep 1
+kill -TERM "$(cat $DIR/lobby.pid)"
+wait_for "clean stop (log: $DIR/lobby.log)" grep -q 'msg="lobby stopped"' $DIR/lobby.log
 show sh -c "$R nft list tables"
 show tail -n 2 $DIR/lobby.log
 

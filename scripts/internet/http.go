@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -70,6 +71,8 @@ func originHandler(w http.ResponseWriter, r *http.Request) {
 	var status int
 	if probe, ok := probes[r.URL.Path]; ok {
 		status = probe(w)
+	} else if n, ok := strings.CutPrefix(r.URL.Path, "/bytes/"); ok {
+		status = serveBytes(w, n)
 	} else {
 		status = http.StatusOK
 		e := html.EscapeString
@@ -91,6 +94,31 @@ func originHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Printf("%s %s -> %s %s host=%q path=%q sni=%q status=%d",
 		scheme, r.RemoteAddr, local, r.Method, r.Host, r.URL.Path, sni, status)
+}
+
+// maxBytes bounds what /bytes/N serves.
+const maxBytes = 100 << 20
+
+// serveBytes answers /bytes/N: N zero bytes (at most maxBytes), for a test
+// that measures a download's rate.
+func serveBytes(w http.ResponseWriter, arg string) int {
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 0 || n > maxBytes {
+		http.Error(w, fmt.Sprintf("/bytes/N: N from 0 to %d", maxBytes), http.StatusBadRequest)
+		return http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	w.WriteHeader(http.StatusOK)
+	chunk := make([]byte, 32<<10)
+	for n > 0 {
+		k, err := w.Write(chunk[:min(n, len(chunk))])
+		if err != nil {
+			break
+		}
+		n -= k
+	}
+	return http.StatusOK
 }
 
 type httpService struct {

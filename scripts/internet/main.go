@@ -11,6 +11,8 @@
 //     answer the way the real ones do when the network is open. HTTPS uses a
 //     certificate authority generated at start; each SNI name (or the local
 //     IP when there is no SNI) gets a leaf certificate signed by it.
+//     /bytes/N answers N zero bytes (at most maxBytes), for measuring a
+//     download's rate.
 //   - DNS (default 198.51.100.53:53, UDP and TCP): a stand-in for the whole
 //     DNS tree; see dns.go.
 //

@@ -81,6 +81,9 @@ type Options struct {
 	Walk bool
 }
 
+// loopback is where a server listens by default.
+var loopback = netip.MustParseAddr("127.0.0.1")
+
 // Server is a running FreeRADIUS.
 type Server struct {
 	Dir        string
@@ -217,7 +220,7 @@ func Start(t testing.TB, o Options) *Server {
 		t.Skip("sqlite3 is not installed (scripts/deps.sh installs it)")
 	}
 	if !o.Listen.IsValid() {
-		o.Listen = netip.MustParseAddr("127.0.0.1")
+		o.Listen = loopback
 	}
 	if o.Auth == 0 {
 		o.Auth = port(t, o, 1812)
@@ -225,26 +228,57 @@ func Start(t testing.TB, o Options) *Server {
 	if o.Acct == 0 {
 		o.Acct = port(t, o, 1813)
 	}
+	s := &Server{Dir: t.TempDir(), t: t}
+	o, err := WriteDir(s.Dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.opts = o
+	s.Auth, s.Acct = netip.AddrPortFrom(o.Listen, o.Auth), netip.AddrPortFrom(o.Listen, o.Acct)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			s.mu.Lock()
+			t.Logf("freeradius's log:\n%s", s.log.String())
+			s.mu.Unlock()
+		}
+	})
+	s.Start()
+	return s
+}
+
+// WriteDir writes the config directory of a server with o into dir, which
+// must exist and be writable by no one else (FreeRADIUS refuses it
+// otherwise): radiusd.conf, the users file, the shipped files it needs.
+// It returns o with the defaults it filled in; a port left 0 is the
+// standard one (1812, 1813). Start uses it; so does scripts/radiusconf,
+// for the demo, which runs `freeradius -f -d DIR` itself.
+func WriteDir(dir string, o Options) (Options, error) {
+	if !o.Listen.IsValid() {
+		o.Listen = loopback
+	}
+	if o.Auth == 0 {
+		o.Auth = 1812
+	}
+	if o.Acct == 0 {
+		o.Acct = 1813
+	}
 	if o.Clients == nil {
 		o.Clients = []netip.Prefix{netip.PrefixFrom(o.Listen, o.Listen.BitLen())}
 	}
 	if o.Users == "" {
 		o.Users = Users
 	}
-	s := &Server{Dir: t.TempDir(), opts: o, t: t,
-		Auth: netip.AddrPortFrom(o.Listen, o.Auth), Acct: netip.AddrPortFrom(o.Listen, o.Acct)}
-	// FreeRADIUS refuses a config directory others can write to; the
-	// temporary directory is the test's own.
 	var clients strings.Builder
 	for i, p := range o.Clients {
 		fmt.Fprintf(&clients, "client c%d {\n\tipaddr = %s\n\tsecret = %s\n\trequire_message_authenticator = yes\n}\n", i, p, Secret)
 	}
 	shipped, err := Shipped()
 	if err != nil {
-		t.Fatal(err)
+		return o, err
 	}
 	// The shipped files are copied, byte for byte, to where an operator
-	// puts them under raddb (the test's directory).
+	// puts them under raddb.
 	files := []string{"dictionary"}
 	var policy, postAuth string
 	if o.Walk {
@@ -258,43 +292,34 @@ func Start(t testing.TB, o Options) *Server {
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(shipped, f))
 		if err != nil {
-			t.Fatal(err)
+			return o, err
 		}
-		if err := os.MkdirAll(filepath.Join(s.Dir, filepath.Dir(f)), 0o700); err != nil {
-			t.Fatal(err)
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o700); err != nil {
+			return o, err
 		}
-		if err := os.WriteFile(filepath.Join(s.Dir, f), b, 0o600); err != nil {
-			t.Fatal(err)
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			return o, err
 		}
 	}
 	if o.Walk {
 		// As docs/radius.md tells an operator: FreeRADIUS's schema,
 		// then lobby.sql.
 		for _, f := range []string{schema, filepath.Join(shipped, "mods-config/sql/main/sqlite/lobby.sql")} {
-			if out, err := s.sqlite3(f); err != nil {
-				t.Fatalf("sqlite3 < %s: %v\n%s", f, err, out)
+			if out, err := sqlite3(dir, f); err != nil {
+				return o, fmt.Errorf("sqlite3 < %s: %v\n%s", f, err, out)
 			}
 		}
 	}
-	text := strings.NewReplacer("{{DIR}}", s.Dir, "{{LISTEN}}", o.Listen.String(),
+	text := strings.NewReplacer("{{DIR}}", dir, "{{LISTEN}}", o.Listen.String(),
 		"{{AUTH}}", fmt.Sprint(o.Auth), "{{ACCT}}", fmt.Sprint(o.Acct), "{{CLIENTS}}", clients.String(),
 		"{{POLICY}}", policy, "{{MODULES}}", o.Modules, "{{AUTHORIZE}}", o.Authorize,
 		"{{ACCOUNTING}}", o.Accounting, "{{POSTAUTH}}", postAuth).Replace(conf)
 	for name, body := range map[string]string{"radiusd.conf": text, "users": o.Users} {
-		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			return o, err
 		}
 	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			s.mu.Lock()
-			t.Logf("freeradius's log:\n%s", s.log.String())
-			s.mu.Unlock()
-		}
-	})
-	s.Start()
-	return s
+	return o, nil
 }
 
 // port picks a free UDP port on loopback, or the standard one in a
@@ -395,14 +420,14 @@ func (s *Server) SQL(query string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-// sqlite3 feeds a file of SQL into the walk's database.
-func (s *Server) sqlite3(file string) ([]byte, error) {
+// sqlite3 feeds a file of SQL into the walk's database in dir.
+func sqlite3(dir, file string) ([]byte, error) {
 	in, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Close()
-	cmd := exec.Command("sqlite3", filepath.Join(s.Dir, "lobby.sqlite"))
+	cmd := exec.Command("sqlite3", filepath.Join(dir, "lobby.sqlite"))
 	cmd.Stdin = in
 	return cmd.CombinedOutput()
 }
