@@ -39,7 +39,7 @@ func newAAA(r radiusConfig, iface string, table *session.Table, st *store.Store,
 	}
 	a.client = radius.NewClient(a.clientConfig(r, log))
 	a.queue = radius.NewAccounting(a.client, st, radius.AcctConfig{Logger: log})
-	a.acct = nas.NewAccounting(acctConfig(r), nas.Options{Queue: a.queue, Table: table, Log: log})
+	a.acct = nas.NewAccounting(acctConfig(r), nas.Options{Queue: a.queue, Table: table, Store: st, Log: log})
 	dc := r.DAS
 	dc.Logger = log
 	a.das = radius.NewDAS(dc, nas.Sessions{Table: table})

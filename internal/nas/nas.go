@@ -9,6 +9,7 @@ package nas
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"sync"
@@ -38,6 +39,20 @@ type Table interface {
 	Limit(ctx context.Context, mac net.HardwareAddr, fn func(g *session.Grant, now time.Time)) (session.Client, error)
 }
 
+// Store is what Accounting needs of the state directory's store: it keeps
+// there which sessions have had their Start filed (kind openKind), in the
+// same write as the sign-in, so that after a restart exactly those get
+// Interim-Updates and a Stop, whatever the config was or is.
+type Store interface {
+	Records(kind string) map[string]json.RawMessage
+	Put(kind, key string, v any) error
+	Delete(kind, key string)
+}
+
+// openKind is the store's kind for the sessions whose Start was filed
+// and whose Stop was not, by session ID.
+const openKind = "radius_open"
+
 // Config is what a reload may change.
 type Config struct {
 	// On: RADIUS is in use and acct_port is not 0. Off, sign-ins and
@@ -62,6 +77,7 @@ const drainFor = 3 * time.Second
 type Accounting struct {
 	q     Queue
 	table Table
+	st    Store
 	log   *slog.Logger
 	now   func() time.Time
 	cfg   atomic.Pointer[Config]
@@ -88,6 +104,7 @@ type tracked struct {
 type Options struct {
 	Queue Queue
 	Table Table
+	Store Store
 	Log   *slog.Logger
 	// Now is the clock; nil: time.Now. Only tests set it.
 	Now func() time.Time
@@ -95,10 +112,11 @@ type Options struct {
 
 // NewAccounting follows o.Table's sessions from now on. Register Record
 // with the table before it changes, and call NewAccounting after the table
-// is loaded: sessions that survived a restart keep their Interim-Update
-// times, counted from their start (their Start was filed before).
+// is loaded: the sessions that survived a restart with their Start filed
+// keep their Interim-Update times, counted from their start, and get their
+// Stop; the others (begun while accounting was off) are not accounted.
 func NewAccounting(cfg Config, o Options) *Accounting {
-	a := &Accounting{q: o.Queue, table: o.Table, log: o.Log, now: o.Now,
+	a := &Accounting{q: o.Queue, table: o.Table, st: o.Store, log: o.Log, now: o.Now,
 		wake: make(chan struct{}, 1), open: map[string]*tracked{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -108,10 +126,12 @@ func NewAccounting(cfg Config, o Options) *Accounting {
 	}
 	a.cfg.Store(&cfg)
 	now := a.now()
+	started := a.st.Records(openKind)
 	for _, c := range o.Table.Clients() {
-		if c.State != session.Authenticated {
+		if _, ok := started[c.Grant.SessionID]; c.State != session.Authenticated || !ok {
 			continue
 		}
+		delete(started, c.Grant.SessionID)
 		t := a.track(c.Grant, c)
 		if elapsed := now.Sub(t.s.Start); elapsed > 0 {
 			// The first interval end after now, as if lobby had run
@@ -119,6 +139,12 @@ func NewAccounting(cfg Config, o Options) *Accounting {
 			t.next = t.s.Start.Add((elapsed/t.interval + 1) * t.interval)
 		}
 		heap.Push(&a.due, t)
+	}
+	for id := range started {
+		// Its session is gone without a sign-out the table recorded
+		// (a state file set aside as corrupt): nothing to account.
+		a.log.Warn("radius accounting: a session with a Start and no Stop is no longer in the table", "session", id)
+		a.st.Delete(openKind, id)
 	}
 	return a
 }
@@ -197,7 +223,9 @@ func (a *Accounting) Record(ch session.Change) {
 		}
 		t := a.track(ch.Grant, ch.Client)
 		heap.Push(&a.due, t)
-		err = a.q.Begin(t.s)
+		if err = a.q.Begin(t.s); err == nil {
+			err = a.st.Put(openKind, id, true)
+		}
 	case session.SignOut:
 		t := a.open[id]
 		if t == nil {
@@ -205,6 +233,7 @@ func (a *Accounting) Record(ch session.Change) {
 		}
 		a.forget(t)
 		err = a.q.End(t.s, usage(ch.Grant, ch.Client), ch.Reason)
+		a.st.Delete(openKind, id)
 	case session.LimitChange:
 		// A CoA may give another Acct-Interim-Interval.
 		if t := a.open[id]; t != nil && ch.Grant.InterimInterval >= radius.MinInterimInterval && ch.Grant.InterimInterval != t.interval {

@@ -106,7 +106,7 @@ func TestAccountingOrder(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	q := &fakeQueue{}
 	cfg := Config{On: true, Interim: 10 * time.Minute}
-	a := NewAccounting(cfg, Options{Queue: q, Table: table, Now: clk.now})
+	a := NewAccounting(cfg, Options{Queue: q, Table: table, Store: st, Now: clk.now})
 	table.Record(a.Record)
 	stop := run(t, a)
 	q.wait(t, 1)
@@ -177,7 +177,17 @@ func TestAccountingRestart(t *testing.T) {
 	ctx := context.Background()
 	st := &storetest.Mem{}
 	table := newTable(st)
+	first := NewAccounting(Config{On: true, Interim: 10 * time.Minute}, Options{Queue: &fakeQueue{}, Table: table, Store: st})
+	table.Record(first.Record)
 	table.Seen(macA, ipA, "")
+	table.Seen(macB, ipB, "")
+	// B's session begins while accounting is off: it has no Start, so
+	// after the restart it gets no Interim and no Stop either.
+	first.Reload(Config{On: false})
+	if _, err := table.AuthAt(ctx, macB, ipB, table.NewGrant(session.MethodClick, "", session.Limits{})); err != nil {
+		t.Fatal(err)
+	}
+	first.Reload(Config{On: true, Interim: 10 * time.Minute})
 	g := table.NewGrant(session.MethodRADIUS, "nemo", session.Limits{})
 	c, err := table.AuthAt(ctx, macA, ipA, g)
 	if err != nil {
@@ -187,7 +197,7 @@ func TestAccountingRestart(t *testing.T) {
 	clk := &clock{t: start.Add(25 * time.Minute)} // restarted 25 minutes in
 	table = newTable(st)
 	q := &fakeQueue{}
-	a := NewAccounting(Config{On: true, Interim: 10 * time.Minute}, Options{Queue: q, Table: table, Now: clk.now})
+	a := NewAccounting(Config{On: true, Interim: 10 * time.Minute}, Options{Queue: q, Table: table, Store: st, Now: clk.now})
 	table.Record(a.Record)
 	stop := run(t, a)
 	q.wait(t, 1) // On; no Start again, and no interim before 30 minutes
@@ -200,9 +210,19 @@ func TestAccountingRestart(t *testing.T) {
 	if got[1] != "interim "+g.SessionID+" up=0 down=0" {
 		t.Errorf("after the restart: %q", got)
 	}
+	// B signs out: no Stop for a session without a Start. A does: its Stop.
+	if _, err := table.Deauth(ctx, macB, session.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := table.Deauth(ctx, macA, session.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
 	stop()
-	if got := q.got(); !slices.Equal(got[2:], []string{"off", "drain"}) {
-		t.Errorf("at the stop: %q", got)
+	if got := q.got(); len(got) != 5 || !strings.HasPrefix(got[2], "stop "+g.SessionID) || !slices.Equal(got[3:], []string{"off", "drain"}) {
+		t.Errorf("after the restart: %q", got)
+	}
+	if n := len(st.Records(openKind)); n != 0 {
+		t.Errorf("%d sessions still open in the store", n)
 	}
 }
 
@@ -271,7 +291,7 @@ func TestRecordsSavedWithTheirChange(t *testing.T) {
 	table := newTable(st)
 	client := radius.NewClient(radius.Config{Servers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}, AcctPort: 9, Secret: []byte("s")})
 	q := radius.NewAccounting(client, st, radius.AcctConfig{})
-	a := NewAccounting(Config{On: true, Interim: 10 * time.Minute}, Options{Queue: q, Table: table})
+	a := NewAccounting(Config{On: true, Interim: 10 * time.Minute}, Options{Queue: q, Table: table, Store: st})
 	table.Record(a.Record)
 	var syncsAtRecord, recordsAtRecord int
 	table.Record(func(session.Change) {

@@ -66,7 +66,7 @@ func TestFreeRADIUSWalk(t *testing.T) {
 
 	// nemo's grant (radiustest.Users): an hour, 2 Mbit/s down, 512 kbit/s
 	// up, 2 GiB + 705,032,704 bytes, Class plan-gold.
-	const quota = 2<<32 + 705_032_704
+	const quota uint64 = 2<<32 + 705_032_704
 	check := func(what string, used uint64) {
 		t.Helper()
 		l, err := walk(guest)
