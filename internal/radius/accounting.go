@@ -223,23 +223,19 @@ func (a *Accounting) nas(ctx context.Context, st StatusType) error {
 	return a.add(ctx, "", st, now, p, saveNow)
 }
 
-// Start queues a session's Start.
-func (a *Accounting) Start(ctx context.Context, s Session) error {
-	now := a.clock.Now()
-	return a.add(ctx, s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, 0), saveNow)
-}
-
-// Begin is Start for a caller that saves a change of its own in the same
-// store at once (the session table's Record): it files the record without
-// waiting for the disk, so that the sign-in and its Start reach the disk
-// together, and sends it only once it is there — a server never hears of
-// a session that a crash took back.
+// Begin queues a session's Start. Its caller saves a change of its own in
+// the same store at once (the session table's Record): Begin files the
+// record without waiting for the disk, so that the sign-in and its Start
+// reach the disk together, and sends it only once it is there — a server
+// never hears of a session that a crash took back.
 func (a *Accounting) Begin(s Session) error {
 	now := a.clock.Now()
 	return a.add(context.Background(), s.ID, StatusStart, now, a.sessionPacket(StatusStart, s, nil, now, 0), saveWithCaller)
 }
 
-// End is Stop as Begin is Start.
+// End queues a session's Stop, with its sign-out reason (TerminateCause),
+// saved as Begin saves a Start. It replaces an Interim still waiting, as
+// Interim does.
 func (a *Accounting) End(s Session, u Usage, reason session.Reason) error {
 	now := a.clock.Now()
 	return a.add(context.Background(), s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), saveWithCaller)
@@ -253,13 +249,6 @@ func (a *Accounting) End(s Session, u Usage, reason session.Reason) error {
 func (a *Accounting) Interim(ctx context.Context, s Session, u Usage) error {
 	now := a.clock.Now()
 	return a.add(ctx, s.ID, StatusInterim, now, a.sessionPacket(StatusInterim, s, &u, now, 0), saveLazily)
-}
-
-// Stop queues a session's Stop, with its sign-out reason (TerminateCause).
-// It replaces an Interim still waiting, as Interim does.
-func (a *Accounting) Stop(ctx context.Context, s Session, u Usage, reason session.Reason) error {
-	now := a.clock.Now()
-	return a.add(ctx, s.ID, StatusStop, now, a.sessionPacket(StatusStop, s, &u, now, reason), saveNow)
 }
 
 // sessionPacket holds the attributes of a session's record: SPEC §7's

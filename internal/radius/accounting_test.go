@@ -141,10 +141,10 @@ func TestAccountingOrderAndRetry(t *testing.T) {
 
 	a1, b := testSession("A1"), testSession("B2")
 	for _, f := range []func() error{
-		func() error { return a.Start(ctx, a1) },
+		func() error { return a.Begin(a1) },
 		func() error { return a.Interim(ctx, a1, Usage{Up: 1}) },
-		func() error { return a.Start(ctx, b) },
-		func() error { return a.Stop(ctx, a1, Usage{Up: 2}, session.ReasonLogout) },
+		func() error { return a.Begin(b) },
+		func() error { return a.End(a1, Usage{Up: 2}, session.ReasonLogout) },
 	} {
 		if err := f(); err != nil {
 			t.Fatal(err)
@@ -246,17 +246,16 @@ func TestAccountingBackoff(t *testing.T) {
 // down, then kill -9) are sent by the next run, in order, with the delay
 // counted from when they were made.
 func TestAccountingRestart(t *testing.T) {
-	ctx := context.Background()
 	clock := newFakeClock()
 	srv := newAcctServer(t)
 	var st storetest.Mem
 	first := NewAccounting(acctClient(srv), &st, AcctConfig{Clock: clock})
 	s := testSession("C3")
-	if err := first.Start(ctx, s); err != nil {
+	if err := first.Begin(s); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Hour)
-	if err := first.Stop(ctx, s, Usage{Up: 5<<32 + 1234, Down: 7}, session.ReasonIdle); err != nil {
+	if err := first.End(s, Usage{Up: 5<<32 + 1234, Down: 7}, session.ReasonIdle); err != nil {
 		t.Fatal(err)
 	}
 	// first never ran: lobby died before it sent anything.
@@ -305,7 +304,7 @@ func TestAccountingAttributes(t *testing.T) {
 	runQueue(t, a)
 	s := testSession("D4")
 	s.Class = [][]byte{[]byte("plan=gold"), []byte("x")}
-	if err := a.Start(context.Background(), s); err != nil {
+	if err := a.Begin(s); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the Start answered", func() bool { return a.Pending() == 0 })
@@ -381,7 +380,7 @@ func TestAccountingHeldUntilSynced(t *testing.T) {
 	a := NewAccounting(acctClient(srv), st, AcctConfig{})
 	runQueue(t, a)
 	started := make(chan error, 1)
-	go func() { started <- a.Start(context.Background(), testSession("E5")) }()
+	go func() { started <- a.Begin(testSession("E5")) }()
 	eventually(t, "the Start in the store", func() bool { return len(st.Records(storeKind)) == 1 })
 	for range 5 {
 		a.kick()
@@ -427,7 +426,7 @@ func TestAccountingOutageLoggedOnce(t *testing.T) {
 	a := NewAccounting(c, &storetest.Mem{}, AcctConfig{Clock: clock, Logger: log})
 	runQueue(t, a)
 	for i := range 20 {
-		if err := a.Start(context.Background(), testSession(fmt.Sprint("F", i))); err != nil {
+		if err := a.Begin(testSession(fmt.Sprint("F", i))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -69,7 +69,7 @@ func BenchmarkAccountingLoad(b *testing.B) {
 	for i := range sessions {
 		sessions[i] = Session{ID: fmt.Sprintf("LOAD%012d", i), MAC: net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)},
 			IP: netip.AddrFrom4([4]byte{10, 77, byte(i >> 8), byte(i)}), Start: t0}
-		if err := a.Start(ctx, sessions[i]); err != nil {
+		if err := a.Begin(sessions[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -121,7 +121,7 @@ func BenchmarkAccountingLoad(b *testing.B) {
 	// The server goes away; every client signs out; it comes back.
 	fr.Stop()
 	for i := range sessions {
-		if err := a.Stop(ctx, sessions[i], Usage{Up: 1 << 33, Down: 1 << 34}, session.ReasonLogout); err != nil {
+		if err := a.End(sessions[i], Usage{Up: 1 << 33, Down: 1 << 34}, session.ReasonLogout); err != nil {
 			b.Fatal(err)
 		}
 	}

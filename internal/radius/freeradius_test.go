@@ -118,9 +118,9 @@ func TestFreeRADIUS(t *testing.T) {
 		s := Session{ID: "ACCT-1", User: "nemo", MAC: guestMAC, IP: guestIP, Class: [][]byte{[]byte("plan-gold")}, Start: time.Now()}
 		for _, f := range []func() error{
 			func() error { return a.On(ctx) },
-			func() error { return a.Start(ctx, s) },
+			func() error { return a.Begin(s) },
 			func() error { return a.Interim(ctx, s, Usage{Up: 1000, Down: 2000}) },
-			func() error { return a.Stop(ctx, s, Usage{Up: 5<<32 + 1234, Down: 7}, session.ReasonIdle) },
+			func() error { return a.End(s, Usage{Up: 5<<32 + 1234, Down: 7}, session.ReasonIdle) },
 		} {
 			if err := f(); err != nil {
 				t.Fatal(err)

@@ -137,11 +137,10 @@ func TestAccountingOldest(t *testing.T) {
 		t.Fatal("an empty queue has an oldest record")
 	}
 	t0 := clock.Now()
-	ctx := context.Background()
-	a.Start(ctx, Session{ID: "S2", MAC: guestMAC})
+	a.Begin(Session{ID: "S2", MAC: guestMAC})
 	clock.Advance(time.Minute)
-	a.Start(ctx, Session{ID: "S1", MAC: guestMAC})
-	a.Stop(ctx, Session{ID: "S2", MAC: guestMAC}, Usage{}, 0)
+	a.Begin(Session{ID: "S1", MAC: guestMAC})
+	a.End(Session{ID: "S2", MAC: guestMAC}, Usage{}, 0)
 	if got := a.Oldest(); !got.Equal(t0) || a.Pending() != 3 {
 		t.Errorf("oldest %v of %d, want %v of 3", got, a.Pending(), t0)
 	}

@@ -62,7 +62,7 @@ func TestFreeRADIUSWalk(t *testing.T) {
 	signedIn := time.Now()
 	rejected("signed in at A, no Start yet", guest)
 	s := Session{ID: "WALK-A1", User: "nemo", MAC: guest, IP: guestIP, Class: lim.Class, Start: signedIn}
-	deliver(func() error { return acctA.Start(ctx, s) })
+	deliver(func() error { return acctA.Begin(s) })
 
 	// nemo's grant (radiustest.Users): an hour, 2 Mbit/s down, 512 kbit/s
 	// up, 2 GiB + 705,032,704 bytes, Class plan-gold.
@@ -128,14 +128,14 @@ func TestFreeRADIUSWalk(t *testing.T) {
 	}
 	check("A heard of again", 1<<32+5000)
 
-	deliver(func() error { return acctA.Stop(ctx, s, Usage{Up: 1 << 32, Down: 9000}, session.ReasonLogout) })
+	deliver(func() error { return acctA.End(s, Usage{Up: 1 << 32, Down: 9000}, session.ReasonLogout) })
 	rejected("after A's Stop", guest)
 
 	// A click sign-in at A (no Access-Request, so no grant): its open
 	// session lets the device in at B, with no limit of the server's.
 	click := net.HardwareAddr{2, 0, 0, 0, 0, 0xa3}
 	deliver(func() error {
-		return acctA.Start(ctx, Session{ID: "WALK-A2", MAC: click, IP: guestIP, Start: time.Now()})
+		return acctA.Begin(Session{ID: "WALK-A2", MAC: click, IP: guestIP, Start: time.Now()})
 	})
 	l, err := walk(click)
 	if err != nil || l.SessionTimeout != 0 || l.Quota != 0 || l.DownloadRate != 0 || len(l.Class) != 0 {
