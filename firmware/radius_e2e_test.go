@@ -94,7 +94,7 @@ func TestRADIUS(t *testing.T) {
 		ptCurl(t, 3, "-o", "/dev/null", "http://198.51.100.10/generate_204")
 	}
 
-	radWaitClass(t, "rate 2Mbit")
+	radWaitClass(t, 2_000_000)
 	// CoA from the server's side: nemo's download rate changes at once.
 	out, err := radclient(srv, 3799, "coa", radiustest.Secret, "User-Name = nemo\nWISPr-Bandwidth-Max-Down = 1000000\n")
 	if err != nil || !strings.Contains(out, "Received CoA-ACK") {
@@ -104,7 +104,7 @@ func TestRADIUS(t *testing.T) {
 		t.Errorf("after the CoA: %+v", c)
 	}
 	// … and the shaper's class for what nemo receives with it.
-	radWaitClass(t, "rate 1Mbit")
+	radWaitClass(t, 1_000_000)
 	// A wrong secret is not answered, and nothing changes.
 	out, err = radclient(srv, 3799, "disconnect", "wrong", "User-Name = nemo\n")
 	if err == nil || strings.Contains(out, "Received") || ptState(d, 1) != "authenticated" {

@@ -126,9 +126,12 @@ func radWaitState(t *testing.T, d *lobbyProc, k int, state string) ctlClient {
 }
 
 // radWaitClass waits up to 5 s for a shaper class on the LAN interface
-// (what clients receive) whose line has text ("rate 2Mbit").
-func radWaitClass(t *testing.T, text string) {
+// (what clients receive) for a client rate of bps bit/s. The class counts
+// Ethernet frames, so its rate is bps × 1514/1448 (a rate is the TCP
+// payload a speed test shows: docs/shaper.md), which tc prints in Kbit.
+func radWaitClass(t *testing.T, bps uint64) {
 	t.Helper()
+	text := fmt.Sprintf("rate %dKbit ", bps*1514/1448/1000)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		out := mustNS(t, routerNS, "tc", "class", "show", "dev", lanIface)
