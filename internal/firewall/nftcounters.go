@@ -39,8 +39,11 @@ func newCounterReader(nsfd int) (*counterReader, error) {
 const nftSetElemExpressions = 11
 
 // read calls fn with the key and the counter's bytes of every element of
-// the set in table inet table that has a counter. It is not safe for
-// concurrent use.
+// the set in table inet table that has a counter. A dump that meets the
+// kernel growing the set's hash table (in the background, after a large
+// insert) may miss elements without a sign; a missing element is no news
+// of its client (state.account), which the next reading brings. It is not
+// safe for concurrent use.
 func (r *counterReader) read(table, set string, fn func(key []byte, bytes uint64)) error {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, table)
