@@ -180,14 +180,8 @@ func sessionOf(g session.Grant, c session.Client) radius.Session {
 
 // usage is what the session of g used, by client c's counters.
 func usage(g session.Grant, c session.Client) radius.Usage {
-	return radius.Usage{Up: sub(c.BytesUp, g.BaseUp), Down: sub(c.BytesDown, g.BaseDown)}
-}
-
-func sub(a, b uint64) uint64 {
-	if a < b {
-		return 0
-	}
-	return a - b
+	up, down := g.Used(c.BytesUp, c.BytesDown)
+	return radius.Usage{Up: up, Down: down}
 }
 
 // track starts following the session of grant g; the caller holds a.mu or

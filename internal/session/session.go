@@ -66,7 +66,14 @@ type Client struct {
 // SessionBytes are the bytes the client sent and received in its session:
 // what its quota counts.
 func (c Client) SessionBytes() (up, down uint64) {
-	return sub(c.BytesUp, c.Grant.BaseUp), sub(c.BytesDown, c.Grant.BaseDown)
+	return c.Grant.Used(c.BytesUp, c.BytesDown)
+}
+
+// Used is what the session of g used by the time its client's byte totals
+// were up and down: for a session that just ended (Change.Grant), whose
+// client no longer holds it.
+func (g Grant) Used(up, down uint64) (sessionUp, sessionDown uint64) {
+	return sub(up, g.BaseUp), sub(down, g.BaseDown)
 }
 
 // QuotaLeft is how many bytes the session may still use; ok is false when

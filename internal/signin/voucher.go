@@ -141,7 +141,8 @@ func (v *Voucher) watch(ch session.Change) {
 	case session.SignOut:
 		// The session's last bytes count too.
 		if u := v.sessions[string(mac)]; u != nil && u.id == ch.Grant.SessionID {
-			total := sub(ch.Client.BytesUp, ch.Grant.BaseUp) + sub(ch.Client.BytesDown, ch.Grant.BaseDown)
+			up, down := ch.Grant.Used(ch.Client.BytesUp, ch.Client.BytesDown)
+			total := up + down
 			if total > u.counted {
 				v.pending = append(v.pending, v.book.Use(code, total-u.counted, now)...)
 			}
@@ -155,13 +156,6 @@ func (v *Voucher) watch(ch session.Change) {
 		}
 		v.book.Release(code, mac)
 	}
-}
-
-func sub(a, b uint64) uint64 {
-	if a < b {
-		return 0
-	}
-	return a - b
 }
 
 // run counts data and expires codes every usageEvery until ctx ends.
