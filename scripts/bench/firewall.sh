@@ -72,6 +72,8 @@ die() {
 # --- packages -----------------------------------------------------------------
 # shellcheck source=scripts/bench/packages.bash
 . scripts/bench/packages.bash
+# shellcheck source=scripts/bench/opennds.bash
+. scripts/bench/opennds.bash
 bench_install iperf3 opennds iptables nftables conntrack strace curl iproute2 iputils-ping dnsutils util-linux
 for c in iperf3 opennds iptables-legacy iptables-legacy-restore strace unshare; do
 	command -v "$c" >/dev/null || die "$c missing after installing packages"
@@ -464,40 +466,7 @@ fi
 
 # --- openNDS --------------------------------------------------------------------------------
 say "openNDS: starting"
-mkdir -p "$WORK/nds/bin"
-for t in iptables ip6tables; do
-	for s in "" -save -restore; do ln -s "$(command -v "$t-legacy$s")" "$WORK/nds/bin/$t$s"; done
-done
-cat >"$WORK/nds/opennds.conf" <<'EOF'
-GatewayInterface br-lan
-GatewayPort 2050
-allow_preemptive_authentication 1
-sessiontimeout 0
-preauthidletimeout 0
-authidletimeout 0
-login_option_enabled 1
-FirewallRuleSet authenticated-users {
-}
-FirewallRuleSet preauthenticated-users {
-}
-FirewallRuleSet users-to-router {
-    FirewallRule allow udp port 53
-    FirewallRule allow tcp port 53
-    FirewallRule allow udp port 67
-}
-EOF
-# openNDS adds a client only if dnsmasq's lease file (/tmp/dhcp.leases)
-# lists it: the measured client gets a line in openNDS's own /tmp.
-cat >"$WORK/nds/start.sh" <<EOF
-#!/bin/sh
-set -e
-mount -t tmpfs tmpfs /tmp
-echo "\$((\$(date +%s) + 86400)) $MAC1 $IP1 c1 *" >/tmp/dhcp.leases
-export PATH=$WORK/nds/bin:\$PATH
-cd $WORK/nds
-exec ip netns exec $R opennds -f -d 1 -c $WORK/nds/opennds.conf -w $WORK/nds/ndsctl.sock
-EOF
-chmod +x "$WORK/nds/start.sh"
+nds_prepare -w "$WORK/nds/ndsctl.sock"
 NDS_SOCK=$WORK/nds/ndsctl.sock
 : >"$WORK/nds-deadlocks"
 : >"$WORK/nds-crashes"
@@ -564,15 +533,6 @@ stop_nds() {
 	nds_flush
 }
 
-# nds_flush removes every legacy iptables rule and chain of the router
-# namespace: what openNDS left behind, which a new openNDS would refuse.
-nds_flush() {
-	local t
-	for t in raw mangle nat filter; do
-		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -F 2>/dev/null || true
-		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -X 2>/dev/null || true
-	done
-}
 
 # nds_rules FROM TO loads the rules of other clients FROM..TO-1 into
 # openNDS's chains.
@@ -710,7 +670,7 @@ paired_ratios() {
 		}
 	}'
 }
-PAIRED=$(paired_ratios "$WORK/tsv")
+PAIRED=$(paired_ratios "$TSV")
 {
 	cat <<EOF
 Lobby (\`$("$LOBBY" version 2>/dev/null | head -1 || echo lobby)\`, nftables backend) against openNDS

@@ -69,6 +69,8 @@ die() {
 
 # shellcheck source=scripts/bench/packages.bash
 . scripts/bench/packages.bash
+# shellcheck source=scripts/bench/opennds.bash
+. scripts/bench/opennds.bash
 bench_install iperf3 opennds iptables nftables iproute2 iputils-ping util-linux
 for c in iperf3 opennds iptables-legacy unshare; do
 	command -v "$c" >/dev/null || die "$c missing after installing packages"
@@ -281,40 +283,7 @@ fi
 
 # --- openNDS --------------------------------------------------------------------------
 say "openNDS: starting"
-mkdir -p "$WORK/nds/bin"
-for t in iptables ip6tables; do
-	for s in "" -save -restore; do ln -s "$(command -v "$t-legacy$s")" "$WORK/nds/bin/$t$s"; done
-done
-cat >"$WORK/nds/opennds.conf" <<'EOF'
-GatewayInterface br-lan
-GatewayPort 2050
-sessiontimeout 0
-preauthidletimeout 0
-authidletimeout 0
-allow_preemptive_authentication 1
-login_option_enabled 1
-FirewallRuleSet authenticated-users {
-}
-FirewallRuleSet preauthenticated-users {
-}
-FirewallRuleSet users-to-router {
-    FirewallRule allow udp port 53
-    FirewallRule allow tcp port 53
-    FirewallRule allow udp port 67
-}
-EOF
-# openNDS adds a client only if dnsmasq's lease file (/tmp/dhcp.leases)
-# lists it: the measured client gets a line in openNDS's own /tmp.
-cat >"$WORK/nds/start.sh" <<EOF
-#!/bin/sh
-set -e
-mount -t tmpfs tmpfs /tmp
-echo "\$((\$(date +%s) + 86400)) $MAC1 $IP1 c1 *" >/tmp/dhcp.leases
-export PATH=$WORK/nds/bin:\$PATH
-cd $WORK/nds
-exec ip netns exec $R opennds -f -d 1 -c $WORK/nds/opennds.conf
-EOF
-chmod +x "$WORK/nds/start.sh"
+nds_prepare
 stop_nds() {
 	kill "$NDS_PID" 2>/dev/null || true
 	for _ in $(seq 150); do kill -0 "$NDS_PID" 2>/dev/null || break; sleep 0.2; done
@@ -322,15 +291,6 @@ stop_nds() {
 	wait "$NDS_PID" 2>/dev/null || true
 	NDS_PID=""
 	nds_flush
-}
-# nds_flush removes every legacy iptables rule and chain of the router
-# namespace: what openNDS left behind, which a new openNDS would refuse.
-nds_flush() {
-	local t
-	for t in raw mangle nat filter; do
-		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -F 2>/dev/null || true
-		timeout 60 ip netns exec "$R" iptables-legacy -t "$t" -X 2>/dev/null || true
-	done
 }
 # ndsctl talks to openNDS's socket at its default path, /tmp/ndsctl.sock,
 # which is in openNDS's private /tmp: it runs in openNDS's mount namespace.
