@@ -221,11 +221,12 @@ veth_ensure() {
 		fi || die "cannot create veth $ns_a/$dev_a <-> $ns_b/$dev_b"
 	fi
 	if [ -n "$mac" ]; then
-		local cur
-		cur=$(ip -n "$ns_b" -o link show dev "$dev_b" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-		[ "$cur" = "$mac" ] || ip -n "$ns_b" link set dev "$dev_b" address "$mac"
+		[ "$(link_mac "$ns_b" "$dev_b")" = "$mac" ] || ip -n "$ns_b" link set dev "$dev_b" address "$mac"
 	fi
 }
+
+# link_mac NS DEV prints the MAC of DEV in namespace NS.
+link_mac() { ip -n "$1" -o link show dev "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
 
 # client_mac K [R]: the MAC of client K of router R (default 1).
 client_mac() { printf '02:00:00:00:%02x:%02x' "${2:-1}" "$1"; }
@@ -435,6 +436,11 @@ inet_segment() {
 	if [ "$dev" = br-wan ]; then
 		link_exists "$i" br-wan || ip -n "$i" link add br-wan type bridge || die "cannot create bridge br-wan in $i"
 		ip -n "$i" link set dev br-wan type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+		# The gateway keeps eth0's MAC in both layouts: a bridge left to
+		# itself takes its lowest port's, and when that was eth1 the first
+		# router's neighbour entry for 192.0.2.254 pointed nowhere after
+		# the bridge went, for up to 50 s.
+		ip -n "$i" link set dev br-wan address "$(link_mac "$i" eth0)"
 		nsysctl "$i" net.ipv6.conf.br-wan.accept_dad=0 net.ipv6.conf.br-wan.accept_ra=0
 		ip -n "$i" addr flush dev eth0
 		ip -n "$i" link set dev eth0 master br-wan
@@ -537,6 +543,7 @@ reset_router() {
 	for r in "$NS_ROUTER" "$NS_ROUTER2"; do
 		ns_listed "$r" || continue
 		ip -n "$r" neigh flush dev br-lan 2>/dev/null || true
+		ip -n "$r" neigh flush dev wan 2>/dev/null || true
 		if command -v conntrack >/dev/null 2>&1; then
 			ip netns exec "$r" conntrack -F >/dev/null 2>&1 || true
 		fi
