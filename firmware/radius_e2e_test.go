@@ -3,7 +3,9 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,6 +124,14 @@ func TestRADIUS(t *testing.T) {
 	if strings.Contains(d.logText(), "from="+ptClientIP(2)) {
 		t.Errorf("a guest's request reached the DAS:\n%s", d.logText())
 	}
+	// nemo's only forwarded traffic, right before the Disconnect: the
+	// Stop must count it whole, although the firewall's periodic reading
+	// (every 5 s) has not come since (session.Table.SetSettle).
+	const lastBytes = 150_000
+	if out, _ := inNS(t, clientNS(1), "curl", "--noproxy", "*", "-s", "-o", "/dev/null", "-w", "%{size_download}", "--max-time", "10",
+		fmt.Sprintf("http://198.51.100.10/bytes/%d", lastBytes)); out != fmt.Sprint(lastBytes) {
+		t.Errorf("nemo's download: %q bytes, want %d", out, lastBytes)
+	}
 	// Disconnect: nemo is signed out (reason radius), and its Stop says
 	// Admin-Reset with its Class and bytes.
 	out, err = radclient(srv, 3799, "disconnect", radiustest.Secret, "User-Name = nemo\n")
@@ -134,6 +144,9 @@ func TestRADIUS(t *testing.T) {
 		if !strings.Contains(stop, want) {
 			t.Errorf("nemo's Stop lacks %q:\n%s", want, stop)
 		}
+	}
+	if n, err := strconv.ParseUint(radAttr(stop, "Acct-Output-Octets"), 10, 64); err != nil || n < lastBytes {
+		t.Errorf("nemo's Stop counts less than the %d bytes of its last download:\n%s", lastBytes, stop)
 	}
 	if !strings.Contains(d.logText(), "reason=radius") {
 		t.Error("the sign-out's reason radius is not logged")

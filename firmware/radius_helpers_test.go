@@ -93,6 +93,17 @@ func radRecords(srv *radiustest.Server, status, user string) []string {
 	return out
 }
 
+// radAttr is the value of attribute name in a detail file record ("" if
+// it has none).
+func radAttr(record, name string) string {
+	for _, line := range strings.Split(record, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" = "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // radWaitRecord waits up to timeout for a record of status for user in
 // srv's detail file and returns it.
 func radWaitRecord(t *testing.T, srv *radiustest.Server, status, user string, timeout time.Duration) string {

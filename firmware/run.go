@@ -142,6 +142,7 @@ func daemon(ctx context.Context, path string, log *slog.Logger, level *slog.Leve
 	if err != nil {
 		return err
 	}
+	table.SetSettle(fw.Settle)
 	dhcpServer, err := dhcp.New(g.DHCP, table, st, log)
 	if err != nil {
 		return err

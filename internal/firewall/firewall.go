@@ -94,7 +94,9 @@ type Firewall struct {
 	ct    conntracker
 	poll  time.Duration
 	now   func() time.Time
-	// readings is reused by every counter reading, which Run alone does.
+	// readMu serialises the counter readings: Run's, every poll, and
+	// Settle's, before a session ends. readings is reused by each.
+	readMu   sync.Mutex
 	readings *readings
 
 	watchOnce sync.Once
@@ -398,8 +400,23 @@ func (f *Firewall) InGarden(a netip.Addr) bool {
 	return ok && until.After(f.now())
 }
 
+// Settle reads the byte counters into the table now: the session table
+// calls it (session.Table.SetSettle) before it ends a session, so that the
+// session's last seconds of traffic, which the next poll would have read,
+// are in its sign-out.
+func (f *Firewall) Settle() {
+	f.mu.Lock()
+	live := f.live
+	f.mu.Unlock()
+	if live {
+		f.account()
+	}
+}
+
 // account reads the kernel's per-client byte counters into the table.
 func (f *Firewall) account() {
+	f.readMu.Lock()
+	defer f.readMu.Unlock()
 	// Reading does not hold f.mu: a dump of 10,000 elements must not delay
 	// a sign-in. The readings are matched to clients under the lock.
 	f.readings.clear()

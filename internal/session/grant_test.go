@@ -396,3 +396,69 @@ func TestRestoredOverQuota(t *testing.T) {
 		t.Errorf("restored over its quota: %v", s)
 	}
 }
+
+// TestSettle: before a session ends for any reason but its quota, the
+// table has the counters read (SetSettle), so the sign-out carries the
+// session's last bytes; an idle timeout sees traffic that the periodic
+// reading had not counted yet.
+func TestSettle(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		end     func(tb *Table, c *clock)
+		reason  Reason // the sign-out's reason; 0: none
+		settled int    // readings asked for
+	}{
+		{"logout", func(tb *Table, _ *clock) { tb.Deauth(ctx, a, ReasonLogout) }, ReasonLogout, 1},
+		{"blocked", func(tb *Table, _ *clock) { tb.SetBlocked(ctx, a, true, "ctl") }, ReasonBlocked, 1},
+		{"signed in again", func(tb *Table, _ *clock) { tb.Auth(ctx, a, ctlGrant(tb, time.Hour)) }, ReasonAdmin, 1},
+		{"timeout", func(tb *Table, c *clock) { c.add(time.Hour); tb.expire() }, ReasonTimeout, 1},
+		// Idle by the last reading, but the reading asked for finds
+		// traffic: the session runs on.
+		{"idle but active", func(tb *Table, c *clock) { c.add(10 * time.Minute); tb.expire() }, 0, 1},
+		// The reading that found the quota used up is fresh: none more.
+		{"quota", func(tb *Table, _ *clock) { tb.Account(a, 0, 5000) }, ReasonQuota, 0},
+		{"nothing ends", func(tb *Table, c *clock) { c.add(time.Minute); tb.expire(); tb.Deauth(ctx, b, ReasonLogout) }, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{time.Unix(1e9, 0)}
+			tb := newTable(Config{SessionTimeout: time.Hour, IdleTimeout: 10 * time.Minute}, new(storetest.Mem), c)
+			g := ctlGrant(tb, time.Hour)
+			g.Quota = 4000
+			if _, err := tb.Auth(ctx, a, g); err != nil {
+				t.Fatal(err)
+			}
+			tb.Account(a, 100, 1000) // the last periodic reading
+			// What the kernel counted since: 200 bytes up, 2000 down.
+			settled := 0
+			tb.SetSettle(func() { settled++; tb.Account(a, 300, 3000) })
+			var ended []Change
+			tb.Record(func(ch Change) {
+				if ch.Event == SignOut {
+					ended = append(ended, ch)
+				}
+			})
+			tt.end(tb, c)
+			if settled != tt.settled {
+				t.Errorf("%d readings asked for, want %d", settled, tt.settled)
+			}
+			if tt.reason == 0 {
+				if len(ended) != 0 || tb.StateOf(a) != Authenticated {
+					t.Fatalf("signed out: %+v", ended)
+				}
+				return
+			}
+			if len(ended) != 1 || ended[0].Reason != tt.reason {
+				t.Fatalf("sign-outs %+v, want one with reason %v", ended, tt.reason)
+			}
+			wantUp, wantDown := uint64(300), uint64(3000)
+			if tt.reason == ReasonQuota {
+				wantUp, wantDown = 0, 5000
+			}
+			if up, down := ended[0].Grant.Used(ended[0].Client.BytesUp, ended[0].Client.BytesDown); up != wantUp || down != wantDown {
+				t.Errorf("the sign-out carries %d up, %d down, want %d, %d", up, down, wantUp, wantDown)
+			}
+		})
+	}
+}

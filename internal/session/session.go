@@ -349,6 +349,7 @@ type Table struct {
 	// (Record).
 	recorders []func(Change)
 	resolve   func(netip.Addr) (net.HardwareAddr, bool)
+	settle    func()
 	wake      chan struct{}
 
 	// The clients that may be forgotten or make room — preauth, neither
@@ -635,6 +636,7 @@ func (t *Table) kick() {
 // expire signs out every client past its deadline and returns the next
 // deadline (zero: none).
 func (t *Table) expire() time.Time {
+	t.settleFor(nil)
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
 	t.mu.Lock()
@@ -905,6 +907,7 @@ func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr,
 		return Client{}, fmt.Errorf("signing in %s: unknown method %q", mac, g.Method)
 	}
 	ip = ip.Unmap()
+	t.settleFor(mac) // a session it replaces ends with its last bytes
 	return t.update(ctx, mac, true, true, "", func(c *client, now time.Time) ([]Change, error) {
 		if c.blocked || c.cfgBlocked {
 			return nil, fmt.Errorf("%s is blocked", mac)
@@ -946,6 +949,7 @@ func (t *Table) AuthAt(ctx context.Context, mac net.HardwareAddr, ip netip.Addr,
 
 // Deauth signs a client out for reason r.
 func (t *Table) Deauth(ctx context.Context, mac net.HardwareAddr, r Reason) (Client, error) {
+	t.settleFor(mac)
 	return t.update(ctx, mac, false, true, "", func(c *client, _ time.Time) ([]Change, error) {
 		if !c.authenticated {
 			return nil, fmt.Errorf("%s: %w", mac, ErrNotSignedIn)
@@ -992,6 +996,9 @@ func (t *Table) SetTrusted(ctx context.Context, mac net.HardwareAddr, on bool, b
 // SetBlocked blocks or unblocks a MAC at run time. Blocking signs it out
 // (reason blocked). by names the caller for the log.
 func (t *Table) SetBlocked(ctx context.Context, mac net.HardwareAddr, on bool, by string) (Client, error) {
+	if on {
+		t.settleFor(mac)
+	}
 	return t.update(ctx, mac, on, true, by, func(c *client, _ time.Time) ([]Change, error) {
 		if !on && c.cfgBlocked {
 			return nil, fmt.Errorf("%s is blocked by the config file (list blocked_mac): %w", mac, ErrConfigured)
@@ -1332,6 +1339,44 @@ func (t *Table) SetResolver(fn func(netip.Addr) (net.HardwareAddr, bool)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.resolve = fn
+}
+
+// SetSettle gives the table a way to bring every client's byte counters up
+// to date (the firewall's reading, which calls Account). The table calls
+// it, holding no lock, before it ends sessions for any reason but their
+// quota, so that a session's last bytes are in what its sign-out tells
+// (the RADIUS Stop, the voucher's data) and an idle timeout sees traffic
+// that the periodic reading has not counted yet.
+func (t *Table) SetSettle(fn func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.settle = fn
+}
+
+// settleFor brings the counters up to date if mac is signed in (all of
+// them if mac is nil and any session is due to end by time); it must be
+// called holding no lock.
+func (t *Table) settleFor(mac net.HardwareAddr) {
+	t.mu.RLock()
+	fn, due := t.settle, false
+	if fn != nil {
+		if mac != nil {
+			c := t.clients[string(mac)]
+			due = c != nil && c.authenticated
+		} else {
+			now := t.now()
+			for _, c := range t.clients {
+				if r, _ := c.ends(now); c.authenticated && (r == ReasonTimeout || r == ReasonIdle) {
+					due = true
+					break
+				}
+			}
+		}
+	}
+	t.mu.RUnlock()
+	if due {
+		fn()
+	}
 }
 
 // StateAt is the state of mac for a packet sent from ip: as StateOf, except
