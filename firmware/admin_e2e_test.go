@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lobby-fw/lobby/internal/admin"
 )
 
 // TestAdminPages runs lobby with its admin listener on the router's WAN
@@ -23,42 +21,25 @@ import (
 // in or not, while from the lab's internet a wrong password is refused, the
 // right one signs in, and a Prometheus scrape with Basic auth works.
 func TestAdminPages(t *testing.T) {
-	hash, err := admin.HashPassword("correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
 	d := newDaemon(t)
-	d.writeConfig(baseConfig(d.dir) + "\nconfig admin 'admin'\n\toption enabled '1'\n\toption listen '192.0.2.1:8080'\n\toption password_hash '" + hash + "'\n")
+	d.writeConfig(baseConfig(d.dir) + adminSection(t, "correct horse"))
 	d.start()
 	waitLog(t, d, "admin: serving")
 
 	// The listener is there, for the operator's side.
-	jar := filepath.Join(t.TempDir(), "jar")
-	curl := func(args ...string) (string, int) {
-		t.Helper()
-		out, err := inNS(t, inetNS, append([]string{"curl", "--noproxy", "*", "-s", "--max-time", "5", "-b", jar, "-c", jar, "-o", "/dev/stdout", "-w", "\n%{http_code}"}, args...)...)
-		if err != nil {
-			t.Fatalf("curl %v: %v\n%s", args, err, out)
-		}
-		i := strings.LastIndexByte(out, '\n')
-		code := 0
-		for _, c := range out[i+1:] {
-			code = code*10 + int(c-'0')
-		}
-		return out[:i], code
-	}
-	page, code := curl("http://192.0.2.1:8080/login")
-	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
-	if code != 200 || m == nil {
+	curl := adminCurl(t)
+	page, code := curl(adminPage + "/login")
+	csrf := adminCSRF(t, page)
+	if code != 200 {
 		t.Fatalf("login page from the internet side: %d\n%s", code, page)
 	}
-	if _, code := curl("-d", "user=admin&password=wrong+horse&csrf="+m[1], "http://192.0.2.1:8080/login"); code != 403 {
+	if _, code := curl("-d", "user=admin&password=wrong+horse&csrf="+csrf, adminPage+"/login"); code != 403 {
 		t.Fatalf("wrong password: %d", code)
 	}
-	if _, code := curl("-d", "user=admin&password=correct+horse&csrf="+m[1], "http://192.0.2.1:8080/login"); code != 303 {
+	if _, code := curl("-d", "user=admin&password=correct+horse&csrf="+csrf, adminPage+"/login"); code != 303 {
 		t.Fatalf("right password: %d", code)
 	}
-	if page, code := curl("http://192.0.2.1:8080/"); code != 200 || !strings.Contains(page, "Overview") || !strings.Contains(page, "nftables") {
+	if page, code := curl(adminPage + "/"); code != 200 || !strings.Contains(page, "Overview") || !strings.Contains(page, "nftables") {
 		t.Fatalf("overview after login: %d\n%s", code, page)
 	}
 
@@ -86,10 +67,10 @@ func TestAdminPages(t *testing.T) {
 	}
 
 	// A scrape: without the password refused, with it the text format.
-	if _, code := curl("http://192.0.2.1:8080/metrics"); code != 401 {
+	if _, code := curl(adminPage + "/metrics"); code != 401 {
 		t.Fatalf("scrape without a password: %d", code)
 	}
-	text, code := curl("-u", "admin:correct horse", "http://192.0.2.1:8080/metrics")
+	text, code := curl("-u", "admin:correct horse", adminPage+"/metrics")
 	if code != 200 || !strings.Contains(text, "# TYPE lobby_clients gauge\n") || !strings.Contains(text, `lobby_clients{state="authenticated"} 1`) ||
 		!strings.Contains(text, "# TYPE lobby_dns_queries_total counter\n") ||
 		!strings.Contains(text, "# TYPE lobby_sign_ins_total counter\n") || !strings.Contains(text, `lobby_sign_ins_total{method="ctl"} 1`+"\n") ||
@@ -106,14 +87,13 @@ func TestAdminPages(t *testing.T) {
 	// Settings: a rate of config click's own and a quota in config
 	// lobby's, applied without a restart: the next click sign-in gets
 	// them, and the file says them.
-	page, _ = curl("http://192.0.2.1:8080/settings")
-	m = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
-	if m == nil || !strings.Contains(page, `<option value="click" selected>`) {
+	page, _ = curl(adminPage + "/settings")
+	if !strings.Contains(page, `<option value="click" selected>`) {
 		t.Fatalf("settings page:\n%s", page)
 	}
-	form := url.Values{"csrf": {m[1]}, "venue_name": {"Lab Café"}, "terms": {"Be kind."}, "auth": {"click", ""},
+	form := url.Values{"csrf": {adminCSRF(t, page)}, "venue_name": {"Lab Café"}, "terms": {"Be kind."}, "auth": {"click", ""},
 		"lobby.session_timeout": {"2h"}, "lobby.quota": {"1GB"}, "click.download_rate": {"1mbit"}}
-	if page, code := curl("--data", form.Encode(), "http://192.0.2.1:8080/settings"); code != 200 || !strings.Contains(page, "Saved and applied.") {
+	if page, code := curl("--data", form.Encode(), adminPage+"/settings"); code != 200 || !strings.Contains(page, "Saved and applied.") {
 		t.Fatalf("settings saved: %d\n%s", code, page)
 	}
 	ptStatic(t, 2)
@@ -128,7 +108,6 @@ func TestAdminPages(t *testing.T) {
 		!strings.Contains(string(conf), "\tlist auth 'click'\n") || !strings.Contains(string(conf), "\toption quota '1GB'\n") {
 		t.Errorf("config file:\n%s", conf)
 	}
-	os.Remove(jar)
 }
 
 // TestAdminBrowser: headless Chromium on the operator's side signs in,
@@ -145,13 +124,8 @@ func TestAdminBrowser(t *testing.T) {
 		}
 	}
 	chromium, browserDir, artefacts := needBrowser(t)
-	hash, err := admin.HashPassword("correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
 	d := newDaemon(t)
-	d.writeConfig(baseConfig(d.dir, "option venue_name 'Lab Café'", "list auth 'click'", "list auth 'voucher'") +
-		"\nconfig admin 'admin'\n\toption enabled '1'\n\toption listen '192.0.2.1:8080'\n\toption password_hash '" + hash + "'\n")
+	d.writeConfig(baseConfig(d.dir, "option venue_name 'Lab Café'", "list auth 'click'", "list auth 'voucher'") + adminSection(t, "correct horse"))
 	d.start()
 	waitLog(t, d, "admin: serving")
 	ptStatic(t, 1)
@@ -164,7 +138,7 @@ func TestAdminBrowser(t *testing.T) {
 	}
 	start := time.Now()
 	out, err := inNS(t, inetNS, "env", "CHROMIUM="+chromium, "PASSWORD=correct horse", "node", filepath.Join(browserDir, "admin.js"),
-		"http://192.0.2.1:8080", artefacts, clientMAC(1))
+		adminPage, artefacts, clientMAC(1))
 	var res struct {
 		Error      string
 		Console    []string
@@ -184,7 +158,7 @@ func TestAdminBrowser(t *testing.T) {
 	if len(res.Console) > 0 {
 		t.Errorf("console errors on the admin pages (CSP?): %q", res.Console)
 	}
-	if res.AfterLogin.URL != "http://192.0.2.1:8080/" || !strings.HasPrefix(res.AfterLogin.Title, "Overview") {
+	if res.AfterLogin.URL != adminPage+"/" || !strings.HasPrefix(res.AfterLogin.Title, "Overview") {
 		t.Errorf("after the login: %+v", res.AfterLogin)
 	}
 	if res.Made.Message != "Made 8 codes." || res.Sheet.Cards != 8 || res.Sheet.QR != 8 || !strings.Contains(res.Sheet.URL, "paper=a4") {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,11 +15,13 @@ import (
 // FreeRADIUS that goes away: a sign-in while it is down is refused with
 // "does not answer"; a Stop made while it is down arrives when it is back;
 // records waiting across a kill -9 of lobby arrive after the restart, each
-// once, a session's Start before its Stop.
+// once, a session's Start before its Stop. The admin Overview shows the
+// server down and the records waiting, then the server up and none.
 func TestRADIUSOutage(t *testing.T) {
 	srv := radServer(t, radUsers)
-	d := newRADIUSDaemon(t, srv, []string{"list auth 'radius'", "list auth 'click'"},
-		[]string{"option timeout '1s'", "option retries '0'"})
+	lobbyLines, radiusLines := []string{"list auth 'radius'", "list auth 'click'"}, []string{"option timeout '1s'", "option retries '0'"}
+	d := newRADIUSDaemon(t, srv, lobbyLines, radiusLines)
+	d.writeConfig(baseConfig(d.dir, lobbyLines...) + radSection(srv, radiusLines...) + adminSection(t, "correct horse"))
 	d.start()
 	radWaitRecord(t, srv, "Accounting-On", "", 10*time.Second)
 
@@ -60,6 +63,24 @@ func TestRADIUSOutage(t *testing.T) {
 	for k := 1; k <= 3; k++ {
 		ptStatic(t, k)
 	}
+	// overview is the admin Overview's RADIUS box: the server's row and
+	// the backlog's sentence.
+	curl := adminCurl(t)
+	overview := func() (row, waiting string) {
+		t.Helper()
+		page, code := curl(adminPage + "/")
+		if code != 200 {
+			adminLogin(t, curl, "correct horse")
+			page, code = curl(adminPage + "/")
+		}
+		row = regexp.MustCompile(`<tr><td>[^<]+</td><td>[^<]*</td><td>[^<]*</td><td>[^<]*</td></tr>`).FindString(page)
+		waiting = regexp.MustCompile(`Accounting records waiting: [^<]*`).FindString(page)
+		if code != 200 || row == "" || waiting == "" {
+			t.Fatalf("the Overview has no RADIUS box: %d\n%s", code, page)
+		}
+		t.Logf("the Overview: %s %s", row, waiting)
+		return row, waiting
+	}
 
 	// Down during a sign-in: refused, "does not answer", nothing changes.
 	srv.Stop()
@@ -90,6 +111,10 @@ func TestRADIUSOutage(t *testing.T) {
 	}
 	logout(3)
 	time.Sleep(2 * time.Second)
+	if row, waiting := overview(); !strings.Contains(row, "<td>down</td>") || strings.HasSuffix(row, "<td>—</td></tr>") ||
+		!regexp.MustCompile(`^Accounting records waiting: [3-9], the oldest from \S+ ago\.$`).MatchString(waiting) {
+		t.Errorf("the Overview with the server away and 3 records waiting: %q, %q", row, waiting)
+	}
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	<-d.exited
 	d.start()
@@ -97,6 +122,9 @@ func TestRADIUSOutage(t *testing.T) {
 	wait("Stop", 2, 70*time.Second)
 	wait("Stop", 3, 70*time.Second)
 	time.Sleep(3 * time.Second) // a record sent twice would come now
+	if row, waiting := overview(); !strings.Contains(row, "<td>up</td>") || waiting != "Accounting records waiting: 0." {
+		t.Errorf("the Overview with every record delivered: %q, %q", row, waiting)
+	}
 
 	for k, want := range map[int][2]int{1: {1, 1}, 2: {1, 1}, 3: {1, 1}} {
 		if s, p := len(records("Start", k)), len(records("Stop", k)); s != want[0] || p != want[1] {
