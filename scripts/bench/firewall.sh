@@ -39,13 +39,9 @@
 # stops after BOUND seconds (2400; QUICK 480).
 set -euo pipefail
 
-[ "$(id -u)" = 0 ] || { echo "bench-firewall: needs root (network namespaces)" >&2; exit 1; }
-START=$(date +%s)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
-BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
-mkdir -p "$BENCH_OUT"
-BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
-cd "$ROOT"
+# shellcheck source=scripts/bench/packages.bash
+. "$(dirname "$0")/packages.bash"
+bench_begin firewall "network namespaces"
 export LAB_PREFIX=${LAB_PREFIX:-benchfw}
 export PATH=$PATH:/usr/local/go/bin
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
@@ -70,8 +66,6 @@ die() {
 }
 
 # --- packages -----------------------------------------------------------------
-# shellcheck source=scripts/bench/packages.bash
-. scripts/bench/packages.bash
 # shellcheck source=scripts/bench/opennds.bash
 . scripts/bench/opennds.bash
 bench_install iperf3 opennds iptables nftables conntrack strace curl iproute2 iputils-ping dnsutils util-linux

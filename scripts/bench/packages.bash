@@ -1,8 +1,22 @@
 # Sourced by the benchmarks of scripts/bench/ (not a benchmark itself: run.sh
-# runs only *.sh). bench_lobby sets LOBBY when run.sh did not; bench_install
+# runs only *.sh). bench_begin starts an area; bench_lobby sets LOBBY when run.sh did not; bench_install
 # installs the Debian packages that are missing. Debian starts a daemon's service on install; the peers (dnsmasq,
 # Kea, openNDS) must run only inside the lab, so service starts are refused
 # while apt runs.
+# bench_begin AREA WHY starts an area benchmark: it needs root (WHY says
+# what for); START is the clock's start, ROOT the checkout, BENCH_OUT made
+# and absolute, and the working directory ROOT. Source this file by its
+# path first: . "$(dirname "$0")/packages.bash".
+bench_begin() {
+	[ "$(id -u)" = 0 ] || { echo "bench-$1: needs root ($2)" >&2; exit 1; }
+	START=$(date +%s)
+	ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+	BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
+	mkdir -p "$BENCH_OUT"
+	BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
+	cd "$ROOT"
+}
+
 bench_install() {
 	local p need=""
 	for p in "$@"; do

@@ -42,13 +42,9 @@
 # interval). Needs root (FreeRADIUS's tests do). Bounded: every step has a
 # timeout, the script stops after BOUND seconds (1800).
 set -euo pipefail
-[ "$(id -u)" = 0 ] || { echo "bench-radius: needs root (FreeRADIUS's tests do)" >&2; exit 1; }
-START=$(date +%s)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
-BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
-mkdir -p "$BENCH_OUT"
-BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
-cd "$ROOT"
+# shellcheck source=scripts/bench/packages.bash
+. "$(dirname "$0")/packages.bash"
+bench_begin radius "FreeRADIUS's tests do"
 export PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0
 if [ "${QUICK:-}" = 1 ]; then
 	RUNS=${RUNS:-2} SIGNINS=200 CYCLES=20 CLIENTS=1000 INTERVAL=10s INTERVALS=1
@@ -59,7 +55,6 @@ LOAD_RUNS=${LOAD_RUNS:-1} BOUND=${BOUND:-1800}
 TSV=$BENCH_OUT/radius.tsv MD=$BENCH_OUT/radius.md
 say() { printf 'bench-radius: %s (%ds)\n' "$*" $(($(date +%s) - START)) >&2; }
 
-. scripts/bench/packages.bash
 bench_install freeradius freeradius-utils sqlite3
 GO=$(command -v go)
 WORK=$(mktemp -d /run/bench-radius.XXXXXX)

@@ -36,13 +36,9 @@
 # work directory).
 set -euo pipefail
 
-[ "$(id -u)" = 0 ] || { echo "bench-responder: needs root (network namespaces)" >&2; exit 1; }
-START=$(date +%s)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
-BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
-mkdir -p "$BENCH_OUT"
-BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
-cd "$ROOT"
+# shellcheck source=scripts/bench/packages.bash
+. "$(dirname "$0")/packages.bash"
+bench_begin responder "network namespaces"
 export LAB_PREFIX=${LAB_PREFIX:-benchrs}
 export PATH=$PATH:/usr/local/go/bin
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
@@ -63,8 +59,6 @@ die() {
 }
 
 # --- packages ---------------------------------------------------------------
-# shellcheck source=scripts/bench/packages.bash
-. scripts/bench/packages.bash
 bench_install wrk hping3 opennds iptables ipset strace curl
 for c in wrk hping3 opennds iptables-legacy ipset strace curl unshare; do
 	command -v "$c" >/dev/null || die "$c missing after installing packages"

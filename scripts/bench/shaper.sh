@@ -37,13 +37,9 @@
 # seconds (2400; QUICK 600).
 set -euo pipefail
 
-[ "$(id -u)" = 0 ] || { echo "bench-shaper: needs root (network namespaces)" >&2; exit 1; }
-START=$(date +%s)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
-BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
-mkdir -p "$BENCH_OUT"
-BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
-cd "$ROOT"
+# shellcheck source=scripts/bench/packages.bash
+. "$(dirname "$0")/packages.bash"
+bench_begin shaper "network namespaces"
 export LAB_PREFIX=${LAB_PREFIX:-benchsh}
 export PATH=$PATH:/usr/local/go/bin
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
@@ -67,8 +63,6 @@ die() {
 	exit 1
 }
 
-# shellcheck source=scripts/bench/packages.bash
-. scripts/bench/packages.bash
 # shellcheck source=scripts/bench/opennds.bash
 . scripts/bench/opennds.bash
 bench_install iperf3 opennds iptables nftables iproute2 iputils-ping util-linux

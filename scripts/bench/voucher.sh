@@ -24,13 +24,9 @@
 # Needs root. Bounded: every step has a timeout, the script stops after
 # BOUND seconds (900).
 set -euo pipefail
-[ "$(id -u)" = 0 ] || { echo "bench-voucher: needs root (network namespaces)" >&2; exit 1; }
-START=$(date +%s)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
-BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench}
-mkdir -p "$BENCH_OUT"
-BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
-cd "$ROOT"
+# shellcheck source=scripts/bench/packages.bash
+. "$(dirname "$0")/packages.bash"
+bench_begin voucher "network namespaces"
 export LAB_PREFIX=${LAB_PREFIX:-benchvo} PATH=$PATH:/usr/local/go/bin
 if [ "${QUICK:-}" = 1 ]; then RUNS=${RUNS:-2} REPS=${REPS:-3} BATCHES=2; else RUNS=${RUNS:-5} REPS=${REPS:-9} BATCHES=10; fi
 BOUND=${BOUND:-900} BIG=$((BATCHES * 10000))
@@ -38,7 +34,6 @@ R=$LAB_PREFIX-router C=$LAB_PREFIX-c1 TSV=$BENCH_OUT/voucher.tsv MD=$BENCH_OUT/v
 say() { printf 'bench-voucher: %s (%ds)\n' "$*" $(($(date +%s) - START)) >&2; }
 die() { say "error: $*"; exit 1; }
 
-. scripts/bench/packages.bash
 bench_install curl iproute2 iputils-ping nftables
 bench_lobby || die "no lobby binary"
 WORK=$(mktemp -d /run/bench-voucher.XXXXXX)
