@@ -43,8 +43,6 @@ set -euo pipefail
 . "$(dirname "$0")/packages.bash"
 bench_begin firewall "network namespaces"
 export LAB_PREFIX=${LAB_PREFIX:-benchfw}
-export PATH=$PATH:/usr/local/go/bin
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 if [ "${QUICK:-}" = 1 ]; then
 	RUNS=${RUNS:-2} REPS=${REPS:-3} IPERF_SECS=${IPERF_SECS:-1} COUNTS=${COUNTS:-"10 1000"}
 	BOUND=${BOUND:-480} KERN_OPS=500
@@ -263,16 +261,7 @@ timeout 300 scripts/lab.sh up 2 >"$WORK/lab.log" 2>&1 || {
 }
 ip -n "$C" addr replace "$IP1/24" dev eth0
 ip -n "$C" route replace default via 10.77.0.1
-# The other clients need room: br-lan's /24 becomes a /18 (the measured
-# client keeps its /24 inside it), and each is in the router's neighbour
-# table, so that both portals see it as connected.
-ip -n "$R" addr del 10.77.0.1/24 dev br-lan
-ip -n "$R" addr add 10.77.0.1/18 dev br-lan
-fake_mac() { printf '02:10:00:00:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
-fake_ip() { printf '10.77.%d.%d' $((1 + $1 / 250)) $((1 + $1 % 250)); }
-for i in $(seq 0 $((MAX - 1))); do
-	echo "neigh replace $(fake_ip "$i") lladdr $(fake_mac "$i") dev br-lan nud permanent"
-done | timeout 120 ip -n "$R" -batch -
+bench_fake_clients "$R" "$MAX" # the signed-in ones, connected for both portals
 ip netns exec "$I" iperf3 -s -B 198.51.100.10 >/dev/null 2>&1 &
 PIDS+=($!)
 ip netns exec "$C" "$PROBE" send 198.51.100.11:9000 &

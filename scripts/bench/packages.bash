@@ -5,8 +5,8 @@
 # while apt runs.
 # bench_begin AREA WHY starts an area benchmark: it needs root (WHY says
 # what for); START is the clock's start, ROOT the checkout, BENCH_OUT made
-# and absolute, and the working directory ROOT. Source this file by its
-# path first: . "$(dirname "$0")/packages.bash".
+# and absolute, the working directory ROOT, Go on PATH and GO its binary.
+# Source this file by its path first: . "$(dirname "$0")/packages.bash".
 bench_begin() {
 	[ "$(id -u)" = 0 ] || { echo "bench-$1: needs root ($2)" >&2; exit 1; }
 	START=$(date +%s)
@@ -15,6 +15,25 @@ bench_begin() {
 	mkdir -p "$BENCH_OUT"
 	BENCH_OUT=$(cd "$BENCH_OUT" && pwd -P)
 	cd "$ROOT"
+	export PATH=$PATH:/usr/local/go/bin
+	GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+}
+
+# fake_mac I and fake_ip I name the lab's extra client I (0..15999).
+fake_mac() { printf '02:10:00:00:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
+fake_ip() { printf '10.77.%d.%d' $((1 + $1 / 250)) $((1 + $1 % 250)); }
+
+# bench_fake_clients ROUTER N makes room for N extra clients on the lab
+# router's LAN: br-lan's /24 becomes a /18 (the lab's own clients keep their
+# /24 inside it), and extra client 0..N-1 is in the router's neighbour table
+# at its address, so a portal sees it as connected.
+bench_fake_clients() {
+	local r=$1 n=$2 i
+	ip -n "$r" addr del 10.77.0.1/24 dev br-lan
+	ip -n "$r" addr add 10.77.0.1/18 dev br-lan
+	for i in $(seq 0 $((n - 1))); do
+		echo "neigh replace $(fake_ip "$i") lladdr $(fake_mac "$i") dev br-lan nud permanent"
+	done | timeout 120 ip -n "$r" -batch -
 }
 
 bench_install() {

@@ -45,7 +45,7 @@ set -euo pipefail
 # shellcheck source=scripts/bench/packages.bash
 . "$(dirname "$0")/packages.bash"
 bench_begin radius "FreeRADIUS's tests do"
-export PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0
+export CGO_ENABLED=0
 if [ "${QUICK:-}" = 1 ]; then
 	RUNS=${RUNS:-2} SIGNINS=200 CYCLES=20 CLIENTS=1000 INTERVAL=10s INTERVALS=1
 else
@@ -56,7 +56,6 @@ TSV=$BENCH_OUT/radius.tsv MD=$BENCH_OUT/radius.md
 say() { printf 'bench-radius: %s (%ds)\n' "$*" $(($(date +%s) - START)) >&2; }
 
 bench_install freeradius freeradius-utils sqlite3
-GO=$(command -v go)
 WORK=$(mktemp -d /run/bench-radius.XXXXXX)
 WATCHDOG=""
 rm -f "$TSV" "$MD"

@@ -40,8 +40,6 @@ set -euo pipefail
 . "$(dirname "$0")/packages.bash"
 bench_begin responder "network namespaces"
 export LAB_PREFIX=${LAB_PREFIX:-benchrs}
-export PATH=$PATH:/usr/local/go/bin
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 if [ "${QUICK:-}" = 1 ]; then
 	RUNS=${RUNS:-2} DURATION=${DURATION:-3} FLOOD=${FLOOD:-3} IDLE=${IDLE:-2} BOUND=${BOUND:-300}
 else

@@ -41,8 +41,6 @@ set -euo pipefail
 . "$(dirname "$0")/packages.bash"
 bench_begin shaper "network namespaces"
 export LAB_PREFIX=${LAB_PREFIX:-benchsh}
-export PATH=$PATH:/usr/local/go/bin
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 if [ "${QUICK:-}" = 1 ]; then
 	RUNS=${RUNS:-1} IPERF_SECS=${IPERF_SECS:-3} THRU_SECS=${THRU_SECS:-2} SHAPED=${SHAPED:-"0 100"}
 	BOUND=${BOUND:-600} KERN_OPS=100
@@ -106,15 +104,7 @@ timeout 300 scripts/lab.sh up 1 >"$WORK/lab.log" 2>&1 || {
 }
 ip -n "$C" addr replace "$IP1/24" dev eth0
 ip -n "$C" route replace default via 10.77.0.1
-# The other clients need room: br-lan's /24 becomes a /18, and each is in
-# the router's neighbour table, so that lobby finds its address.
-ip -n "$R" addr del 10.77.0.1/24 dev br-lan
-ip -n "$R" addr add 10.77.0.1/18 dev br-lan
-fake_mac() { printf '02:10:00:00:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
-fake_ip() { printf '10.77.%d.%d' $((1 + $1 / 250)) $((1 + $1 % 250)); }
-for i in $(seq 0 $((MAX - 1))); do
-	echo "neigh replace $(fake_ip "$i") lladdr $(fake_mac "$i") dev br-lan nud permanent"
-done | timeout 120 ip -n "$R" -batch -
+bench_fake_clients "$R" "$MAX" # the shaped ones, where lobby finds their addresses
 ip netns exec "$I" iperf3 -s -B 198.51.100.10 >/dev/null 2>&1 &
 IPERF_PID=$!
 sleep 0.5

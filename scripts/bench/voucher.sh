@@ -27,7 +27,7 @@ set -euo pipefail
 # shellcheck source=scripts/bench/packages.bash
 . "$(dirname "$0")/packages.bash"
 bench_begin voucher "network namespaces"
-export LAB_PREFIX=${LAB_PREFIX:-benchvo} PATH=$PATH:/usr/local/go/bin
+export LAB_PREFIX=${LAB_PREFIX:-benchvo}
 if [ "${QUICK:-}" = 1 ]; then RUNS=${RUNS:-2} REPS=${REPS:-3} BATCHES=2; else RUNS=${RUNS:-5} REPS=${REPS:-9} BATCHES=10; fi
 BOUND=${BOUND:-900} BIG=$((BATCHES * 10000))
 R=$LAB_PREFIX-router C=$LAB_PREFIX-c1 TSV=$BENCH_OUT/voucher.tsv MD=$BENCH_OUT/voucher.md
